@@ -1,0 +1,191 @@
+"""The customers: a struct of arrays, sampled from the configuration and advanced by kernels.
+
+Customers are many and simple, so they are never Mesa agents: each is a row in the arrays below,
+and every phase of a step is one jitted pass over them (DESIGN §2.2, STYLE "Kernels").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ecosim.agents.network import build_network
+from ecosim.config.schema import FACTORS, CustomersConfig, DistSpec, NeedConfig
+from ecosim.kernels.accounting import BLOCK, Ledgers, n_blocks
+from ecosim.kernels.awareness import _spread_awareness
+from ecosim.kernels.distributions import DIST_CODES
+from ecosim.kernels.lifecycle import CONTRACTUAL, NONCONTRACTUAL
+from ecosim.kernels.population import N_TRAITS, _initial_state, _sample_customers
+from ecosim.kernels.rng import STREAM_NETWORK
+from ecosim.kernels.step import N_TX, _step_customers
+from ecosim.config.schema import DIST_PARAMS
+
+
+def dist_args(spec: DistSpec) -> tuple[int, float, float]:
+    """A distribution spec as the kernels take it: ``(family code, p1, p2)``."""
+    names = DIST_PARAMS[spec.dist]
+    values = [float(getattr(spec, name)) for name in names] + [0.0]
+    return DIST_CODES[spec.dist], values[0], values[1]
+
+
+def dist_mean(spec: DistSpec) -> float:
+    """The mean of a distribution spec (used to size buffers, never in the dynamics)."""
+    code, p1, p2 = dist_args(spec)
+    means = {"fixed": p1, "normal": p1, "lognormal": np.exp(p1 + p2 * p2 / 2),
+             "beta": p1 / (p1 + p2) if p1 + p2 > 0 else 0.0, "gamma": p1 * p2,
+             "uniform": (p1 + p2) / 2}
+    return float(means[spec.dist])
+
+
+@dataclass
+class Offers:
+    """What firms offer this step, as flat (firm, need) arrays for the kernels."""
+
+    available: np.ndarray  # bool: firm in the market and offering the need
+    price: np.ndarray  # price index, 1.0 = market reference
+    quality: np.ndarray  # utility
+    convenience: np.ndarray  # utility per unit of convenience sensitivity
+    experience: np.ndarray  # multiplier of habit formation
+    margin_rate: np.ndarray  # share of spend kept by the firm
+    loss_rate: np.ndarray  # share of spend lost to defaults
+    brand: np.ndarray  # brand index per offering (< 64)
+    reach_p: np.ndarray  # (F,) advertising reach probability this step
+    word_of_mouth: np.ndarray  # (F,) Bass imitation coefficient
+    active: np.ndarray  # (F,) firm in the market
+
+
+class CustomerPopulation:
+    """N customers with K needs facing F firms, held as arrays.
+
+    Per customer: segment, age and income bands (uint8), eight float32 traits (the six
+    behavioural factors, switching cost, income multiplier), two float32 lifecycle draws, and two
+    uint64 bitmasks (known firms, used firms). Per customer-need: provider (int8), habit
+    (float32), cohort step (int16) and flags (uint8): 8 bytes.
+    """
+
+    def __init__(self, cfg: CustomersConfig, needs: list[NeedConfig], n_firms: int, key: int,
+                 network_seed: list[int], horizon: int, transactions: bool = False) -> None:
+        """Sample the population: traits, needs and network (no relationships yet).
+
+        Args:
+            cfg: the ``customers`` block (validated).
+            needs: the needs, in index order.
+            n_firms: number of firms (<= 64).
+            key: replication key from ``kernels.rng.run_key``.
+            network_seed: entropy for the network's NumPy stream (seed, replication, stream).
+            horizon: number of steps, to size the cohort ledgers.
+            transactions: keep a log of every purchase.
+        """
+        self.cfg = cfg
+        self.key = np.uint64(key)
+        n, n_needs = cfg.n, len(needs)
+        self.n, self.n_needs, self.n_firms = n, n_needs, n_firms
+        segments = list(cfg.segments.values())
+        self.segment_names = list(cfg.segments)
+        self.lifecycle_kind = CONTRACTUAL if cfg.lifecycle.kind == "contractual" else NONCONTRACTUAL
+
+        self.segment = np.empty(n, np.uint8)
+        self.age_band = np.empty(n, np.uint8)
+        self.income_band = np.empty(n, np.uint8)
+        self.traits = np.empty((n, N_TRAITS), np.float32)
+        self.life = np.empty((n, 2), np.float32)
+        self.flags = np.empty((n, n_needs), np.uint8)
+        self.provider = np.full((n, n_needs), -1, np.int8)
+        self.habit = np.zeros((n, n_needs), np.float32)
+        self.since = np.zeros((n, n_needs), np.int16)
+        self.aware = np.zeros(n, np.uint64)
+        self.customer_of = np.zeros(n, np.uint64)
+
+        weights = np.array([s.weight for s in segments], float)
+        factor_dist = np.array([[dist_args(getattr(s, f))[0] for f in FACTORS] for s in segments],
+                               np.int64)
+        factor_p = np.array([[dist_args(getattr(s, f))[1:] for f in FACTORS] for s in segments])
+        sw = dist_args(cfg.switching_cost)
+        life_specs = ([cfg.lifecycle.hazard, DistSpec("fixed", value=0.0)]
+                      if self.lifecycle_kind == CONTRACTUAL
+                      else [cfg.lifecycle.rate, cfg.lifecycle.dropout])
+        life_args = [dist_args(spec) for spec in life_specs]
+        _sample_customers(
+            self.key, np.cumsum(weights) / weights.sum(), factor_dist, factor_p,
+            sw[0], np.array(sw[1:]), np.array([a[0] for a in life_args], np.int64),
+            np.array([a[1:] for a in life_args]),
+            np.array([s.age_band for s in segments], np.uint8),
+            np.array([s.income_band for s in segments], np.uint8),
+            cfg.sociodemo.informativeness, cfg.sociodemo.age_bands,
+            np.array(cfg.sociodemo.income_scale, np.float32),
+            np.array([nd.prevalence for nd in needs]),
+            self.segment, self.age_band, self.income_band, self.traits, self.life, self.flags)
+        if self.lifecycle_kind == CONTRACTUAL:
+            np.clip(self.life, 0.0, 1.0, out=self.life)
+
+        self.occurrence = np.array([nd.occurrence for nd in needs])
+        basket = [dist_args(nd.basket) for nd in needs]
+        self.basket_dist = np.array([b[0] for b in basket], np.int64)
+        self.basket_p = np.array([b[1:] for b in basket])
+
+        rng = np.random.default_rng(np.random.SeedSequence([*network_seed, STREAM_NETWORK]))
+        self.indptr, self.indices = build_network(cfg.network, n, rng)
+
+        self.ledgers = Ledgers(n, n_firms, n_needs, len(segments), horizon)
+        capacity = 0
+        if transactions:
+            per_need = 1 if self.lifecycle_kind == CONTRACTUAL else max(
+                2, int(np.ceil(3 * dist_mean(cfg.lifecycle.rate) + 3)))
+            capacity = min(n, BLOCK) * n_needs * per_need
+        self.tx = np.zeros((n_blocks(n), capacity, N_TX))
+        self.tx_count = np.zeros(n_blocks(n), np.int64)
+        self.capped = np.zeros(n_blocks(n), np.int64)
+
+    def start(self, initial_awareness: np.ndarray, initial_share: np.ndarray,
+              offered: np.ndarray) -> None:
+        """Step 0: who knows which firm and who uses which firm for each need.
+
+        Args:
+            initial_awareness: (F,) share of customers who know each firm.
+            initial_share: (F, K) share of customers with the need who start with each firm.
+            offered: (F, K) whether each firm offers each need at step 0.
+        """
+        share_cum = np.cumsum(initial_share.T, axis=1)
+        _initial_state(self.key, initial_awareness, share_cum, offered,
+                       np.float32(self.cfg.initial_habit), self.flags, self.provider, self.habit,
+                       self.since, self.aware, self.customer_of)
+
+    def spread_awareness(self, step: int, offers: Offers, users: np.ndarray) -> None:
+        """Awareness phase (DESIGN §2.4 step 2); ``users`` is last step's customers per firm."""
+        _spread_awareness(self.key, step, offers.active, offers.reach_p, offers.word_of_mouth,
+                          users / self.n, self.indptr, self.indices, self.traits,
+                          self.customer_of, self.aware)
+
+    def live_and_choose(self, step: int, offers: Offers) -> Ledgers:
+        """Lifecycle, needs and choices, with the step's ledgers (DESIGN §2.4 steps 3, 4, 6)."""
+        self.ledgers.reset()
+        self.tx_count.fill(0)
+        _step_customers(
+            self.key, step, self.lifecycle_kind, self.traits, self.life, self.segment,
+            self.occurrence, self.basket_dist, self.basket_p, np.float32(self.cfg.habit_gain),
+            offers.available, offers.price, np.log(offers.price), offers.quality,
+            offers.convenience, offers.experience, offers.margin_rate, offers.loss_rate,
+            offers.brand, self.provider, self.habit, self.since, self.flags, self.aware,
+            self.customer_of, self.ledgers.fk, self.ledgers.f, self.ledgers.sf,
+            self.ledgers.cohort, self.tx, self.tx_count, self.capped)
+        return self.ledgers
+
+    def transactions(self) -> np.ndarray:
+        """This step's purchases as rows (customer, time, need, firm, amount, contribution)."""
+        return np.concatenate([self.tx[b, :c] for b, c in enumerate(self.tx_count)])
+
+    @property
+    def was_capped(self) -> bool:
+        """Whether a cap bound in any step (purchases per step, or the transaction log)."""
+        return bool(self.capped.any())
+
+    def nbytes(self) -> dict[str, int]:
+        """Bytes held per customer and per customer-need (the network is reported apart)."""
+        per_customer = sum(a.nbytes for a in (self.segment, self.age_band, self.income_band,
+                                              self.traits, self.life, self.aware,
+                                              self.customer_of)) // self.n
+        per_need = sum(a.nbytes for a in (self.provider, self.habit, self.since,
+                                          self.flags)) // (self.n * self.n_needs)
+        return {"per_customer": per_customer, "per_customer_need": per_need,
+                "network": self.indptr.nbytes + self.indices.nbytes}

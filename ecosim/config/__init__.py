@@ -1,0 +1,51 @@
+"""Configuration of ecosim: the schema, its registration with Hydra, and validation (DESIGN §8).
+
+Typical use, in a Hydra app::
+
+    register_configs()            # before @hydra.main runs
+
+    @hydra.main(version_base="1.3", config_path=None, config_name=None)
+    def main(raw):
+        cfg = load_config(raw)    # EcosimConfig, or ConfigError with a one-line message
+"""
+
+from ecosim.config.errors import ConfigError
+from ecosim.config.schema import (
+    CustomersConfig,
+    DistSpec,
+    EcosimConfig,
+    EventConfig,
+    FirmConfig,
+    LifecycleConfig,
+    MarketingConfig,
+    NeedConfig,
+    NetworkConfig,
+    OfferingConfig,
+    OutputConfig,
+    SegmentConfig,
+    SociodemoConfig,
+    TimeConfig,
+)
+from ecosim.config.store import register_configs
+from ecosim.config.validate import config_to_dict, load_config
+
+__all__ = [
+    "ConfigError",
+    "CustomersConfig",
+    "DistSpec",
+    "EcosimConfig",
+    "EventConfig",
+    "FirmConfig",
+    "LifecycleConfig",
+    "MarketingConfig",
+    "NeedConfig",
+    "NetworkConfig",
+    "OfferingConfig",
+    "OutputConfig",
+    "SegmentConfig",
+    "SociodemoConfig",
+    "TimeConfig",
+    "config_to_dict",
+    "load_config",
+    "register_configs",
+]

@@ -1,0 +1,329 @@
+"""Checking a configuration before any run: one line naming the key, the value and what is allowed.
+
+``load_config`` turns the user's composed config (DESIGN §8) into a checked ``EcosimConfig``:
+
+1. *structure* — unknown keys, wrong types and distribution specs (``ecosim.config.structure``);
+2. *merge* — the tree is merged into ``OmegaConf.structured(EcosimConfig)`` and made into objects;
+3. *defaults* — an empty ``customers.segments`` becomes one segment named ``all`` with the schema's
+   defaults; a firm's ``brand`` defaults to its name and an offering's ``brand`` to its firm's;
+4. *semantics* — ranges and cross-references: needs, firms, shares and events.
+
+Events: each ``set`` key is a dotted path into the firm (``offerings.banking.price_index``,
+``marketing``, ``brand``); a path that ends at a block takes a mapping that updates it. Each event
+is checked against the firm as configured (not after earlier events). An event cannot add an
+offering, nor set ``initial_share`` or ``initial_awareness`` (they act at step 0). In the returned
+config its values are converted to their types, and an event that changes a firm's brand also sets
+``offerings.<need>.brand`` for each offering that inherits the firm's brand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from ecosim.config.errors import PROBABILITY, ConfigError, list_names, one_of, require
+from ecosim.config.schema import (
+    BUSINESS_MODELS,
+    DIST_PARAMS,
+    LIFECYCLE_KINDS,
+    MARKETING_RULES,
+    MAX_FIRMS,
+    MAX_HORIZON,
+    MAX_NEEDS,
+    NETWORK_KINDS,
+    STEP_UNITS,
+    DistSpec,
+    EcosimConfig,
+    EventConfig,
+    FirmConfig,
+    NeedConfig,
+    SegmentConfig,
+)
+from ecosim.config.structure import check_structure, field_types
+
+__all__ = ["ConfigError", "config_to_dict", "load_config"]
+
+#: Keys that Hydra adds or reads itself; they are dropped before checking.
+HYDRA_KEYS = ("hydra", "defaults")
+#: Firm keys that only act at step 0, so an event cannot set them.
+STEP_ZERO_FIRM_KEYS = ("initial_share", "initial_awareness")
+#: Distribution positions whose fixed values and uniform bounds must be probabilities, or >= 0.
+PROBABILITY_DISTS = ("openness", "social_influence", "hazard", "dropout")
+NONNEGATIVE_DISTS = ("basket", "rate", "switching_cost")
+#: Distribution parameters that must be > 0, or >= 0, in every family that has them.
+POSITIVE_PARAMS = ("a", "b", "shape", "scale")
+NONNEGATIVE_PARAMS = ("sd",)
+#: Names of segments, needs and firms (they appear in dotted keys and result tables).
+NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def load_config(raw: DictConfig | Mapping[str, Any]) -> EcosimConfig:
+    """Check a composed configuration and return it as an ``EcosimConfig``.
+
+    Args:
+        raw: The user's composed config: a ``DictConfig`` from Hydra or a plain mapping such as a
+            loaded YAML file. ``hydra`` and ``defaults`` keys, if present, are dropped.
+
+    Returns:
+        The validated configuration with defaults filled: if ``customers.segments`` is empty, one
+        segment ``all`` with the schema defaults; ``firms.<f>.brand`` defaults to ``f`` and each
+        offering's ``brand`` to its firm's brand; event values are converted (module docstring).
+
+    Raises:
+        ConfigError: For the first value that is not allowed, on one line.
+    """
+    tree = check_structure(_user_tree(raw), EcosimConfig, EcosimConfig(), "")
+    try:
+        cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(EcosimConfig), tree))
+    except OmegaConfBaseException as error:  # check_structure should have caught it
+        raise _from_omegaconf(error, "see ecosim.config.schema") from None
+    assert isinstance(cfg, EcosimConfig)
+    if not cfg.customers.segments:
+        cfg.customers.segments["all"] = SegmentConfig()
+    inherited = _fill_brands(cfg)
+    _check_run(cfg)
+    _check_customers(cfg)
+    _check_names(cfg.needs, "needs", MAX_NEEDS)
+    for name, need in cfg.needs.items():
+        _check_need(need, f"needs.{name}")
+    _check_names(cfg.firms, "firms", MAX_FIRMS)
+    for name, firm in cfg.firms.items():
+        _check_firm(firm, name, cfg, f"firms.{name}")
+    _check_initial_shares(cfg)
+    for i, event in enumerate(cfg.events):
+        _check_event(event, i, cfg, inherited[event.firm] if event.firm in inherited else set())
+    return cfg
+
+
+def config_to_dict(cfg: EcosimConfig) -> dict[str, Any]:
+    """Plain nested dict of a configuration, for writing ``config.yaml`` beside the results.
+
+    Args:
+        cfg: A configuration, usually from ``load_config``.
+
+    Returns:
+        Nested dicts, lists and scalars; ``load_config`` of it gives an equal configuration.
+    """
+    return dataclasses.asdict(cfg)
+
+
+def _from_omegaconf(error: OmegaConfBaseException, allowed: str) -> ConfigError:
+    lines = str(error.msg or type(error).__name__).splitlines()
+    return ConfigError(error.full_key or "", getattr(error, "value", None), allowed, lines[0])
+
+
+def _user_tree(raw: Any) -> dict[str, Any]:
+    """The user's tree as plain data, interpolations resolved, Hydra's own keys dropped."""
+    if isinstance(raw, DictConfig):
+        tree = OmegaConf.to_container(raw, resolve=False)
+    elif isinstance(raw, Mapping):
+        tree = dict(raw)
+    else:
+        raise ConfigError("", raw, "expected a mapping (the composed configuration)")
+    for name in HYDRA_KEYS:
+        tree.pop(name, None)
+    try:
+        return OmegaConf.to_container(OmegaConf.create(tree), resolve=True)
+    except OmegaConfBaseException as error:
+        raise _from_omegaconf(error, "expected a value or a resolvable interpolation") from None
+
+
+def _fill_brands(cfg: EcosimConfig) -> dict[str, set[str]]:
+    """Fill firm and offering brands; return, per firm, the needs whose offering inherits it."""
+    inherited: dict[str, set[str]] = {}
+    for name, firm in cfg.firms.items():
+        if firm.brand is None:
+            firm.brand = name
+        inherited[name] = {need for need, off in firm.offerings.items() if off.brand is None}
+        for need in inherited[name]:
+            firm.offerings[need].brand = firm.brand
+    return inherited
+
+
+def _check_names(entries: dict[str, Any], key: str, most: int) -> None:
+    require(1 <= len(entries) <= most, key, list(entries), f"expected 1 to {most} entries")
+    for name in entries:
+        require(NAME_PATTERN.fullmatch(name) is not None, f"{key}.{name}", name,
+                "expected letters, digits, '_' and '-', starting with a letter or '_'")
+
+
+def _check_unit(value: float, key: str, note: str = "") -> None:
+    require(0 <= value <= 1, key, value, PROBABILITY + note)
+
+
+def _check_run(cfg: EcosimConfig) -> None:
+    require(0 <= cfg.seed < 2**63, "seed", cfg.seed, "expected an integer in [0, 2**63)")
+    require(cfg.replications >= 1, "replications", cfg.replications, "expected an integer >= 1")
+    require(cfg.threads is None or cfg.threads >= 1, "threads", cfg.threads,
+            "expected null (all cores) or an integer >= 1")
+    time = cfg.time
+    require(time.step_unit in STEP_UNITS, "time.step_unit", time.step_unit, one_of(STEP_UNITS))
+    require(1 <= time.horizon <= MAX_HORIZON, "time.horizon", time.horizon,
+            f"expected an integer in [1, {MAX_HORIZON}]")
+    require(time.discount_rate >= 0, "time.discount_rate", time.discount_rate,
+            "expected a number >= 0 (per step)")
+
+
+def _check_customers(cfg: EcosimConfig) -> None:
+    customers = cfg.customers
+    require(customers.n >= 1, "customers.n", customers.n, "expected an integer >= 1")
+    _check_dist(customers.switching_cost, "customers.switching_cost")
+    _check_unit(customers.initial_habit, "customers.initial_habit")
+    _check_unit(customers.habit_gain, "customers.habit_gain")
+    demo = customers.sociodemo
+    _check_unit(demo.informativeness, "customers.sociodemo.informativeness")
+    require(demo.age_bands >= 1, "customers.sociodemo.age_bands", demo.age_bands,
+            "expected an integer >= 1")
+    require(len(demo.income_scale) >= 1, "customers.sociodemo.income_scale", demo.income_scale,
+            "expected a non-empty list of numbers > 0, one per income band")
+    for i, scale in enumerate(demo.income_scale):
+        require(scale > 0, f"customers.sociodemo.income_scale[{i}]", scale, "expected a number > 0")
+    segments = customers.segments
+    _check_names(segments, "customers.segments", len(segments))
+    bands = len(demo.income_scale)
+    for name, segment in segments.items():
+        key = f"customers.segments.{name}"
+        require(segment.weight >= 0, f"{key}.weight", segment.weight, "expected a number >= 0")
+        require(0 <= segment.age_band < demo.age_bands, f"{key}.age_band", segment.age_band,
+                f"expected an integer in [0, {demo.age_bands}) (customers.sociodemo.age_bands)")
+        require(0 <= segment.income_band < bands, f"{key}.income_band", segment.income_band,
+                f"expected an integer in [0, {bands}) (customers.sociodemo.income_scale)")
+        for field in dataclasses.fields(SegmentConfig):
+            if isinstance(getattr(segment, field.name), DistSpec):
+                _check_dist(getattr(segment, field.name), f"{key}.{field.name}")
+    weights = {name: segment.weight for name, segment in segments.items()}
+    require(sum(weights.values()) > 0, "customers.segments", weights,
+            "expected segment weights that sum to more than 0")
+    life = customers.lifecycle
+    require(life.kind in LIFECYCLE_KINDS, "customers.lifecycle.kind", life.kind,
+            one_of(LIFECYCLE_KINDS))
+    for name in ("hazard", "rate", "dropout"):
+        _check_dist(getattr(life, name), f"customers.lifecycle.{name}")
+    net = customers.network
+    require(net.kind in NETWORK_KINDS, "customers.network.kind", net.kind, one_of(NETWORK_KINDS))
+    require(net.degree >= 0, "customers.network.degree", net.degree, "expected an integer >= 0")
+    require(net.kind == "none" or net.degree < customers.n, "customers.network.degree",
+            net.degree, f"expected fewer neighbours than customers.n ({customers.n})")
+    _check_unit(net.rewire, "customers.network.rewire")
+
+
+def _check_dist(spec: DistSpec, key: str) -> None:
+    """Parameters present and in range; support of fixed and uniform specs where it matters."""
+    params = DIST_PARAMS[spec.dist]
+    for name in params:
+        value = getattr(spec, name)
+        if value is None:
+            raise ConfigError(f"{key}.{name}", None, f"dist {spec.dist} needs {list_names(params)}",
+                              problem="missing")
+        if name in POSITIVE_PARAMS:
+            require(value > 0, f"{key}.{name}", value, "expected a number > 0")
+        if name in NONNEGATIVE_PARAMS:
+            require(value >= 0, f"{key}.{name}", value, "expected a number >= 0")
+    if spec.dist == "uniform":
+        require(spec.low <= spec.high, f"{key}.high", spec.high, f"expected high >= low {spec.low}")
+    position = key.rsplit(".", 1)[-1]
+    for name in {"fixed": ("value",), "uniform": ("low", "high")}.get(spec.dist, ()):
+        value = getattr(spec, name)
+        if position in PROBABILITY_DISTS:
+            _check_unit(value, f"{key}.{name}", f" ({position} is a probability)")
+        elif position in NONNEGATIVE_DISTS:
+            require(value >= 0, f"{key}.{name}", value, f"expected a number >= 0 ({position})")
+
+
+def _check_need(need: NeedConfig, key: str) -> None:
+    _check_unit(need.prevalence, f"{key}.prevalence", " (share of customers)")
+    _check_unit(need.occurrence, f"{key}.occurrence", " (per step)")
+    _check_unit(need.base_loss, f"{key}.base_loss", " (share of spend)")
+    _check_dist(need.basket, f"{key}.basket")
+
+
+def _check_firm(firm: FirmConfig, name: str, cfg: EcosimConfig, key: str) -> None:
+    """Check one firm; ``key`` is where its fields are reported (``firms.x`` or an event's set)."""
+    require(firm.model in BUSINESS_MODELS, f"{key}.model", firm.model, one_of(BUSINESS_MODELS))
+    require(bool(firm.brand), f"{key}.brand", firm.brand, "expected a non-empty brand name")
+    _check_unit(firm.initial_awareness, f"{key}.initial_awareness", " (share of customers)")
+    marketing = firm.marketing
+    require(marketing.rule in MARKETING_RULES, f"{key}.marketing.rule", marketing.rule,
+            one_of(MARKETING_RULES))
+    require(marketing.budget >= 0, f"{key}.marketing.budget", marketing.budget,
+            "expected a number >= 0 (currency per step)")
+    require(marketing.reach_cost > 0, f"{key}.marketing.reach_cost", marketing.reach_cost,
+            "expected a number > 0 (currency per customer)")
+    _check_unit(marketing.word_of_mouth, f"{key}.marketing.word_of_mouth")
+    for need, offering in firm.offerings.items():
+        where = f"{key}.offerings.{need}"
+        if need not in cfg.needs:
+            raise ConfigError(where, need, f"declared needs: {list_names(cfg.needs)}",
+                              problem=f"unknown need {need!r}")
+        require(offering.price_index > 0, f"{where}.price_index", offering.price_index,
+                "expected a number > 0")
+        _check_unit(offering.margin_rate, f"{where}.margin_rate", " (share of revenue)")
+        require(offering.experience >= 0, f"{where}.experience", offering.experience,
+                "expected a number >= 0")
+        require(bool(offering.brand), f"{where}.brand", offering.brand,
+                "expected a non-empty brand name")
+    for need, share in firm.initial_share.items():
+        where = f"{key}.initial_share.{need}"
+        if need not in firm.offerings:
+            raise ConfigError(where, share, f"it offers: {list_names(firm.offerings)}",
+                              problem=f"firm {name!r} has no offering for need {need!r}")
+        _check_unit(share, where, " (share of customers)")
+
+
+def _check_initial_shares(cfg: EcosimConfig) -> None:
+    for need in cfg.needs:
+        shares = {name: firm.initial_share[need] for name, firm in cfg.firms.items()
+                  if need in firm.initial_share}
+        total = sum(shares.values())
+        if total > 1 + 1e-9:
+            last = list(shares)[-1]
+            raise ConfigError(f"firms.{last}.initial_share.{need}", shares[last],
+                              f"initial shares of {need!r} sum to {total:g} over firms "
+                              f"{list_names(shares)}; expected at most 1")
+
+
+def _check_event(event: EventConfig, i: int, cfg: EcosimConfig, inherited: set[str]) -> None:
+    """Check one event and convert its ``set`` values; ``inherited``: offerings with firm brand."""
+    key = f"events[{i}]"
+    if event.firm not in cfg.firms:
+        raise ConfigError(f"{key}.firm", event.firm, f"declared firms: {list_names(cfg.firms)}",
+                          problem=f"unknown firm {event.firm!r}")
+    require(1 <= event.step <= cfg.time.horizon, f"{key}.step", event.step,
+            f"expected a step in [1, {cfg.time.horizon}] (time.horizon)")
+    require(bool(event.set), f"{key}.set", event.set, "expected at least one firm key to set")
+    firm = cfg.firms[event.firm]
+    settable = [name for name in field_types(FirmConfig) if name not in STEP_ZERO_FIRM_KEYS]
+    settings: dict[str, Any] = {}
+    for path, value in event.set.items():
+        where = f"{key}.set.{path}"
+        parts = path.split(".")
+        if parts[0] in STEP_ZERO_FIRM_KEYS:
+            raise ConfigError(where, value, f"events can set {list_names(settable)}",
+                              problem=f"{parts[0]} only acts at step 0")
+        nested: Any = value
+        for part in reversed(parts):
+            nested = {part: nested}
+        nested = check_structure(nested, FirmConfig, firm, f"{key}.set")
+        try:
+            changed = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(firm), nested))
+        except OmegaConfBaseException as error:
+            raise _from_omegaconf(error, "see FirmConfig in ecosim.config.schema") from None
+        for need in changed.offerings:
+            if need not in firm.offerings:
+                raise ConfigError(where, value, f"its offerings: {list_names(firm.offerings)}",
+                                  problem=f"firm {event.firm!r} has no offering for {need!r}")
+            changed.offerings[need].brand = changed.offerings[need].brand or changed.brand
+        _check_firm(changed, event.firm, cfg, f"{key}.set")
+        node: Any = changed
+        for part in parts:
+            node = node[part] if isinstance(node, dict) else getattr(node, part)
+        settings[path] = dataclasses.asdict(node) if dataclasses.is_dataclass(node) else node
+        if changed.brand != firm.brand:  # re-brand the offerings that carry the firm's brand
+            for need in sorted(inherited):
+                settings.setdefault(f"offerings.{need}.brand", changed.brand)
+    event.set = settings

@@ -1,0 +1,52 @@
+"""Accounting layout: per-block ledgers that the step kernel fills and Python reduces.
+
+Customers are processed in fixed blocks of ``BLOCK`` customers; each block writes its own slice
+of the ledgers, summing its customers in index order, and the blocks are then summed in block
+order. The block size does not depend on the thread count, so every total is bit-identical
+for any number of threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BLOCK = 4096
+
+# Ledger rows per (firm, need): currency or customer counts, one step.
+FK_REVENUE, FK_GROSS_MARGIN, FK_LOSSES, FK_CUSTOMERS, FK_NEW, FK_CHURNED, FK_PURCHASES = range(7)
+N_FK = 7
+# Ledger rows per firm.
+F_CUSTOMERS, F_NEW, F_CHURNED, F_WALLET = range(4)
+N_F = 4
+# Ledger rows per (segment, firm); the last firm column holds the segment's totals.
+SF_CUSTOMERS, SF_REVENUE, SF_WALLET = range(3)
+N_SF = 3
+# Cohort ledger rows per (firm, cohort step).
+C_ALIVE, C_CONTRIBUTION = range(2)
+N_C = 2
+
+
+def n_blocks(n_customers: int) -> int:
+    """Number of accounting blocks for a population of ``n_customers``."""
+    return (n_customers + BLOCK - 1) // BLOCK
+
+
+class Ledgers:
+    """Preallocated per-block ledgers for one step (reused across steps)."""
+
+    def __init__(self, n_customers: int, n_firms: int, n_needs: int, n_segments: int,
+                 horizon: int) -> None:
+        nb = n_blocks(n_customers)
+        self.fk = np.zeros((nb, N_FK, n_firms, n_needs))
+        self.f = np.zeros((nb, N_F, n_firms))
+        self.sf = np.zeros((nb, N_SF, n_segments, n_firms + 1))
+        self.cohort = np.zeros((nb, N_C, n_firms, horizon + 1))
+
+    def reset(self) -> None:
+        """Zero every ledger before a step."""
+        for ledger in (self.fk, self.f, self.sf, self.cohort):
+            ledger.fill(0.0)
+
+    def totals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The step's totals, summed over blocks in block order: (fk, f, sf, cohort)."""
+        return tuple(ledger.sum(axis=0) for ledger in (self.fk, self.f, self.sf, self.cohort))

@@ -1,0 +1,52 @@
+"""Lifecycle: how relationships end exogenously (DESIGN §2.5).
+
+``contractual``: every relationship ends with the customer's per-step hazard ``theta_i`` (fixed:
+geometric survival ``(1 - theta)^t``; Beta across customers: the shifted-beta-geometric model).
+
+``noncontractual`` (BG/NBD, Fader, Hardie & Lee 2005): purchases of a need arrive as a Poisson
+process with the customer's rate ``lambda_i`` per step; after each *repeat* purchase the customer
+drops out of that need for good with probability ``p_i``. Purchase times inside a step are the
+order statistics of uniforms, so the transaction log is an exact continuous-time BG/NBD sample.
+
+Notes:
+    Scalar helpers, jitted and inlined into the customer step kernel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ecosim.kernels.rng import STREAM_LIFECYCLE, STREAM_PURCHASES, poisson, uniform
+
+CONTRACTUAL, NONCONTRACTUAL = 0, 1
+#: Upper bound on purchases of one need in one step (noncontractual); reaching it is reported.
+MAX_PURCHASES = 32
+
+
+@njit(inline="always", cache=True)
+def _relationship_ends(key, step, customer, need, hazard):
+    """Whether a contractual relationship ends this step (probability ``hazard``)."""
+    return uniform(key, STREAM_LIFECYCLE, step, customer, need) < hazard
+
+
+@njit(inline="always", cache=True)
+def _purchase_count(key, step, customer, need, rate):
+    """Number of purchases of a need in one step: Poisson(``rate``), capped at MAX_PURCHASES."""
+    return min(poisson(key, STREAM_PURCHASES, step, customer, need, rate), MAX_PURCHASES)
+
+
+@njit(inline="always", cache=True)
+def _next_purchase_time(key, step, customer, need, j, n, previous):
+    """Time in [0, 1) within the step of the j-th of n purchases, given the (j-1)-th at previous.
+
+    Sequential generation of sorted uniforms: ``U(j) = U(j-1) + (1 - U(j-1)) (1 - V^(1/(n-j)))``.
+    """
+    v = uniform(key, STREAM_PURCHASES, step, customer, (need + 1) * 64 + j)
+    return previous + (1.0 - previous) * (1.0 - v ** (1.0 / (n - j)))
+
+
+@njit(inline="always", cache=True)
+def _drops_out(key, step, customer, need, j, dropout):
+    """Whether the customer drops out of a need after a repeat purchase (probability ``dropout``)."""
+    return uniform(key, STREAM_LIFECYCLE, step, customer, (need + 1) * 64 + j) < dropout

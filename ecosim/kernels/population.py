@@ -1,0 +1,121 @@
+"""Sampling the customer population and its state at step 0.
+
+Notes:
+    ``_sample_customers`` and ``_initial_state`` are jitted and parallel over customers; every
+    draw is keyed by the customer index, so the population does not depend on the thread count.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ecosim.kernels.distributions import draw
+from ecosim.kernels.rng import STREAM_INITIAL, STREAM_NEED, STREAM_SOCIODEMO, STREAM_TRAITS, uniform
+
+#: Column of each trait in the ``traits`` array (float32, one row per customer).
+PRICE_SENS, CONV_SENS, BRAND_AFF, HABIT_STR, OPENNESS, SOCIAL, SWITCH_COST, INCOME_SCALE = range(8)
+N_TRAITS = 8
+#: Bits of the per customer-need ``flags``.
+HAS_NEED, DEAD, PURCHASED = np.uint8(1), np.uint8(2), np.uint8(4)
+#: Slots reserved per customer for draws that index firms or needs (the maximum of either).
+MAX_INDEX = 64
+
+
+@njit(inline="always", cache=True)
+def _pick(cum, u):
+    """Index of the first cumulative weight above ``u`` (``len(cum)`` if none)."""
+    for j in range(cum.shape[0]):
+        if u < cum[j]:
+            return j
+    return cum.shape[0]
+
+
+@njit(parallel=True, cache=True)
+def _sample_customers(key, segment_cum, factor_dist, factor_p, switch_dist, switch_p, life_dist,
+                      life_p, seg_age_band, seg_income_band, informativeness, n_age_bands,
+                      income_scale, prevalence, segment, age_band, income_band, traits, life,
+                      flags):
+    """Draw each customer's segment, factors, socio-demographics, lifecycle and needs.
+
+    Args:
+        key: replication key (``rng.run_key``).
+        segment_cum: (S,) cumulative segment weights, last = 1.
+        factor_dist, factor_p: (S, 6) family codes and (S, 6, 2) parameters of the six factors.
+        switch_dist, switch_p: switching-cost family code and (2,) parameters.
+        life_dist, life_p: (2,) family codes and (2, 2) parameters of the lifecycle draws
+            (contractual: hazard, unused; noncontractual: purchase rate, dropout).
+        seg_age_band, seg_income_band: (S,) typical bands of each segment.
+        informativeness: probability that a band is the segment's typical one.
+        n_age_bands: number of age bands.
+        income_scale: (B,) basket multiplier per income band.
+        prevalence: (K,) share of customers having each need.
+        segment, age_band, income_band, traits, life, flags: outputs, one row per customer.
+    """
+    n = segment.shape[0]
+    n_segments = segment_cum.shape[0]
+    n_income = income_scale.shape[0]
+    for i in prange(n):
+        s = min(_pick(segment_cum, uniform(key, STREAM_TRAITS, 0, i, 0)), n_segments - 1)
+        segment[i] = s
+        for j in range(6):
+            traits[i, j] = draw(factor_dist[s, j], factor_p[s, j, 0], factor_p[s, j, 1], key,
+                                STREAM_TRAITS, 0, i, 1 + j)
+        traits[i, OPENNESS] = min(max(traits[i, OPENNESS], 0.0), 1.0)
+        traits[i, SOCIAL] = min(max(traits[i, SOCIAL], 0.0), 1.0)
+        traits[i, SWITCH_COST] = draw(switch_dist, switch_p[0], switch_p[1], key, STREAM_TRAITS,
+                                      0, i, 7)
+        for j in range(2):
+            life[i, j] = draw(life_dist[j], life_p[j, 0], life_p[j, 1], key, STREAM_TRAITS, 0, i,
+                              8 + j)
+        if uniform(key, STREAM_SOCIODEMO, 0, i, 0) < informativeness:
+            age_band[i] = seg_age_band[s]
+        else:
+            age_band[i] = min(int(uniform(key, STREAM_SOCIODEMO, 0, i, 1) * n_age_bands),
+                              n_age_bands - 1)
+        if uniform(key, STREAM_SOCIODEMO, 0, i, 2) < informativeness:
+            income_band[i] = seg_income_band[s]
+        else:
+            income_band[i] = min(int(uniform(key, STREAM_SOCIODEMO, 0, i, 3) * n_income),
+                                 n_income - 1)
+        traits[i, INCOME_SCALE] = income_scale[income_band[i]]
+        for k in range(prevalence.shape[0]):
+            flags[i, k] = HAS_NEED if uniform(key, STREAM_NEED, 0, i, MAX_INDEX + k) < \
+                prevalence[k] else np.uint8(0)
+
+
+@njit(parallel=True, cache=True)
+def _initial_state(key, initial_awareness, share_cum, offered, initial_habit, flags, provider,
+                   habit, since, aware, customer_of):
+    """Step-0 awareness and providers.
+
+    Args:
+        key: replication key.
+        initial_awareness: (F,) share of customers who know each firm.
+        share_cum: (K, F) cumulative initial shares of the firms in each need (last <= 1).
+        offered: (F, K) whether firm f offers need k.
+        initial_habit: habit in [0, 1] of the relationships that exist at step 0.
+        flags, provider, habit, since, aware, customer_of: the state arrays, written in place.
+    """
+    n, n_needs = provider.shape
+    n_firms = initial_awareness.shape[0]
+    for i in prange(n):
+        known = np.uint64(0)
+        using = np.uint64(0)
+        for f in range(n_firms):
+            if uniform(key, STREAM_INITIAL, 0, i, f) < initial_awareness[f]:
+                known |= np.uint64(1) << np.uint64(f)
+        for k in range(n_needs):
+            provider[i, k] = -1
+            habit[i, k] = 0.0
+            since[i, k] = 0
+            if flags[i, k] & HAS_NEED:
+                f = _pick(share_cum[k], uniform(key, STREAM_INITIAL, 0, i, MAX_INDEX + k))
+                if f < n_firms and offered[f, k]:
+                    provider[i, k] = f
+                    habit[i, k] = initial_habit
+                    bit = np.uint64(1) << np.uint64(f)
+                    known |= bit
+                    using |= bit
+        aware[i] = known
+        customer_of[i] = using

@@ -1,0 +1,180 @@
+"""The market: firms (Mesa agents) and a customer population (arrays), stepped per DESIGN §2.4."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mesa
+import numpy as np
+
+from ecosim.agents.firm import Firm
+from ecosim.agents.population import CustomerPopulation, Offers
+from ecosim.config.schema import EcosimConfig
+from ecosim.kernels import accounting as acc
+from ecosim.kernels.rng import run_key
+
+#: Brands are bits of a uint64 mask in the kernels.
+MAX_BRANDS = 64
+
+
+@dataclass
+class History:
+    """Everything recorded in a run, as arrays indexed by step 0..horizon first.
+
+    Currency per step unless stated; counts are customers. ``f`` = firm, ``k`` = need,
+    ``s`` = segment, ``c`` = cohort step (the step a customer was acquired).
+    """
+
+    revenue: np.ndarray  # [t, f, k]
+    gross_margin: np.ndarray  # [t, f, k]
+    losses: np.ndarray  # [t, f, k]
+    unit_customers: np.ndarray  # [t, f, k] customers using the offering at the end of the step
+    unit_new: np.ndarray  # [t, f, k]
+    unit_churned: np.ndarray  # [t, f, k]
+    purchases: np.ndarray  # [t, f, k]
+    customers: np.ndarray  # [t, f] customers of the firm (any offering) at the end of the step
+    new_customers: np.ndarray  # [t, f]
+    churned_customers: np.ndarray  # [t, f]
+    customer_wallet: np.ndarray  # [t, f] reference-price spend of the firm's customers
+    marketing_spend: np.ndarray  # [t, f]
+    contact_cost: np.ndarray  # [t, f]
+    segment_customers: np.ndarray  # [t, s, f + 1]; column F = all customers of the segment
+    segment_revenue: np.ndarray  # [t, s, f + 1]; column F = 0
+    segment_wallet: np.ndarray  # [t, s] reference-price spend of all needs that arose
+    cohort_alive: np.ndarray  # [t, f, c] customers of cohort c still unbroken at step t
+    cohort_contribution: np.ndarray  # [t, f, c] gross margin - losses earned from cohort c
+    transactions: list[np.ndarray] = field(default_factory=list)  # rows per step, see step.py
+
+    @classmethod
+    def empty(cls, horizon: int, n_firms: int, n_needs: int, n_segments: int) -> History:
+        """Zeroed arrays for steps 0..horizon."""
+        t = horizon + 1
+        fk, f = (t, n_firms, n_needs), (t, n_firms)
+        sf, cohort = (t, n_segments, n_firms + 1), (t, n_firms, t)
+        return cls(*(np.zeros(shape) for shape in
+                     (fk, fk, fk, fk, fk, fk, fk, f, f, f, f, f, f, sf, sf, (t, n_segments),
+                      cohort, cohort)))
+
+
+class EcosystemModel(mesa.Model):
+    """A simulated market of firms competing for customers' needs.
+
+    Args:
+        cfg: a validated configuration (``ecosim.config.load_config``).
+        replication: index of the replication; with ``cfg.seed`` it keys every random draw.
+    """
+
+    def __init__(self, cfg: EcosimConfig, replication: int = 0) -> None:
+        """Build firms, customers and their state at step 0."""
+        super().__init__(seed=cfg.seed * 1_000_003 + replication)
+        self.cfg = cfg
+        self.need_names = list(cfg.needs)
+        self.need_index = {name: k for k, name in enumerate(self.need_names)}
+        self.firm_list = [
+            Firm(self, name, index, firm_cfg, [e for e in cfg.events if e.firm == name])
+            for index, (name, firm_cfg) in enumerate(cfg.firms.items())]
+        self.brand_index = self._brand_index()
+        self.loss_rate = [need.base_loss if need.risk_priced else 0.0
+                          for need in cfg.needs.values()]
+        self.population = CustomerPopulation(
+            cfg.customers, list(cfg.needs.values()), len(self.firm_list),
+            int(run_key(cfg.seed, replication)), [cfg.seed, replication], cfg.time.horizon,
+            cfg.output.transactions)
+        self.history = History.empty(cfg.time.horizon, len(self.firm_list), len(self.need_names),
+                                     len(cfg.customers.segments))
+        self.offers = self.publish_offers()
+        self.population.start(
+            np.array([firm.cfg.initial_awareness for firm in self.firm_list]),
+            self._initial_shares(), self.offers.available)
+        self._record_initial_state()
+
+    def step(self) -> None:
+        """One step of DESIGN §2.4 (``self.steps`` is the step being played, from 1)."""
+        self.agents.do("step")
+        self.offers = self.publish_offers()
+        self.population.spread_awareness(self.steps, self.offers,
+                                         self.history.customers[self.steps - 1])
+        ledgers = self.population.live_and_choose(self.steps, self.offers)
+        self._record(self.steps, ledgers)
+
+    def run(self) -> History:
+        """Play every step to the horizon and return the history."""
+        for _ in range(self.cfg.time.horizon):
+            self.step()
+        return self.history
+
+    # -- firms -> kernels ---------------------------------------------------------------------
+
+    def publish_offers(self) -> Offers:
+        """Collect every firm's offers into the flat arrays the kernels read."""
+        n_firms, n_needs = len(self.firm_list), len(self.need_names)
+        fk = (n_firms, n_needs)
+        offers = Offers(
+            available=np.zeros(fk, np.bool_), price=np.ones(fk), quality=np.zeros(fk),
+            convenience=np.zeros(fk), experience=np.ones(fk), margin_rate=np.zeros(fk),
+            loss_rate=np.zeros(fk), brand=np.zeros(fk, np.int64), reach_p=np.zeros(n_firms),
+            word_of_mouth=np.zeros(n_firms), active=np.zeros(n_firms, np.bool_))
+        for firm in self.firm_list:
+            firm.publish(offers, self.need_index, self.brand_index, self.loss_rate,
+                         self.cfg.customers.n)
+        return offers
+
+    def _brand_index(self) -> dict[str, int]:
+        """Index of every brand a firm or offering can carry, events included."""
+        names: list[str] = []
+        for firm in self.firm_list:
+            names.append(firm.brand)
+            names += [o.brand for o in firm.cfg.offerings.values() if o.brand]
+            for event in firm.events:
+                names += [str(v) for path, v in event.set.items()
+                          if path == "brand" or path.endswith(".brand")]
+        unique = list(dict.fromkeys(names))
+        if len(unique) > MAX_BRANDS:
+            raise ValueError(f"firms: {len(unique)} brands is not allowed; at most {MAX_BRANDS}")
+        return {name: b for b, name in enumerate(unique)}
+
+    def _initial_shares(self) -> np.ndarray:
+        shares = np.zeros((len(self.firm_list), len(self.need_names)))
+        for firm in self.firm_list:
+            for need, share in firm.cfg.initial_share.items():
+                shares[firm.index, self.need_index[need]] = share
+        return shares
+
+    # -- kernels -> history -------------------------------------------------------------------
+
+    def _record_initial_state(self) -> None:
+        """Step 0: the initial customers form cohort 0; nothing is bought or spent."""
+        h, pop = self.history, self.population
+        for f in range(len(self.firm_list)):
+            uses = pop.provider == f
+            h.unit_customers[0, f] = uses.sum(axis=0)
+            users = uses.any(axis=1)
+            h.customers[0, f] = users.sum()
+            h.segment_customers[0, :, f] = np.bincount(pop.segment[users],
+                                                       minlength=h.segment_customers.shape[1])
+            h.cohort_alive[0, f, 0] = h.customers[0, f]
+        h.segment_customers[0, :, -1] = np.bincount(pop.segment,
+                                                    minlength=h.segment_customers.shape[1])
+
+    def _record(self, step: int, ledgers: acc.Ledgers) -> None:
+        h = self.history
+        fk, f, sf, cohort = ledgers.totals()
+        h.revenue[step] = fk[acc.FK_REVENUE]
+        h.gross_margin[step] = fk[acc.FK_GROSS_MARGIN]
+        h.losses[step] = fk[acc.FK_LOSSES]
+        h.unit_customers[step] = fk[acc.FK_CUSTOMERS]
+        h.unit_new[step] = fk[acc.FK_NEW]
+        h.unit_churned[step] = fk[acc.FK_CHURNED]
+        h.purchases[step] = fk[acc.FK_PURCHASES]
+        h.customers[step] = f[acc.F_CUSTOMERS]
+        h.new_customers[step] = f[acc.F_NEW]
+        h.churned_customers[step] = f[acc.F_CHURNED]
+        h.customer_wallet[step] = f[acc.F_WALLET]
+        h.marketing_spend[step] = [firm.marketing_spend for firm in self.firm_list]
+        h.segment_customers[step] = sf[acc.SF_CUSTOMERS]
+        h.segment_revenue[step] = sf[acc.SF_REVENUE]
+        h.segment_wallet[step] = sf[acc.SF_WALLET][:, -1]
+        h.cohort_alive[step] = cohort[acc.C_ALIVE]
+        h.cohort_contribution[step] = cohort[acc.C_CONTRIBUTION]
+        if self.cfg.output.transactions:
+            h.transactions.append(self.population.transactions())
