@@ -10,7 +10,7 @@ Units: all rates are per step (``time.step_unit``); money is in one currency uni
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 #: Distribution families and the parameters each one takes (its *natural* parameters).
 DIST_PARAMS: dict[str, tuple[str, ...]] = {
@@ -53,15 +53,15 @@ class DistSpec:
     """
 
     dist: str = "fixed"
-    value: Optional[float] = None
-    mean: Optional[float] = None
-    sd: Optional[float] = None
-    a: Optional[float] = None
-    b: Optional[float] = None
-    shape: Optional[float] = None
-    scale: Optional[float] = None
-    low: Optional[float] = None
-    high: Optional[float] = None
+    value: float | None = None
+    mean: float | None = None
+    sd: float | None = None
+    a: float | None = None
+    b: float | None = None
+    shape: float | None = None
+    scale: float | None = None
+    low: float | None = None
+    high: float | None = None
 
 
 def _fixed(value: float) -> Any:
@@ -136,7 +136,7 @@ class CustomersConfig:
     segments: dict[str, SegmentConfig] = field(default_factory=dict)
     switching_cost: DistSpec = _fixed(0.5)  # utility lost when changing provider of a need
     initial_habit: float = 0.5  # habit in [0, 1] of relationships that exist at step 0
-    habit_gain: float = 0.2  # share of the gap to 1 that habit closes per kept purchase (experience 1)
+    habit_gain: float = 0.2  # share of the gap to 1 that habit closes per kept purchase (exp. 1)
     lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
     sociodemo: SociodemoConfig = field(default_factory=SociodemoConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
@@ -171,7 +171,7 @@ class OfferingConfig:
     convenience: float = 0.0
     experience: float = 1.0
     margin_rate: float = 0.2
-    brand: Optional[str] = None
+    brand: str | None = None
 
 
 @dataclass
@@ -193,7 +193,7 @@ class FirmConfig:
     """A firm: its business model, offerings per need, brand and marketing."""
 
     model: str = "standalone"
-    brand: Optional[str] = None  # defaults to the firm's name
+    brand: str | None = None  # defaults to the firm's name
     offerings: dict[str, OfferingConfig] = field(default_factory=dict)
     initial_share: dict[str, float] = field(default_factory=dict)  # need -> share of customers
     initial_awareness: float = 0.0  # share of customers who know the firm at step 0
@@ -202,7 +202,7 @@ class FirmConfig:
 
 @dataclass
 class EventConfig:
-    """A scheduled change: at ``step``, set dotted keys of ``firm`` (``offerings.x.price_index``)."""
+    """A scheduled change: at ``step``, set dotted keys of ``firm`` (``marketing.budget``)."""
 
     step: int = 1
     firm: str = ""
@@ -232,7 +232,7 @@ class EcosimConfig:
 
     seed: int = 0
     replications: int = 1
-    threads: Optional[int] = None  # numba threads; None = all cores. Results do not depend on it.
+    threads: int | None = None  # numba threads; None = all cores. Results do not depend on it.
     time: TimeConfig = field(default_factory=TimeConfig)
     customers: CustomersConfig = field(default_factory=CustomersConfig)
     needs: dict[str, NeedConfig] = field(default_factory=dict)

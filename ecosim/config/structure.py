@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
 import typing
 from collections.abc import Mapping
 from functools import cache
@@ -73,26 +74,28 @@ def check_structure(value: Any, tp: Any, default: Any, key: str) -> Any:
     """
     if tp is Any:
         return value
-    if typing.get_origin(tp) is Union:  # Optional[X]
+    if typing.get_origin(tp) in (Union, types.UnionType):  # X | None
         if value is None:
             return None
         tp = next(arg for arg in typing.get_args(tp) if arg is not type(None))
     if tp is DistSpec:
-        return _check_dist_spec(value, default if isinstance(default, DistSpec) else DistSpec(), key)
+        default = default if isinstance(default, DistSpec) else DistSpec()
+        return _check_dist_spec(value, default, key)
     if dataclasses.is_dataclass(tp):
         require(isinstance(value, Mapping), key, value, describe(tp))
-        types = field_types(tp)
+        hints = field_types(tp)
         default = default if isinstance(default, tp) else tp()
         out = {}
         for name, item in value.items():
-            if name not in types:
+            if name not in hints:
                 raise ConfigError(
                     join_key(key, name),
                     item,
-                    f"allowed keys{' of ' + key if key else ''}: {list_names(types)}",
+                    f"allowed keys{' of ' + key if key else ''}: {list_names(hints)}",
                     problem=f"unknown key (set to {show(item)})",
                 )
-            out[name] = check_structure(item, types[name], getattr(default, name), join_key(key, name))
+            where = join_key(key, name)
+            out[name] = check_structure(item, hints[name], getattr(default, name), where)
         return out
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is dict:
@@ -111,31 +114,41 @@ def check_structure(value: Any, tp: Any, default: Any, key: str) -> Any:
 
 def _convert_scalar(value: Any, tp: Any, key: str) -> Any:
     if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in _BOOL_WORDS:
-            return _BOOL_WORDS[value.lower()]
+        word = value.lower() if isinstance(value, str) else None
+        if isinstance(value, bool) or word in _BOOL_WORDS:
+            return _BOOL_WORDS.get(word, value)
     elif tp is str:
         if isinstance(value, str):
             return value
-    elif tp in (int, float) and isinstance(value, (int, float, str)) and not isinstance(value, bool):
-        try:
-            number = tp(value) if isinstance(value, str) else value
-        except ValueError:
-            number = None
-        if tp is int and isinstance(number, int):
+    elif tp in (int, float) and not isinstance(value, bool):
+        number = _parse_number(value, tp)
+        if tp is int and number is not None:
             return number
-        if tp is float and isinstance(number, (int, float)):
+        if tp is float and number is not None:
             require(math.isfinite(number), key, value, "expected a finite number")
             return float(number)
     raise ConfigError(key, value, describe(tp))
+
+
+def _parse_number(value: Any, tp: type) -> int | float | None:
+    """``tp`` from a number or its spelling; an integer may be spelled ``1e5`` or ``3.0``."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = int(text) if tp is int and text.lstrip("+-").isdigit() else float(text)
+        except ValueError:
+            return None
+    if tp is int and isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    return value if isinstance(value, (int, float)) else None
 
 
 def _check_dist_spec(value: Any, default: DistSpec, key: str) -> dict[str, Any]:
     require(isinstance(value, Mapping), key, value, describe(DistSpec))
     family = value.get("dist", default.dist)
     if "dist" in value:
-        require(isinstance(family, str) and family in DIST_PARAMS, join_key(key, "dist"), family, one_of(DIST_PARAMS))
+        known = isinstance(family, str) and family in DIST_PARAMS
+        require(known, join_key(key, "dist"), family, one_of(DIST_PARAMS))
     params = DIST_PARAMS[family]
     out: dict[str, Any] = {"dist": family}
     for name, item in value.items():
@@ -145,7 +158,8 @@ def _check_dist_spec(value: Any, default: DistSpec, key: str) -> dict[str, Any]:
             leftover = family != default.dist and item == getattr(default, name, object())
             if item is None or leftover:
                 continue
-            raise ConfigError(join_key(key, name), item, f"dist {family} takes {list_names(params)}")
+            allowed = f"dist {family} takes {list_names(params)}"
+            raise ConfigError(join_key(key, name), item, allowed)
         out[name] = None if item is None else _convert_scalar(item, float, join_key(key, name))
     for field in dataclasses.fields(DistSpec):  # clear the default's parameters of other families
         if field.name not in params and field.name != "dist":

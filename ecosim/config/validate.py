@@ -9,10 +9,11 @@
 4. *semantics* — ranges and cross-references: needs, firms, shares and events.
 
 Events: each ``set`` key is a dotted path into the firm (``offerings.banking.price_index``,
-``marketing``, ``brand``); a path that ends at a block takes a mapping that updates it. Each event
-is checked against the firm as configured (not after earlier events). An event cannot add an
-offering, nor set ``initial_share`` or ``initial_awareness`` (they act at step 0). In the returned
-config its values are converted to their types, and an event that changes a firm's brand also sets
+``marketing.budget``, ``brand``); a path that ends at a block (``marketing``) takes a mapping that
+updates it. Each event is checked against the firm as configured (not after earlier events). An
+event cannot add an offering, nor set ``initial_share`` or ``initial_awareness`` (they act at step
+0). In the returned config every ``set`` key is a path to one scalar (blocks are expanded), values
+are converted to their types, and an event that changes a firm's brand also sets
 ``offerings.<need>.brand`` for each offering that inherits the firm's brand.
 """
 
@@ -96,7 +97,7 @@ def load_config(raw: DictConfig | Mapping[str, Any]) -> EcosimConfig:
         _check_firm(firm, name, cfg, f"firms.{name}")
     _check_initial_shares(cfg)
     for i, event in enumerate(cfg.events):
-        _check_event(event, i, cfg, inherited[event.firm] if event.firm in inherited else set())
+        _check_event(event, i, cfg, inherited.get(event.firm, set()))
     return cfg
 
 
@@ -319,11 +320,24 @@ def _check_event(event: EventConfig, i: int, cfg: EcosimConfig, inherited: set[s
                                   problem=f"firm {event.firm!r} has no offering for {need!r}")
             changed.offerings[need].brand = changed.offerings[need].brand or changed.brand
         _check_firm(changed, event.firm, cfg, f"{key}.set")
-        node: Any = changed
-        for part in parts:
-            node = node[part] if isinstance(node, dict) else getattr(node, part)
-        settings[path] = dataclasses.asdict(node) if dataclasses.is_dataclass(node) else node
+        for leaf in _leaf_paths(nested):
+            settings[leaf] = _get_dotted(changed, leaf)
         if changed.brand != firm.brand:  # re-brand the offerings that carry the firm's brand
             for need in sorted(inherited):
                 settings.setdefault(f"offerings.{need}.brand", changed.brand)
     event.set = settings
+
+
+def _leaf_paths(tree: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted paths to the scalars of a nested mapping (empty mappings set nothing)."""
+    paths = []
+    for name, item in tree.items():
+        path = f"{prefix}.{name}" if prefix else name
+        paths += _leaf_paths(item, path) if isinstance(item, dict) else [path]
+    return paths
+
+
+def _get_dotted(target: Any, path: str) -> Any:
+    for part in path.split("."):
+        target = target[part] if isinstance(target, dict) else getattr(target, part)
+    return target

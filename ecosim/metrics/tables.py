@@ -1,0 +1,203 @@
+"""Tidy tables of a run (DESIGN §4): one row per (step, firm), (step, firm, need), ...
+
+Every table carries ``arm`` and ``replication`` so that tables of many runs concatenate into one.
+Definitions (per step; currency in the config's unit):
+
+* ``cac = marketing_spend / new_customers`` (NaN when no customer is new);
+* ``churn_rate = churned_customers / customers at the start of the step`` (NaN when none);
+* ``arpu = revenue / customers`` at the end of the step;
+* ``share_of_wallet = revenue / wallet of the firm's customers`` (the reference-price spend of every
+  need that arose for them, whoever served it);
+* ``profit = gross_margin - losses - marketing_spend - contact_cost``;
+* cohort ``cum_margin_per_acquired`` is the realized LTV: contribution (gross margin - losses)
+  of the cohort, discounted to its acquisition step at ``time.discount_rate`` per step, summed
+  from age 0 (the acquisition step, undiscounted) to the age, per acquired customer.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+
+class HistoryLike(Protocol):
+    """The arrays a run records (see ``ecosim.model.History``)."""
+
+    revenue: np.ndarray
+    gross_margin: np.ndarray
+    losses: np.ndarray
+    unit_customers: np.ndarray
+    unit_new: np.ndarray
+    unit_churned: np.ndarray
+    customers: np.ndarray
+    new_customers: np.ndarray
+    churned_customers: np.ndarray
+    customer_wallet: np.ndarray
+    marketing_spend: np.ndarray
+    contact_cost: np.ndarray
+    segment_customers: np.ndarray
+    segment_revenue: np.ndarray
+    segment_wallet: np.ndarray
+    cohort_alive: np.ndarray
+    cohort_contribution: np.ndarray
+    transactions: list[np.ndarray]
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """Elementwise ratio, NaN (never inf) where the denominator is 0."""
+    out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
+    np.divide(numerator, denominator, out=out, where=denominator != 0)
+    return out
+
+
+def _grid(**axes: list) -> pd.DataFrame:
+    """All combinations of the axes, first axis slowest (matches C-order array ravel)."""
+    index = pd.MultiIndex.from_product(list(axes.values()), names=list(axes))
+    return index.to_frame(index=False)
+
+
+def _tag(frame: pd.DataFrame, arm: str, replication: int) -> pd.DataFrame:
+    frame.insert(0, "replication", replication)
+    frame.insert(0, "arm", arm)
+    return frame
+
+
+def firm_metrics(h: HistoryLike, firms: list[str], arm: str = "base",
+                 replication: int = 0) -> pd.DataFrame:
+    """One row per (step, firm): customers, acquisition, churn, P&L and per-customer KPIs."""
+    steps = list(range(h.customers.shape[0]))
+    revenue = h.revenue.sum(axis=2)
+    gross_margin = h.gross_margin.sum(axis=2)
+    losses = h.losses.sum(axis=2)
+    start = np.vstack([h.customers[:1], h.customers[:-1]])
+    frame = _grid(step=steps, firm=firms)
+    columns = {
+        "customers": h.customers,
+        "new_customers": h.new_customers,
+        "churned_customers": h.churned_customers,
+        "churn_rate": _ratio(h.churned_customers, start),
+        "marketing_spend": h.marketing_spend,
+        "contact_cost": h.contact_cost,
+        "cac": _ratio(h.marketing_spend, h.new_customers),
+        "revenue": revenue,
+        "gross_margin": gross_margin,
+        "losses": losses,
+        "profit": gross_margin - losses - h.marketing_spend - h.contact_cost,
+        "arpu": _ratio(revenue, h.customers),
+        "products_per_customer": _ratio(h.unit_customers.sum(axis=2), h.customers),
+        "share_of_wallet": _ratio(revenue, h.customer_wallet),
+    }
+    for name, values in columns.items():
+        frame[name] = np.asarray(values, float).ravel()
+    frame.loc[frame["step"] == 0, "churn_rate"] = np.nan
+    for name in ("customers", "new_customers", "churned_customers"):
+        frame[name] = frame[name].astype(np.int64)
+    return _tag(frame, arm, replication)
+
+
+def unit_metrics(h: HistoryLike, firms: list[str], needs: list[str], arm: str = "base",
+                 replication: int = 0) -> pd.DataFrame:
+    """One row per (step, firm, need): the product unit's customers, money and market share.
+
+    ``market_share`` is the unit's share of the need's customers served by any firm;
+    ``revenue_share`` its share of the need's revenue.
+    """
+    frame = _grid(step=list(range(h.revenue.shape[0])), firm=firms, need=needs)
+    served = h.unit_customers.sum(axis=1, keepdims=True)
+    need_revenue = h.revenue.sum(axis=1, keepdims=True)
+    columns = {
+        "customers": h.unit_customers,
+        "new_customers": h.unit_new,
+        "churned_customers": h.unit_churned,
+        "revenue": h.revenue,
+        "gross_margin": h.gross_margin,
+        "losses": h.losses,
+        "market_share": _ratio(h.unit_customers, served),
+        "revenue_share": _ratio(h.revenue, need_revenue),
+    }
+    for name, values in columns.items():
+        frame[name] = np.asarray(values, float).ravel()
+    for name in ("customers", "new_customers", "churned_customers"):
+        frame[name] = frame[name].astype(np.int64)
+    return _tag(frame, arm, replication)
+
+
+def segment_metrics(h: HistoryLike, segments: list[str], firms: list[str], arm: str = "base",
+                    replication: int = 0) -> pd.DataFrame:
+    """One row per (step, segment, firm): how much of the segment's wallet each firm captures.
+
+    ``wallet`` is the segment's spend on every need that arose, at reference price (currency per
+    step), whoever served it; ``share_of_wallet = revenue / wallet``. The row ``firm = "all"``
+    holds the segment's size.
+    """
+    frame = _grid(step=list(range(h.segment_wallet.shape[0])), segment=segments,
+                  firm=[*firms, "all"])
+    revenue = h.segment_revenue.copy()
+    revenue[:, :, -1] = revenue[:, :, :-1].sum(axis=2)
+    wallet = np.repeat(h.segment_wallet[:, :, None], len(firms) + 1, axis=2)
+    frame["customers"] = h.segment_customers.ravel().astype(np.int64)
+    frame["revenue"] = revenue.ravel()
+    frame["wallet"] = wallet.ravel()
+    frame["share_of_wallet"] = _ratio(revenue, wallet).ravel()
+    return _tag(frame, arm, replication)
+
+
+def cohort_retention(h: HistoryLike, firms: list[str], discount_rate: float, arm: str = "base",
+                     replication: int = 0) -> pd.DataFrame:
+    """One row per (firm, cohort, age): survival of unbroken relationships and realized LTV.
+
+    Cohort ``c`` is the customers acquired at step ``c`` (cohort 0 = the customers present at the
+    start, whose earlier tenure is unknown). ``alive_frac`` is 1 at age 0.
+    """
+    horizon = h.cohort_alive.shape[0] - 1
+    rows = []
+    for f, firm in enumerate(firms):
+        for cohort in range(horizon + 1):
+            acquired = h.cohort_alive[cohort, f, cohort]
+            if acquired == 0:
+                continue
+            ages = np.arange(horizon - cohort + 1)
+            alive = h.cohort_alive[cohort + ages, f, cohort]
+            contribution = h.cohort_contribution[cohort + ages, f, cohort]
+            ltv = np.cumsum(contribution / (1.0 + discount_rate) ** ages) / acquired
+            rows.append(pd.DataFrame({
+                "firm": firm, "cohort": cohort, "age": ages, "acquired": int(acquired),
+                "alive": alive.astype(np.int64), "alive_frac": alive / acquired,
+                "cum_margin_per_acquired": ltv}))
+    columns = ["firm", "cohort", "age", "acquired", "alive", "alive_frac",
+               "cum_margin_per_acquired"]
+    frame = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)
+    return _tag(frame, arm, replication)
+
+
+def transactions(h: HistoryLike, firms: list[str], needs: list[str], arm: str = "base",
+                 replication: int = 0) -> pd.DataFrame:
+    """One row per purchase: customer, step, time (continuous, in steps), need, firm, amount.
+
+    ``time`` lies in (step - 1, step]; ``amount`` is what the customer paid (currency) and
+    ``margin`` what the firm kept net of losses. Columns fit the usual BG/NBD tools
+    (customer id, time, monetary value).
+    """
+    rows = np.concatenate(h.transactions) if h.transactions else np.zeros((0, 6))
+    frame = pd.DataFrame({
+        "customer": rows[:, 0].astype(np.int64),
+        "step": np.floor(rows[:, 1]).astype(np.int64) + 1,
+        "time": rows[:, 1],
+        "need": pd.Categorical.from_codes(rows[:, 2].astype(np.int64), needs),
+        "firm": pd.Categorical.from_codes(rows[:, 3].astype(np.int64), firms),
+        "amount": rows[:, 4],
+        "margin": rows[:, 5],
+    })
+    return _tag(frame, arm, replication)
+
+
+def predicted_ltv(margin: float, retention: float, discount_rate: float) -> float:
+    """Closed-form LTV of a customer paying ``margin`` each step from acquisition on.
+
+    With survival ``retention`` per step and the margin of the acquisition step counted
+    undiscounted (this package's timing convention): ``m (1 + d) / (1 + d - r)``. The textbook
+    ``m r / (1 + d - r)`` is the same sum without the acquisition step's margin.
+    """
+    return margin * (1.0 + discount_rate) / (1.0 + discount_rate - retention)

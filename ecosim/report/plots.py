@@ -1,0 +1,55 @@
+"""Slide-ready figures of a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from ecosim.report.style import SLIDE_SIZE, STYLE, compact, firm_colours, save
+
+
+def plot_customers_and_revenue(firm_metrics: pd.DataFrame, step_unit: str,
+                               stem: str | Path) -> list[Path]:
+    """Customers and revenue per firm over time (mean over replications, 95% band if several).
+
+    The title states who leads at the horizon. Writes ``stem.png`` and ``stem.svg``.
+    """
+    firms = list(dict.fromkeys(firm_metrics["firm"]))
+    colours = firm_colours(firms)
+    grouped = firm_metrics.groupby(["firm", "step"], sort=False)
+    stats = grouped[["customers", "revenue"]].agg(["mean", "std", "count"])
+    last = firm_metrics["step"].max()
+    at_end = firm_metrics[firm_metrics["step"] == last].groupby("firm")[
+        ["customers", "revenue"]].mean()
+    top_customers, top_revenue = at_end["customers"].idxmax(), at_end["revenue"].idxmax()
+    most_customers = compact(at_end["customers"].max())
+    most_revenue = f"{compact(at_end['revenue'].max())} per {step_unit}"
+    if top_customers == top_revenue:
+        title = f"{top_customers} leads on customers ({most_customers}) and revenue ({most_revenue})"
+    else:
+        title = (f"{top_customers} ends with the most customers ({most_customers}), "
+                 f"{top_revenue} with the most revenue ({most_revenue})")
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, 2, figsize=SLIDE_SIZE)
+        for ax, column, label in ((axes[0], "customers", "customers"),
+                                  (axes[1], "revenue", f"revenue (currency per {step_unit})")):
+            for firm in firms:
+                series = stats.loc[firm, column]
+                if column == "revenue":  # nothing is bought at step 0, the initial state
+                    series = series[series.index > 0]
+                ax.plot(series.index, series["mean"], color=colours[firm], label=firm)
+                if series["count"].max() > 1:
+                    half = 1.96 * series["std"] / series["count"] ** 0.5
+                    ax.fill_between(series.index, series["mean"] - half, series["mean"] + half,
+                                    color=colours[firm], alpha=0.2, linewidth=0)
+            ax.set_xlabel(f"{step_unit}s")
+            ax.set_ylabel(label)
+            ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: compact(v)))
+        axes[0].set_title("Customers per firm")
+        axes[1].set_title("Revenue per firm")
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", frameon=False,
+                   ncol=min(len(firms), 6), bbox_to_anchor=(0.5, -0.06))
+        fig.suptitle(title)
+        return save(fig, Path(stem))
