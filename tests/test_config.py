@@ -151,6 +151,19 @@ def test_rebrand_event_carries_to_offerings_with_the_firm_brand() -> None:
     assert cfg.events[0].set == {"brand": "group", "offerings.banking.brand": "group"}
 
 
+def test_event_blocks_expand_to_scalar_paths() -> None:
+    raw = copy.deepcopy(MY_MARKET)
+    raw["events"] = [{"step": 12, "firm": "bank", "set": {"marketing": {"budget": "2e4"}}}]
+    cfg = load_config(raw)
+    assert cfg.events[0].set == {"marketing.budget": 20000.0}
+
+
+def test_load_config_leaves_its_input_alone() -> None:
+    raw = copy.deepcopy(MY_MARKET)
+    load_config(raw)
+    assert raw == MY_MARKET
+
+
 def _set(tree: dict[str, Any], path: str, value: Any) -> None:
     *parents, last = path.split("/")
     for part in parents:

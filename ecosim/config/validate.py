@@ -316,7 +316,8 @@ def _check_event(event: EventConfig, i: int, cfg: EcosimConfig, inherited: set[s
             raise _from_omegaconf(error, "see FirmConfig in ecosim.config.schema") from None
         for need in changed.offerings:
             if need not in firm.offerings:
-                raise ConfigError(where, value, f"its offerings: {list_names(firm.offerings)}",
+                raise ConfigError(f"{key}.set.offerings.{need}", value,
+                                  f"its offerings: {list_names(firm.offerings)}",
                                   problem=f"firm {event.firm!r} has no offering for {need!r}")
             changed.offerings[need].brand = changed.offerings[need].brand or changed.brand
         _check_firm(changed, event.firm, cfg, f"{key}.set")

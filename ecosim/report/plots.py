@@ -47,6 +47,10 @@ def plot_customers_and_revenue(firm_metrics: pd.DataFrame, step_unit: str,
             ax.set_xlabel(f"{step_unit}s")
             ax.set_ylabel(label)
             ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: compact(v)))
+        revenue = at_end["revenue"][at_end["revenue"] > 0]
+        if len(revenue) > 1 and revenue.max() > 20 * revenue.min():
+            axes[1].set_yscale("log")  # one firm would flatten all the others
+            axes[1].set_ylabel(f"revenue (currency per {step_unit}, log scale)")
         axes[0].set_title("Customers per firm")
         axes[1].set_title("Revenue per firm")
         fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", frameon=False,
