@@ -1,8 +1,8 @@
 """The ``ecosim`` command: a Hydra app that runs a scenario and writes its run directory.
 
-    ecosim                                   # the default scenario (conf/config.yaml)
-    ecosim customers.n=20000 time.horizon=24 # overrides
-    ecosim --config-dir DIR --config-name my_market
+ecosim                                   # the default scenario (conf/config.yaml)
+ecosim customers.n=20000 time.horizon=24 # overrides
+ecosim --config-dir DIR --config-name my_market
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Firms (Mesa agents) and the customer population (arrays)."""

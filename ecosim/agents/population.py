@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ecosim.agents.network import build_network
-from ecosim.config.schema import FACTORS, CustomersConfig, DistSpec, NeedConfig
+from ecosim.config.schema import DIST_PARAMS, FACTORS, CustomersConfig, DistSpec, NeedConfig
 from ecosim.kernels.accounting import BLOCK, Ledgers, n_blocks
 from ecosim.kernels.awareness import _spread_awareness
 from ecosim.kernels.distributions import DIST_CODES
@@ -19,7 +19,6 @@ from ecosim.kernels.lifecycle import CONTRACTUAL, NONCONTRACTUAL
 from ecosim.kernels.population import N_TRAITS, _initial_state, _sample_customers
 from ecosim.kernels.rng import STREAM_NETWORK
 from ecosim.kernels.step import N_TX, _step_customers
-from ecosim.config.schema import DIST_PARAMS
 
 
 def dist_args(spec: DistSpec) -> tuple[int, float, float]:

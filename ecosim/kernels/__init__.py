@@ -1,0 +1,1 @@
+"""Pure jitted functions on arrays: rng, distributions, awareness, lifecycle, choice, step."""

@@ -19,8 +19,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ecosim.kernels.population import (BRAND_AFF, CONV_SENS, HABIT_STR, MAX_INDEX, PRICE_SENS,
-                                       SWITCH_COST)
+from ecosim.kernels.population import (
+    BRAND_AFF,
+    CONV_SENS,
+    HABIT_STR,
+    MAX_INDEX,
+    PRICE_SENS,
+    SWITCH_COST,
+)
 from ecosim.kernels.rng import STREAM_CHOICE, gumbel
 
 OUTSIDE = -1

@@ -14,7 +14,6 @@ Notes:
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 from ecosim.kernels.rng import STREAM_LIFECYCLE, STREAM_PURCHASES, poisson, uniform
@@ -48,5 +47,5 @@ def _next_purchase_time(key, step, customer, need, j, n, previous):
 
 @njit(inline="always", cache=True)
 def _drops_out(key, step, customer, need, j, dropout):
-    """Whether the customer drops out of a need after a repeat purchase (probability ``dropout``)."""
+    """Whether the customer leaves a need for good after a repeat purchase (``dropout``)."""
     return uniform(key, STREAM_LIFECYCLE, step, customer, (need + 1) * 64 + j) < dropout

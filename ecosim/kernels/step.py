@@ -22,15 +22,36 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ecosim.kernels.accounting import (BLOCK, C_ALIVE, C_CONTRIBUTION, F_CHURNED, F_CUSTOMERS,
-                                       F_NEW, F_WALLET, FK_CHURNED, FK_CUSTOMERS, FK_GROSS_MARGIN,
-                                       FK_LOSSES, FK_NEW, FK_PURCHASES, FK_REVENUE, SF_CUSTOMERS,
-                                       SF_REVENUE, SF_WALLET)
+from ecosim.kernels.accounting import (
+    BLOCK,
+    C_ALIVE,
+    C_CONTRIBUTION,
+    F_CHURNED,
+    F_CUSTOMERS,
+    F_NEW,
+    F_WALLET,
+    FK_CHURNED,
+    FK_CUSTOMERS,
+    FK_GROSS_MARGIN,
+    FK_LOSSES,
+    FK_NEW,
+    FK_PURCHASES,
+    FK_REVENUE,
+    SF_CUSTOMERS,
+    SF_REVENUE,
+    SF_WALLET,
+)
 from ecosim.kernels.choice import OUTSIDE, _choose_provider
 from ecosim.kernels.distributions import draw
-from ecosim.kernels.lifecycle import (CONTRACTUAL, MAX_PURCHASES, _drops_out, _next_purchase_time,
-                                      _purchase_count, _relationship_ends)
-from ecosim.kernels.population import DEAD, HAS_NEED, INCOME_SCALE, MAX_INDEX, OPENNESS, PURCHASED
+from ecosim.kernels.lifecycle import (
+    CONTRACTUAL,
+    MAX_PURCHASES,
+    _drops_out,
+    _next_purchase_time,
+    _purchase_count,
+    _relationship_ends,
+)
+from ecosim.kernels.population import DEAD, HAS_NEED, INCOME_SCALE, OPENNESS, PURCHASED
 from ecosim.kernels.rng import STREAM_NEED, STREAM_OCCURRENCE, STREAM_OPEN, uniform
 
 # Transaction log columns (float64 rows): customer, time, need, firm, amount, contribution.

@@ -1,0 +1,1 @@
+"""Ledgers to tidy tables, LTV, CAC, cohorts and confidence intervals."""

@@ -1,0 +1,1 @@
+"""Slide-ready figures and reports in one house style."""

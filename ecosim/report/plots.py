@@ -27,7 +27,8 @@ def plot_customers_and_revenue(firm_metrics: pd.DataFrame, step_unit: str,
     most_customers = compact(at_end["customers"].max())
     most_revenue = f"{compact(at_end['revenue'].max())} per {step_unit}"
     if top_customers == top_revenue:
-        title = f"{top_customers} leads on customers ({most_customers}) and revenue ({most_revenue})"
+        title = (f"{top_customers} leads on customers ({most_customers}) "
+                 f"and revenue ({most_revenue})")
     else:
         title = (f"{top_customers} ends with the most customers ({most_customers}), "
                  f"{top_revenue} with the most revenue ({most_revenue})")
