@@ -25,8 +25,10 @@ DIST_PARAMS: dict[str, tuple[str, ...]] = {
 STEP_UNITS = ("day", "week", "month", "year")
 LIFECYCLE_KINDS = ("contractual", "noncontractual")
 NETWORK_KINDS = ("none", "erdos_renyi", "watts_strogatz")
-BUSINESS_MODELS = ("standalone",)
-MARKETING_RULES = ("fixed",)
+BUSINESS_MODELS = ("standalone", "bundle", "marketplace", "ecosystem")
+MARKETING_RULES = ("fixed", "ltv_cac_target")
+ORGANISATIONS = ("silo", "value_stream")
+TARGETINGS = ("none", "sociodemographic", "behavioural")
 
 #: The most firms, needs and steps a run can hold (the kernels index them with small integers).
 MAX_FIRMS = 64
@@ -129,6 +131,21 @@ class NetworkConfig:
 
 
 @dataclass
+class FatigueConfig:
+    """Contact fatigue, a per-customer stock that contacts build up and time wears down.
+
+    Each contact adds ``per_contact``; fatigue decays by ``decay`` per step,
+    raises openness by ``openness_gain`` × fatigue and lowers the utility of a contacted offer by
+    ``annoyance`` × fatigue.
+    """
+
+    per_contact: float = 0.2
+    decay: float = 0.5
+    openness_gain: float = 0.3
+    annoyance: float = 0.5
+
+
+@dataclass
 class CustomersConfig:
     """The population of customers (DESIGN §2.2)."""
 
@@ -140,6 +157,8 @@ class CustomersConfig:
     lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
     sociodemo: SociodemoConfig = field(default_factory=SociodemoConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    fatigue: FatigueConfig = field(default_factory=FatigueConfig)
+    price_alert: float = 1.0  # openness added per unit of ln(price rise) of the provider that step
 
 
 @dataclass
@@ -185,7 +204,84 @@ class MarketingConfig:
     budget: float = 0.0
     reach_cost: float = 1.0
     word_of_mouth: float = 0.0
-    rule: str = "fixed"
+    rule: str = "fixed"  # or ltv_cac_target: adapt the budget towards LTV / CAC = target
+    target: float = 3.0  # LTV / CAC aimed at by the ltv_cac_target rule
+    adjust: float = 0.5  # elasticity of the budget to (LTV / CAC) / target per step, in [0, 1]
+
+
+@dataclass
+class EcosystemConfig:
+    """Contextual ecosystem (``model: ecosystem``), DESIGN §2.3.
+
+    When a need arises for a customer who already uses the ecosystem (or a partner) for another
+    need, its offer for that need is considered with probability ``context_reach`` even on
+    autopilot; customers inside get ``entry_bonus`` extra convenience on its offers (one entry);
+    pooled data cut losses on risk-priced needs by ``data_gain`` × the share of the customer's
+    needs the group serves.
+    """
+
+    context_reach: float = 0.0
+    entry_bonus: float = 0.0
+    data_gain: float = 0.0
+
+
+@dataclass
+class BundleConfig:
+    """Bundle (``model: bundle``): a discount for taking several products.
+
+    ``discount`` comes off the bundled needs' prices once the customer takes at least ``min_products`` of them; leaving one loses the discount on the others.
+    """
+
+    needs: list[str] = field(default_factory=list)
+    discount: float = 0.0
+    min_products: int = 2
+
+
+@dataclass
+class MarketplaceConfig:
+    """Marketplace (``model: marketplace``): ``assortment`` third-party sellers per need.
+
+    The customer sees one option whose price index is divided by ``1 + price_gain * ln(assortment)``
+    (competition among sellers) and whose quality rises by ``match_gain * ln(assortment)`` (the
+    expected best match among sellers, the logit inclusive value), at a convenience penalty
+    ``search_cost``. The marketplace keeps ``take_rate`` of spend; sellers bear the losses.
+    """
+
+    take_rate: float = 0.1
+    assortment: int = 1
+    search_cost: float = 0.0
+    price_gain: float = 0.05
+    match_gain: float = 0.2
+
+
+@dataclass
+class CrossSellConfig:
+    """Cross-selling to the firm's own customers: contacts are forced considerations of one offer.
+
+    ``contacts_per_step``: expected contacts per customer and step (``silo``: per product unit
+    the customer does not use yet; ``value_stream``: one best offer per customer).
+    ``targeting``: ``none`` contacts at random; ``sociodemographic`` / ``behavioural`` learn the
+    conversion rate of each age×income cell / behavioural segment and contact in proportion.
+    ``contact_cost``: currency per contact.
+    """
+
+    contacts_per_step: float = 0.0
+    organisation: str = "silo"
+    targeting: str = "none"
+    contact_cost: float = 1.0
+
+
+@dataclass
+class ReferralConfig:
+    """Referral programme: customers bring their neighbours.
+
+    Each customer refers each neighbour with probability ``rate`` per step; a referred customer learns of the firm and gets ``incentive`` (utility) on its offers in that
+    step; the firm pays ``reward`` (currency) per referred customer who joins.
+    """
+
+    rate: float = 0.0
+    reward: float = 0.0
+    incentive: float = 0.0
 
 
 @dataclass
@@ -196,8 +292,16 @@ class FirmConfig:
     brand: str | None = None  # defaults to the firm's name
     offerings: dict[str, OfferingConfig] = field(default_factory=dict)
     initial_share: dict[str, float] = field(default_factory=dict)  # need -> share of customers
-    initial_awareness: float = 0.0  # share of customers who know the firm at step 0
+    initial_awareness: float = 0.0  # share of customers who know the firm when it enters
     marketing: MarketingConfig = field(default_factory=MarketingConfig)
+    enters_at: int = 0  # step at which the firm enters the market (inactive before)
+    ecosystem: EcosystemConfig = field(default_factory=EcosystemConfig)
+    bundle: BundleConfig = field(default_factory=BundleConfig)
+    marketplace: MarketplaceConfig = field(default_factory=MarketplaceConfig)
+    partner_of: str | None = None  # an ecosystem firm this firm is embedded in ...
+    partner_take_rate: float = 0.0  # ... and the share of its spend it pays that ecosystem
+    cross_sell: CrossSellConfig = field(default_factory=CrossSellConfig)
+    referral: ReferralConfig = field(default_factory=ReferralConfig)
 
 
 @dataclass

@@ -37,7 +37,9 @@ from ecosim.config.schema import (
     MAX_HORIZON,
     MAX_NEEDS,
     NETWORK_KINDS,
+    ORGANISATIONS,
     STEP_UNITS,
+    TARGETINGS,
     DistSpec,
     EcosimConfig,
     EventConfig,
@@ -52,7 +54,7 @@ __all__ = ["ConfigError", "config_to_dict", "load_config"]
 #: Keys that Hydra adds or reads itself; they are dropped before checking.
 HYDRA_KEYS = ("hydra", "defaults")
 #: Firm keys that only act at step 0, so an event cannot set them.
-STEP_ZERO_FIRM_KEYS = ("initial_share", "initial_awareness")
+STEP_ZERO_FIRM_KEYS = ("initial_share", "initial_awareness", "enters_at", "partner_of")
 #: Distribution positions whose fixed values and uniform bounds must be probabilities, or >= 0.
 PROBABILITY_DISTS = ("openness", "social_influence", "hazard", "dropout")
 NONNEGATIVE_DISTS = ("basket", "rate", "switching_cost")
@@ -96,6 +98,7 @@ def load_config(raw: DictConfig | Mapping[str, Any]) -> EcosimConfig:
     for name, firm in cfg.firms.items():
         _check_firm(firm, name, cfg, f"firms.{name}")
     _check_initial_shares(cfg)
+    _check_structure_of_market(cfg)
     for i, event in enumerate(cfg.events):
         _check_event(event, i, cfg, inherited.get(event.firm, set()))
     return cfg
@@ -211,6 +214,13 @@ def _check_customers(cfg: EcosimConfig) -> None:
     require(net.kind == "none" or net.degree < customers.n, "customers.network.degree",
             net.degree, f"expected fewer neighbours than customers.n ({customers.n})")
     _check_unit(net.rewire, "customers.network.rewire")
+    fatigue = customers.fatigue
+    for name in ("per_contact", "openness_gain", "annoyance"):
+        require(getattr(fatigue, name) >= 0, f"customers.fatigue.{name}", getattr(fatigue, name),
+                "expected a number >= 0")
+    _check_unit(fatigue.decay, "customers.fatigue.decay", " (share lost per step)")
+    require(customers.price_alert >= 0, "customers.price_alert", customers.price_alert,
+            "expected a number >= 0 (openness per unit of ln price rise)")
 
 
 def _check_dist(spec: DistSpec, key: str) -> None:
@@ -268,12 +278,79 @@ def _check_firm(firm: FirmConfig, name: str, cfg: EcosimConfig, key: str) -> Non
                 "expected a number >= 0")
         require(bool(offering.brand), f"{where}.brand", offering.brand,
                 "expected a non-empty brand name")
+    _check_business_model(firm, key)
     for need, share in firm.initial_share.items():
         where = f"{key}.initial_share.{need}"
         if need not in firm.offerings:
             raise ConfigError(where, share, f"it offers: {list_names(firm.offerings)}",
                               problem=f"firm {name!r} has no offering for need {need!r}")
         _check_unit(share, where, " (share of customers)")
+
+
+def _check_business_model(firm: FirmConfig, key: str) -> None:
+    """The model's own block, the policies and the partner terms of one firm."""
+    eco, bundle, market = firm.ecosystem, firm.bundle, firm.marketplace
+    for name in ("context_reach", "entry_bonus", "data_gain"):
+        value = getattr(eco, name)
+        if name == "entry_bonus":
+            require(value >= 0, f"{key}.ecosystem.{name}", value, "expected a number >= 0")
+        else:
+            _check_unit(value, f"{key}.ecosystem.{name}")
+    for need in bundle.needs:
+        if need not in firm.offerings:
+            raise ConfigError(f"{key}.bundle.needs", need,
+                              f"it offers: {list_names(firm.offerings)}",
+                              problem=f"the bundle holds {need!r}, which the firm does not offer")
+    require(0 <= bundle.discount < 1, f"{key}.bundle.discount", bundle.discount,
+            "expected a share of the price in [0, 1)")
+    require(bundle.min_products >= 1, f"{key}.bundle.min_products", bundle.min_products,
+            "expected an integer >= 1")
+    if firm.model == "bundle":
+        require(len(bundle.needs) >= bundle.min_products, f"{key}.bundle.needs", bundle.needs,
+                f"expected at least min_products ({bundle.min_products}) offered needs")
+    _check_unit(market.take_rate, f"{key}.marketplace.take_rate", " (share of spend)")
+    require(market.assortment >= 1, f"{key}.marketplace.assortment", market.assortment,
+            "expected an integer >= 1 (sellers)")
+    for name in ("search_cost", "price_gain", "match_gain"):
+        require(getattr(market, name) >= 0, f"{key}.marketplace.{name}", getattr(market, name),
+                "expected a number >= 0")
+    _check_unit(firm.partner_take_rate, f"{key}.partner_take_rate", " (share of spend)")
+    cross = firm.cross_sell
+    require(cross.contacts_per_step >= 0, f"{key}.cross_sell.contacts_per_step",
+            cross.contacts_per_step, "expected a number >= 0 (contacts per customer and step)")
+    require(cross.organisation in ORGANISATIONS, f"{key}.cross_sell.organisation",
+            cross.organisation, one_of(ORGANISATIONS))
+    require(cross.targeting in TARGETINGS, f"{key}.cross_sell.targeting", cross.targeting,
+            one_of(TARGETINGS))
+    require(cross.contact_cost >= 0, f"{key}.cross_sell.contact_cost", cross.contact_cost,
+            "expected a number >= 0 (currency per contact)")
+    referral = firm.referral
+    _check_unit(referral.rate, f"{key}.referral.rate", " (per neighbour and step)")
+    require(referral.reward >= 0, f"{key}.referral.reward", referral.reward,
+            "expected a number >= 0 (currency per referred customer)")
+    require(referral.incentive >= 0, f"{key}.referral.incentive", referral.incentive,
+            "expected a number >= 0 (utility)")
+    marketing = firm.marketing
+    require(marketing.target > 0, f"{key}.marketing.target", marketing.target,
+            "expected a number > 0 (LTV / CAC)")
+    _check_unit(marketing.adjust, f"{key}.marketing.adjust")
+
+
+def _check_structure_of_market(cfg: EcosimConfig) -> None:
+    """Cross-firm rules: partners embed in ecosystems; entrants start without customers."""
+    for name, firm in cfg.firms.items():
+        key = f"firms.{name}"
+        require(0 <= firm.enters_at <= cfg.time.horizon, f"{key}.enters_at", firm.enters_at,
+                f"expected a step in [0, {cfg.time.horizon}] (time.horizon)")
+        if firm.enters_at > 0 and firm.initial_share:
+            raise ConfigError(f"{key}.initial_share", firm.initial_share,
+                              "expected no initial_share for a firm that enters after step 0")
+        if firm.partner_of is not None:
+            hosts = [n for n, f in cfg.firms.items() if f.model == "ecosystem" and n != name]
+            require(firm.partner_of in hosts, f"{key}.partner_of", firm.partner_of,
+                    f"expected an ecosystem firm: {list_names(hosts)}")
+            require(firm.model != "ecosystem", f"{key}.model", firm.model,
+                    "expected a partner that is not itself an ecosystem")
 
 
 def _check_initial_shares(cfg: EcosimConfig) -> None:
