@@ -23,7 +23,7 @@ N_DRAWS = 1_000_000  # uniforms: SE of the mean sqrt(1/12/1e6) = 2.9e-4
 N_FAMILY = 200_000  # family draws: SE of the mean sd/sqrt(2e5) = 0.0022 sd
 Z = 5.0  # standard errors allowed
 P_MIN = 1e-6  # smallest p-value allowed for a distribution test
-KEY = run_key(7, 3)
+KEY = np.uint64(run_key(7, 3))  # as CustomerPopulation passes it to the kernels
 
 # Which coordinate of (customer, step, slot) a sequence of draws runs along.
 ALONG_CUSTOMER, ALONG_STEP, ALONG_SLOT = 0, 1, 2
@@ -77,9 +77,9 @@ def _assert_close(got: float, expected: float, se: float, what: str) -> None:
 
 def test_mix64_is_the_splitmix64_finaliser():
     """SplitMix64 seeded with 0 outputs mix64(k * golden) for k = 1, 2, 3 (published values)."""
-    golden = np.uint64(0x9E3779B97F4A7C15)
+    golden = 0x9E3779B97F4A7C15
     expected = [0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F]
-    got = [int(mix64(np.uint64(k) * golden)) for k in (1, 2, 3)]
+    got = [int(mix64(np.uint64(k * golden % 2**64))) for k in (1, 2, 3)]
     assert got == expected
 
 
@@ -125,10 +125,17 @@ def test_streams_replications_and_seeds_are_independent(other):
     """The same coordinates under another stream, replication or seed are uncorrelated."""
     seed, replication, stream = other
     u = _uniforms(KEY, 3, 1, 0, 0, ALONG_CUSTOMER, N_DRAWS)
-    v = _uniforms(run_key(seed, replication), stream, 1, 0, 0, ALONG_CUSTOMER, N_DRAWS)
+    v = _uniforms(np.uint64(run_key(seed, replication)), stream, 1, 0, 0, ALONG_CUSTOMER, N_DRAWS)
     _assert_close(np.corrcoef(u, v)[0, 1], 0.0, 1 / math.sqrt(N_DRAWS), "correlation")
     cells = (u * 10).astype(int) * 10 + (v * 10).astype(int)
     assert stats.chisquare(np.bincount(cells, minlength=100)).pvalue > P_MIN
+
+
+def test_a_key_passed_as_a_python_int_gives_the_same_draws():
+    """``run_key`` called from Python returns an int; a kernel given it must draw the same."""
+    as_int = int(KEY)
+    assert np.array_equal(_uniforms(as_int, 3, 1, 0, 0, ALONG_CUSTOMER, 1000),
+                          _uniforms(KEY, 3, 1, 0, 0, ALONG_CUSTOMER, 1000))
 
 
 def test_draws_are_pure_functions_of_their_coordinates():

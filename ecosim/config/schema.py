@@ -229,7 +229,8 @@ class EcosystemConfig:
 class BundleConfig:
     """Bundle (``model: bundle``): a discount for taking several products.
 
-    ``discount`` comes off the bundled needs' prices once the customer takes at least ``min_products`` of them; leaving one loses the discount on the others.
+    ``discount`` comes off the bundled needs' prices once the customer takes at least
+    ``min_products`` of them; leaving one loses the discount on the others.
     """
 
     needs: list[str] = field(default_factory=list)
@@ -275,8 +276,8 @@ class CrossSellConfig:
 class ReferralConfig:
     """Referral programme: customers bring their neighbours.
 
-    Each customer refers each neighbour with probability ``rate`` per step; a referred customer learns of the firm and gets ``incentive`` (utility) on its offers in that
-    step; the firm pays ``reward`` (currency) per referred customer who joins.
+    Each customer refers each neighbour with probability ``rate`` per step; a referred customer
+    learns of the firm and gets ``incentive`` (utility) on its offers in that step; the firm pays ``reward`` (currency) per referred customer who joins.
     """
 
     rate: float = 0.0

@@ -59,8 +59,12 @@ def run_key(seed: int, replication: int) -> uint64:
 
 @njit(inline="always", cache=True)
 def hash_draw(key: uint64, stream: int, step: int, customer: int, slot: int) -> uint64:
-    """64 random bits for one coordinate tuple."""
-    h = mix64(key ^ (np.uint64(stream) * _GOLDEN))
+    """64 random bits for one coordinate tuple.
+
+    ``key`` is cast to uint64: a key that reaches a kernel as a (signed) Python int would
+    otherwise be mixed in signed arithmetic and give non-uniform bits.
+    """
+    h = mix64(np.uint64(key) ^ (np.uint64(stream) * _GOLDEN))
     h = mix64(h ^ (np.uint64(step) * _M1))
     h = mix64(h ^ np.uint64(customer))
     return mix64(h ^ (np.uint64(slot) * _M2))
