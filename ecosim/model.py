@@ -8,7 +8,8 @@ import mesa
 import numpy as np
 
 from ecosim.agents.firm import Firm
-from ecosim.agents.population import CustomerPopulation, Offers
+from ecosim.agents.policies import StepResults
+from ecosim.agents.population import CustomerPopulation, Offers, Policies
 from ecosim.config.schema import EcosimConfig
 from ecosim.kernels import accounting as acc
 from ecosim.kernels.rng import run_key
@@ -36,8 +37,13 @@ class History:
     new_customers: np.ndarray  # [t, f]
     churned_customers: np.ndarray  # [t, f]
     customer_wallet: np.ndarray  # [t, f] reference-price spend of the firm's customers
-    marketing_spend: np.ndarray  # [t, f]
+    contacts: np.ndarray  # [t, f, k] cross-sell contacts made by the product unit
+    conversions: np.ndarray  # [t, f, k] contacts that won the customer for the unit
+    partner_fees: np.ndarray  # [t, f, k] fees paid by a partner unit to its ecosystem
+    marketing_spend: np.ndarray  # [t, f] advertising budget + referral rewards
     contact_cost: np.ndarray  # [t, f]
+    partner_income: np.ndarray  # [t, f] fees received by an ecosystem from its partners
+    referral_joins: np.ndarray  # [t, f] new customers who came through a referral
     segment_customers: np.ndarray  # [t, s, f + 1]; column F = all customers of the segment
     segment_revenue: np.ndarray  # [t, s, f + 1]; column F = 0
     segment_wallet: np.ndarray  # [t, s] reference-price spend of all needs that arose
@@ -52,8 +58,8 @@ class History:
         fk, f = (t, n_firms, n_needs), (t, n_firms)
         sf, cohort = (t, n_segments, n_firms + 1), (t, n_firms, t)
         return cls(*(np.zeros(shape) for shape in
-                     (fk, fk, fk, fk, fk, fk, fk, f, f, f, f, f, f, sf, sf, (t, n_segments),
-                      cohort, cohort)))
+                     (fk, fk, fk, fk, fk, fk, fk, f, f, f, f, fk, fk, fk, f, f, f, f, sf, sf,
+                      (t, n_segments), cohort, cohort)))
 
 
 class EcosystemModel(mesa.Model):
@@ -70,31 +76,36 @@ class EcosystemModel(mesa.Model):
         self.cfg = cfg
         self.need_names = list(cfg.needs)
         self.need_index = {name: k for k, name in enumerate(self.need_names)}
-        self.firm_list = [
-            Firm(self, name, index, firm_cfg, [e for e in cfg.events if e.firm == name])
-            for index, (name, firm_cfg) in enumerate(cfg.firms.items())]
-        self.brand_index = self._brand_index()
+        self.firm_index = {name: index for index, name in enumerate(cfg.firms)}
         self.loss_rate = [need.base_loss if need.risk_priced else 0.0
                           for need in cfg.needs.values()]
         self.population = CustomerPopulation(
-            cfg.customers, list(cfg.needs.values()), len(self.firm_list),
+            cfg.customers, list(cfg.needs.values()), len(cfg.firms),
             int(run_key(cfg.seed, replication)), [cfg.seed, replication], cfg.time.horizon,
             cfg.output.transactions)
+        self.firm_list = [
+            Firm(self, name, index, firm_cfg, [e for e in cfg.events if e.firm == name],
+                 self.population.n_cells)
+            for index, (name, firm_cfg) in enumerate(cfg.firms.items())]
+        self.brand_index = self._brand_index()
         self.history = History.empty(cfg.time.horizon, len(self.firm_list), len(self.need_names),
                                      len(cfg.customers.segments))
-        self.offers = self.publish_offers()
+        self.offers = self.publish_offers(step=0)
         self.population.start(
-            np.array([firm.cfg.initial_awareness for firm in self.firm_list]),
+            np.array([firm.cfg.initial_awareness if firm.is_active(0) else 0.0
+                      for firm in self.firm_list]),
             self._initial_shares(), self.offers.available)
         self._record_initial_state()
 
     def step(self) -> None:
         """One step of DESIGN §2.4 (``self.steps`` is the step being played, from 1)."""
         self.agents.do("step")
-        self.offers = self.publish_offers()
-        self.population.spread_awareness(self.steps, self.offers,
+        previous, self.offers = self.offers, self.publish_offers(self.steps)
+        policies = self.publish_policies(self.steps)
+        self.population.spread_awareness(self.steps, self.offers, policies,
                                          self.history.customers[self.steps - 1])
-        ledgers = self.population.live_and_choose(self.steps, self.offers)
+        ledgers = self.population.live_and_choose(self.steps, self.offers, policies,
+                                                  self._price_rise(previous, self.offers))
         self._record(self.steps, ledgers)
 
     def run(self) -> History:
@@ -105,19 +116,27 @@ class EcosystemModel(mesa.Model):
 
     # -- firms -> kernels ---------------------------------------------------------------------
 
-    def publish_offers(self) -> Offers:
+    def publish_offers(self, step: int) -> Offers:
         """Collect every firm's offers into the flat arrays the kernels read."""
-        n_firms, n_needs = len(self.firm_list), len(self.need_names)
-        fk = (n_firms, n_needs)
-        offers = Offers(
-            available=np.zeros(fk, np.bool_), price=np.ones(fk), quality=np.zeros(fk),
-            convenience=np.zeros(fk), experience=np.ones(fk), margin_rate=np.zeros(fk),
-            loss_rate=np.zeros(fk), brand=np.zeros(fk, np.int64), reach_p=np.zeros(n_firms),
-            word_of_mouth=np.zeros(n_firms), active=np.zeros(n_firms, np.bool_))
+        offers = Offers.empty(len(self.firm_list), len(self.need_names))
         for firm in self.firm_list:
-            firm.publish(offers, self.need_index, self.brand_index, self.loss_rate,
+            firm.publish(offers, step, self.need_index, self.brand_index, self.loss_rate,
                          self.cfg.customers.n)
         return offers
+
+    def publish_policies(self, step: int) -> Policies:
+        """Collect every firm's business-model and policy parameters for the kernels."""
+        policies = Policies.empty(len(self.firm_list), self.population.n_cells)
+        for firm in self.firm_list:
+            firm.publish_policies(policies, step, self.need_index, self.firm_index,
+                                  self.population.cell_share)
+        return policies
+
+    @staticmethod
+    def _price_rise(previous: Offers, now: Offers) -> np.ndarray:
+        """Rise of ln price index per offering this step (0 for cuts and new offerings)."""
+        rise = np.log(now.price) - np.log(previous.price)
+        return np.where(previous.available & now.available, np.maximum(rise, 0.0), 0.0)
 
     def _brand_index(self) -> dict[str, int]:
         """Index of every brand a firm or offering can carry, events included."""
@@ -158,7 +177,7 @@ class EcosystemModel(mesa.Model):
 
     def _record(self, step: int, ledgers: acc.Ledgers) -> None:
         h = self.history
-        fk, f, sf, cohort = ledgers.totals()
+        fk, f, sf, cohort, cells = ledgers.totals()
         h.revenue[step] = fk[acc.FK_REVENUE]
         h.gross_margin[step] = fk[acc.FK_GROSS_MARGIN]
         h.losses[step] = fk[acc.FK_LOSSES]
@@ -170,7 +189,24 @@ class EcosystemModel(mesa.Model):
         h.new_customers[step] = f[acc.F_NEW]
         h.churned_customers[step] = f[acc.F_CHURNED]
         h.customer_wallet[step] = f[acc.F_WALLET]
-        h.marketing_spend[step] = [firm.marketing_spend for firm in self.firm_list]
+        h.contacts[step] = fk[acc.FK_CONTACTS]
+        h.conversions[step] = fk[acc.FK_CONVERSIONS]
+        h.partner_fees[step] = fk[acc.FK_PARTNER_FEES]
+        h.partner_income[step] = f[acc.F_PARTNER_INCOME]
+        h.referral_joins[step] = f[acc.F_REFERRAL_JOINS]
+        for firm in self.firm_list:
+            i = firm.index
+            h.marketing_spend[step, i] = (firm.marketing_spend
+                                          + firm.cfg.referral.reward * h.referral_joins[step, i])
+            h.contact_cost[step, i] = firm.cfg.cross_sell.contact_cost * h.contacts[step, i].sum()
+            firm.observe(StepResults(
+                customers=h.customers[step, i], new_customers=h.new_customers[step, i],
+                churned_customers=h.churned_customers[step, i],
+                customers_at_start=h.customers[step - 1, i],
+                contribution=float(h.gross_margin[step, i].sum() - h.losses[step, i].sum()
+                                   - h.partner_fees[step, i].sum() + h.partner_income[step, i]),
+                marketing_spend=h.marketing_spend[step, i]),
+                cells[acc.CELL_CONTACTS, i], cells[acc.CELL_CONVERSIONS, i])
         h.segment_customers[step] = sf[acc.SF_CUSTOMERS]
         h.segment_revenue[step] = sf[acc.SF_REVENUE]
         h.segment_wallet[step] = sf[acc.SF_WALLET][:, -1]

@@ -14,6 +14,8 @@ from ecosim.agents.network import build_network
 from ecosim.config.schema import DIST_PARAMS, FACTORS, CustomersConfig, DistSpec, NeedConfig
 from ecosim.kernels.accounting import BLOCK, Ledgers, n_blocks
 from ecosim.kernels.awareness import _spread_awareness
+from ecosim.kernels.business import (GROUP, LAUNCH_AWARENESS, N_FIRM_INT, N_FIRM_REAL,
+                                     REFERRAL_RATE)
 from ecosim.kernels.distributions import DIST_CODES
 from ecosim.kernels.lifecycle import CONTRACTUAL, NONCONTRACTUAL
 from ecosim.kernels.population import N_TRAITS, _initial_state, _sample_customers
@@ -53,13 +55,42 @@ class Offers:
     word_of_mouth: np.ndarray  # (F,) Bass imitation coefficient
     active: np.ndarray  # (F,) firm in the market
 
+    @classmethod
+    def empty(cls, n_firms: int, n_needs: int) -> Offers:
+        """No firm in the market yet."""
+        fk = (n_firms, n_needs)
+        return cls(available=np.zeros(fk, np.bool_), price=np.ones(fk), quality=np.zeros(fk),
+                   convenience=np.zeros(fk), experience=np.ones(fk), margin_rate=np.zeros(fk),
+                   loss_rate=np.zeros(fk), brand=np.zeros(fk, np.int64),
+                   reach_p=np.zeros(n_firms), word_of_mouth=np.zeros(n_firms),
+                   active=np.zeros(n_firms, np.bool_))
+
+
+@dataclass
+class Policies:
+    """Business models and policies of the firms this step (see ``kernels.business``)."""
+
+    firm_real: np.ndarray  # (F, N_FIRM_REAL)
+    firm_int: np.ndarray  # (F, N_FIRM_INT)
+    bundle_mask: np.ndarray  # (F,) uint64, bit k = need k in the firm's bundle
+    contact_p: np.ndarray  # (F, cells) cross-sell contact probability per targeting cell
+
+    @classmethod
+    def empty(cls, n_firms: int, n_cells: int) -> Policies:
+        """Standalone firms without policies."""
+        firm_int = np.zeros((n_firms, N_FIRM_INT), np.int64)
+        firm_int[:, GROUP] = -1
+        return cls(np.zeros((n_firms, N_FIRM_REAL)), firm_int, np.zeros(n_firms, np.uint64),
+                   np.zeros((n_firms, n_cells)))
+
 
 class CustomerPopulation:
     """N customers with K needs facing F firms, held as arrays.
 
     Per customer: segment, age and income bands (uint8), eight float32 traits (the six
-    behavioural factors, switching cost, income multiplier), two float32 lifecycle draws, and two
-    uint64 bitmasks (known firms, used firms). Per customer-need: provider (int8), habit
+    behavioural factors, switching cost, income multiplier), two float32 lifecycle draws, two
+    uint64 bitmasks (known firms, used firms), contact fatigue (float32) and the firm that
+    referred them this step (int8): 64 bytes. Per customer-need: provider (int8), habit
     (float32), cohort step (int16) and flags (uint8): 8 bytes.
     """
 
@@ -95,6 +126,8 @@ class CustomerPopulation:
         self.since = np.zeros((n, n_needs), np.int16)
         self.aware = np.zeros(n, np.uint64)
         self.customer_of = np.zeros(n, np.uint64)
+        self.fatigue = np.zeros(n, np.float32)
+        self.trial = np.full(n, -1, np.int8)
 
         weights = np.array([s.weight for s in segments], float)
         factor_dist = np.array([[dist_args(getattr(s, f))[0] for f in FACTORS] for s in segments],
@@ -126,7 +159,17 @@ class CustomerPopulation:
         rng = np.random.default_rng(np.random.SeedSequence([*network_seed, STREAM_NETWORK]))
         self.indptr, self.indices = build_network(cfg.network, n, rng)
 
-        self.ledgers = Ledgers(n, n_firms, n_needs, len(segments), horizon)
+        n_income = len(cfg.sociodemo.income_scale)
+        self.n_income = n_income
+        cells = {"none": np.zeros(n, np.int64), "behavioural": self.segment.astype(np.int64),
+                 "sociodemographic": self.age_band.astype(np.int64) * n_income + self.income_band}
+        #: Population share of each targeting cell, per kind of targeting.
+        self.cell_share = {kind: np.bincount(cell) / n for kind, cell in cells.items()}
+        self.n_cells = max(len(share) for share in self.cell_share.values())
+        fatigue = cfg.fatigue
+        self.behaviour = np.array([cfg.habit_gain, fatigue.per_contact, fatigue.decay,
+                                   fatigue.openness_gain, fatigue.annoyance, cfg.price_alert])
+        self.ledgers = Ledgers(n, n_firms, n_needs, len(segments), horizon, self.n_cells)
         capacity = 0
         if transactions:
             per_need = 1 if self.lifecycle_kind == CONTRACTUAL else max(
@@ -150,24 +193,33 @@ class CustomerPopulation:
                        np.float32(self.cfg.initial_habit), self.flags, self.provider, self.habit,
                        self.since, self.aware, self.customer_of)
 
-    def spread_awareness(self, step: int, offers: Offers, users: np.ndarray) -> None:
-        """Awareness phase (DESIGN §2.4 step 2); ``users`` is last step's customers per firm."""
+    def spread_awareness(self, step: int, offers: Offers, policies: Policies,
+                         users: np.ndarray) -> None:
+        """Awareness and referrals (DESIGN §2.4 steps 2, 5); ``users``: last step's customers."""
         _spread_awareness(self.key, step, offers.active, offers.reach_p, offers.word_of_mouth,
-                          users / self.n, self.indptr, self.indices, self.traits,
-                          self.customer_of, self.aware)
+                          np.ascontiguousarray(policies.firm_real[:, LAUNCH_AWARENESS]),
+                          np.ascontiguousarray(policies.firm_real[:, REFERRAL_RATE]),
+                          users / self.n, float(self.cfg.network.degree), self.indptr,
+                          self.indices, self.traits, self.customer_of, self.aware, self.trial)
 
-    def live_and_choose(self, step: int, offers: Offers) -> Ledgers:
-        """Lifecycle, needs and choices, with the step's ledgers (DESIGN §2.4 steps 3, 4, 6)."""
+    def live_and_choose(self, step: int, offers: Offers, policies: Policies,
+                        price_rise: np.ndarray) -> Ledgers:
+        """Lifecycle, choices, cross-sell and the step's ledgers (DESIGN §2.4 steps 3 to 6).
+
+        ``price_rise[f, k]`` is the rise of ln price_index this step (0 when none).
+        """
         self.ledgers.reset()
         self.tx_count.fill(0)
         _step_customers(
             self.key, step, self.lifecycle_kind, self.traits, self.life, self.segment,
-            self.occurrence, self.basket_dist, self.basket_p, np.float32(self.cfg.habit_gain),
-            offers.available, offers.price, np.log(offers.price), offers.quality,
-            offers.convenience, offers.experience, offers.margin_rate, offers.loss_rate,
-            offers.brand, self.provider, self.habit, self.since, self.flags, self.aware,
-            self.customer_of, self.ledgers.fk, self.ledgers.f, self.ledgers.sf,
-            self.ledgers.cohort, self.tx, self.tx_count, self.capped)
+            self.age_band, self.income_band, self.n_income, self.occurrence, self.basket_dist,
+            self.basket_p, self.behaviour, offers.available, offers.price, np.log(offers.price),
+            offers.quality, offers.convenience, offers.experience, offers.margin_rate,
+            offers.loss_rate, offers.brand, price_rise, policies.firm_real, policies.firm_int,
+            policies.bundle_mask, policies.contact_p, self.provider, self.habit, self.since,
+            self.flags, self.aware, self.customer_of, self.fatigue, self.trial,
+            self.ledgers.fk, self.ledgers.f, self.ledgers.sf, self.ledgers.cohort,
+            self.ledgers.cells, self.tx, self.tx_count, self.capped)
         return self.ledgers
 
     def transactions(self) -> np.ndarray:
@@ -183,7 +235,8 @@ class CustomerPopulation:
         """Bytes held per customer and per customer-need (the network is reported apart)."""
         per_customer = sum(a.nbytes for a in (self.segment, self.age_band, self.income_band,
                                               self.traits, self.life, self.aware,
-                                              self.customer_of)) // self.n
+                                              self.customer_of, self.fatigue,
+                                              self.trial)) // self.n
         per_need = sum(a.nbytes for a in (self.provider, self.habit, self.since,
                                           self.flags)) // (self.n * self.n_needs)
         return {"per_customer": per_customer, "per_customer_need": per_need,

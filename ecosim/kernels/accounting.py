@@ -13,11 +13,16 @@ import numpy as np
 BLOCK = 4096
 
 # Ledger rows per (firm, need): currency or customer counts, one step.
-FK_REVENUE, FK_GROSS_MARGIN, FK_LOSSES, FK_CUSTOMERS, FK_NEW, FK_CHURNED, FK_PURCHASES = range(7)
-N_FK = 7
-# Ledger rows per firm.
-F_CUSTOMERS, F_NEW, F_CHURNED, F_WALLET = range(4)
-N_F = 4
+(FK_REVENUE, FK_GROSS_MARGIN, FK_LOSSES, FK_CUSTOMERS, FK_NEW, FK_CHURNED, FK_PURCHASES,
+ FK_CONTACTS, FK_CONVERSIONS, FK_PARTNER_FEES) = range(10)
+N_FK = 10
+# Ledger rows per firm. Partner fees are paid by the partner (FK_PARTNER_FEES) and received by
+# its ecosystem (F_PARTNER_INCOME).
+F_CUSTOMERS, F_NEW, F_CHURNED, F_WALLET, F_REFERRAL_JOINS, F_PARTNER_INCOME = range(6)
+N_F = 6
+# Ledger rows per (firm, targeting cell): cross-sell contacts and the adoptions they won.
+CELL_CONTACTS, CELL_CONVERSIONS = range(2)
+N_CELL = 2
 # Ledger rows per (segment, firm); the last firm column holds the segment's totals.
 SF_CUSTOMERS, SF_REVENUE, SF_WALLET = range(3)
 N_SF = 3
@@ -35,8 +40,9 @@ class Ledgers:
     """Preallocated per-block ledgers for one step (reused across steps)."""
 
     def __init__(self, n_customers: int, n_firms: int, n_needs: int, n_segments: int,
-                 horizon: int) -> None:
+                 horizon: int, n_cells: int) -> None:
         nb = n_blocks(n_customers)
+        self.cells = np.zeros((nb, N_CELL, n_firms, n_cells))
         self.fk = np.zeros((nb, N_FK, n_firms, n_needs))
         self.f = np.zeros((nb, N_F, n_firms))
         self.sf = np.zeros((nb, N_SF, n_segments, n_firms + 1))
@@ -44,9 +50,10 @@ class Ledgers:
 
     def reset(self) -> None:
         """Zero every ledger before a step."""
-        for ledger in (self.fk, self.f, self.sf, self.cohort):
+        for ledger in (self.fk, self.f, self.sf, self.cohort, self.cells):
             ledger.fill(0.0)
 
-    def totals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The step's totals, summed over blocks in block order: (fk, f, sf, cohort)."""
-        return tuple(ledger.sum(axis=0) for ledger in (self.fk, self.f, self.sf, self.cohort))
+    def totals(self) -> tuple[np.ndarray, ...]:
+        """The step's totals, summed over blocks in block order: (fk, f, sf, cohort, cells)."""
+        return tuple(ledger.sum(axis=0)
+                     for ledger in (self.fk, self.f, self.sf, self.cohort, self.cells))

@@ -7,6 +7,10 @@ share of the customer's neighbours who were customers of ``f`` at the end of the
 (the share among all customers when there is no network: mean field). With one product and
 adoption on awareness this is the discrete Bass model.
 
+Referrals are pulled, not pushed: a non-customer of ``f`` with ``m`` neighbours using ``f`` is
+referred with probability ``1 - (1 - rate_f)^m`` (``m = degree × share`` without a network); a
+referred customer learns of ``f`` and carries its trial incentive through the step.
+
 Notes:
     ``_spread_awareness`` is jitted and parallel over customers. It reads only last step's
     ``customer_of`` and writes only ``aware``, so the update is synchronous.
@@ -17,48 +21,74 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ecosim.kernels.accounting import BLOCK
 from ecosim.kernels.population import SOCIAL
 from ecosim.kernels.rng import STREAM_AWARENESS, uniform
 
 
 @njit(parallel=True, cache=True)
-def _spread_awareness(key, step, active, reach_p, wom_q, mean_field_share, indptr, indices,
-                      traits, customer_of, aware):
-    """One step of awareness for every customer, in place on ``aware``.
+def _spread_awareness(key, step, active, reach_p, wom_q, launch_p, referral_rate,
+                      mean_field_share, mean_field_degree, indptr, indices, traits, customer_of,
+                      aware, trial):
+    """One step of awareness and referrals for every customer, in place on ``aware``/``trial``.
 
     Args:
-        key: replication key; step: current step (>= 1).
+        key: replication key.
+        step: current step (>= 1).
         active: (F,) whether each firm is in the market.
         reach_p: (F,) advertising reach probability this step.
         wom_q: (F,) word-of-mouth coefficient in [0, 1].
-        mean_field_share: (F,) share of all customers using each firm (used when ``indptr`` is
-            empty, i.e. no network).
+        launch_p: (F,) awareness a firm gets in the step it enters (its ``initial_awareness``).
+        referral_rate: (F,) probability per step that a customer refers each neighbour.
+        mean_field_share: (F,) share of all customers using each firm (used without a network).
+        mean_field_degree: contacts per customer assumed for referrals without a network.
         indptr, indices: CSR adjacency of the social network (``indptr`` of length 0 = none).
         traits: (N, 8) float32 customer traits.
         customer_of: (N,) uint64 bitmask of the firms each customer used at the end of last step.
         aware: (N,) uint64 bitmask of known firms, updated in place.
+        trial: (N,) int8 firm that referred the customer this step (-1 none), written here.
     """
     n = aware.shape[0]
     n_firms = active.shape[0]
     networked = indptr.shape[0] > 0
-    for i in prange(n):
-        known = aware[i]
-        s_i = traits[i, SOCIAL]
-        for f in range(n_firms):
-            bit = np.uint64(1) << np.uint64(f)
-            if not active[f] or (known & bit):
-                continue
-            share = mean_field_share[f]
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for b in prange(n_blocks):
+        users = np.zeros(n_firms, np.int64)
+        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            known = aware[i]
+            own = customer_of[i]
+            s_i = traits[i, SOCIAL]
+            degree = 0
             if networked:
+                users[:] = 0
                 start, stop = indptr[i], indptr[i + 1]
-                share = 0.0
-                if stop > start:
-                    users = 0
-                    for e in range(start, stop):
-                        if customer_of[indices[e]] & bit:
-                            users += 1
-                    share = users / (stop - start)
-            p = 1.0 - (1.0 - reach_p[f]) * (1.0 - wom_q[f] * s_i * share)
-            if uniform(key, STREAM_AWARENESS, step, i, f) < p:
-                known |= bit
-        aware[i] = known
+                degree = stop - start
+                for e in range(start, stop):
+                    neighbour = customer_of[indices[e]]
+                    f = 0
+                    while neighbour:
+                        if neighbour & np.uint64(1):
+                            users[f] += 1
+                        neighbour >>= np.uint64(1)
+                        f += 1
+            referred = -1
+            for f in range(n_firms):
+                if not active[f]:
+                    continue
+                bit = np.uint64(1) << np.uint64(f)
+                share = mean_field_share[f]
+                if networked:
+                    share = users[f] / degree if degree > 0 else 0.0
+                if not (known & bit):
+                    p = 1.0 - ((1.0 - reach_p[f]) * (1.0 - launch_p[f])
+                               * (1.0 - wom_q[f] * s_i * share))
+                    if uniform(key, STREAM_AWARENESS, step, i, f) < p:
+                        known |= bit
+                if referral_rate[f] > 0.0 and referred < 0 and not (own & bit):
+                    referrers = users[f] if networked else mean_field_degree * share
+                    p_ref = 1.0 - (1.0 - referral_rate[f]) ** referrers
+                    if uniform(key, STREAM_AWARENESS, step, i, 64 + f) < p_ref:
+                        referred = f
+                        known |= bit
+            aware[i] = known
+            trial[i] = referred

@@ -7,7 +7,7 @@ Utility of firm ``f`` for customer ``i`` and need ``k``::
       + [f is the current provider] * (habit_strength_i * habit_ik + switching_cost_i) + Gumbel
 
 and the outside option has utility ``0 + Gumbel``. Familiarity is 1 when the customer already
-uses an offering of the same brand, else 0. The Gumbel draw of (customer, need, firm, purchase)
+uses an offering of the same brand, else 0. The Gumbel draw of (customer, need, firm, occurrence)
 does not depend on who else is considered, so arms share their shocks (common random numbers).
 
 Notes:
@@ -52,25 +52,26 @@ def _utility(trait_row, f, k, current, habit_ik, brands_used, quality, log_price
 
 
 @njit(inline="always", cache=True)
-def _choose_provider(key, step, i, k, purchase, current, habit_ik, consider_all, known,
-                     brands_used, trait_row, available, quality, log_price, convenience, brand):
-    """The firm chosen for one occurrence of need ``k``, or OUTSIDE.
+def _choose_provider(key, step, i, k, draw, current, habit_ik, candidates, extra, brands_used,
+                     trait_row, quality, log_price, convenience, brand):
+    """The firm chosen for one occurrence of need ``k`` among ``candidates``, or OUTSIDE.
 
-    The consideration set is the current provider, plus every known firm offering ``k`` when
-    ``consider_all`` (the customer is open this time or has no provider), plus the outside option.
+    ``candidates`` is the bitmask of firms considered (the current provider, the known firms when
+    the customer is open, contextual and referred offers); the outside option is always there.
+    ``extra[f]`` is utility from business models and policies (bundle, entry bonus, incentives).
+    ``draw`` indexes the occurrence (purchase or contact) so each gets its own shocks.
     """
     best = OUTSIDE
-    best_u = gumbel(key, STREAM_CHOICE, step, i, _choice_slot(k, MAX_INDEX, purchase))
-    n_firms = available.shape[0]
-    for f in range(n_firms):
-        if not available[f, k]:
-            continue
-        if f != current and not (consider_all and (known & (np.uint64(1) << np.uint64(f)))):
-            continue
-        u = _utility(trait_row, f, k, current, habit_ik, brands_used, quality, log_price,
-                     convenience, brand)
-        u += gumbel(key, STREAM_CHOICE, step, i, _choice_slot(k, f, purchase))
-        if u > best_u:
-            best_u = u
-            best = f
+    best_u = gumbel(key, STREAM_CHOICE, step, i, _choice_slot(k, MAX_INDEX, draw))
+    f = 0
+    while candidates:
+        if candidates & np.uint64(1):
+            u = _utility(trait_row, f, k, current, habit_ik, brands_used, quality, log_price,
+                         convenience, brand) + extra[f]
+            u += gumbel(key, STREAM_CHOICE, step, i, _choice_slot(k, f, draw))
+            if u > best_u:
+                best_u = u
+                best = f
+        candidates >>= np.uint64(1)
+        f += 1
     return best

@@ -8,7 +8,9 @@ Definitions (per step; currency in the config's unit):
 * ``arpu = revenue / customers`` at the end of the step;
 * ``share_of_wallet = revenue / wallet of the firm's customers`` (the reference-price spend of every
   need that arose for them, whoever served it);
-* ``profit = gross_margin - losses - marketing_spend - contact_cost``;
+* ``partner_fees`` = fees received from partners (ecosystem) - fees paid to the host (partner);
+* ``profit = gross_margin - losses - marketing_spend - contact_cost + partner_fees``;
+* ``marketing_spend`` = advertising budget + referral rewards (all acquisition spending);
 * cohort ``cum_margin_per_acquired`` is the realized LTV: contribution (gross margin - losses)
   of the cohort, discounted to its acquisition step at ``time.discount_rate`` per step, summed
   from age 0 (the acquisition step, undiscounted) to the age, per acquired customer.
@@ -37,6 +39,11 @@ class HistoryLike(Protocol):
     customer_wallet: np.ndarray
     marketing_spend: np.ndarray
     contact_cost: np.ndarray
+    contacts: np.ndarray
+    conversions: np.ndarray
+    partner_fees: np.ndarray
+    partner_income: np.ndarray
+    referral_joins: np.ndarray
     segment_customers: np.ndarray
     segment_revenue: np.ndarray
     segment_wallet: np.ndarray
@@ -72,6 +79,8 @@ def firm_metrics(h: HistoryLike, firms: list[str], arm: str = "base",
     gross_margin = h.gross_margin.sum(axis=2)
     losses = h.losses.sum(axis=2)
     start = np.vstack([h.customers[:1], h.customers[:-1]])
+    partner_fees = h.partner_income - h.partner_fees.sum(axis=2)
+    profit = gross_margin - losses - h.marketing_spend - h.contact_cost + partner_fees
     frame = _grid(step=steps, firm=firms)
     columns = {
         "customers": h.customers,
@@ -84,15 +93,20 @@ def firm_metrics(h: HistoryLike, firms: list[str], arm: str = "base",
         "revenue": revenue,
         "gross_margin": gross_margin,
         "losses": losses,
-        "profit": gross_margin - losses - h.marketing_spend - h.contact_cost,
+        "partner_fees": partner_fees,
+        "profit": profit,
         "arpu": _ratio(revenue, h.customers),
         "products_per_customer": _ratio(h.unit_customers.sum(axis=2), h.customers),
         "share_of_wallet": _ratio(revenue, h.customer_wallet),
+        "contacts": h.contacts.sum(axis=2),
+        "conversions": h.conversions.sum(axis=2),
+        "referral_joins": h.referral_joins,
     }
     for name, values in columns.items():
         frame[name] = np.asarray(values, float).ravel()
     frame.loc[frame["step"] == 0, "churn_rate"] = np.nan
-    for name in ("customers", "new_customers", "churned_customers"):
+    for name in ("customers", "new_customers", "churned_customers", "contacts", "conversions",
+                 "referral_joins"):
         frame[name] = frame[name].astype(np.int64)
     return _tag(frame, arm, replication)
 
@@ -116,10 +130,13 @@ def unit_metrics(h: HistoryLike, firms: list[str], needs: list[str], arm: str = 
         "losses": h.losses,
         "market_share": _ratio(h.unit_customers, served),
         "revenue_share": _ratio(h.revenue, need_revenue),
+        "contacts": h.contacts,
+        "conversions": h.conversions,
+        "partner_fees_paid": h.partner_fees,
     }
     for name, values in columns.items():
         frame[name] = np.asarray(values, float).ravel()
-    for name in ("customers", "new_customers", "churned_customers"):
+    for name in ("customers", "new_customers", "churned_customers", "contacts", "conversions"):
         frame[name] = frame[name].astype(np.int64)
     return _tag(frame, arm, replication)
 
