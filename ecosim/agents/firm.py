@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from ecosim.agents.population import Offers, Policies
 
 
+TARGETING_CODES = {"none": bm.TARGET_NONE, "sociodemographic": bm.TARGET_SOCIODEMOGRAPHIC,
+                   "behavioural": bm.TARGET_BEHAVIOURAL}
+
+
 def set_dotted(target: Any, path: str, value: Any) -> None:
     """Set ``a.b.c`` on nested dataclasses and dicts (validated beforehand by the config)."""
     *parents, last = path.split(".")
@@ -147,8 +151,7 @@ class Firm(mesa.Agent):
         cross = cfg.cross_sell
         real[bm.CONTACTS_PER_STEP] = cross.contacts_per_step
         ints[bm.ORGANISATION] = bm.VALUE_STREAM if cross.organisation == "value_stream" else bm.SILO
-        ints[bm.TARGETING] = {"none": bm.TARGET_NONE, "sociodemographic": bm.TARGET_SOCIODEMOGRAPHIC,
-                              "behavioural": bm.TARGET_BEHAVIOURAL}[cross.targeting]
+        ints[bm.TARGETING] = TARGETING_CODES[cross.targeting]
         if cross.contacts_per_step > 0:
             policies.contact_p[f] = self.targeting.probabilities(cross, cell_share[cross.targeting])
         real[bm.INCENTIVE] = cfg.referral.incentive

@@ -14,8 +14,7 @@ from ecosim.agents.network import build_network
 from ecosim.config.schema import DIST_PARAMS, FACTORS, CustomersConfig, DistSpec, NeedConfig
 from ecosim.kernels.accounting import BLOCK, Ledgers, n_blocks
 from ecosim.kernels.awareness import _spread_awareness
-from ecosim.kernels.business import (GROUP, LAUNCH_AWARENESS, N_FIRM_INT, N_FIRM_REAL,
-                                     REFERRAL_RATE)
+from ecosim.kernels.business import GROUP, LAUNCH_AWARENESS, N_FIRM_INT, N_FIRM_REAL, REFERRAL_RATE
 from ecosim.kernels.distributions import DIST_CODES
 from ecosim.kernels.lifecycle import CONTRACTUAL, NONCONTRACTUAL
 from ecosim.kernels.population import N_TRAITS, _initial_state, _sample_customers

@@ -277,7 +277,8 @@ class ReferralConfig:
     """Referral programme: customers bring their neighbours.
 
     Each customer refers each neighbour with probability ``rate`` per step; a referred customer
-    learns of the firm and gets ``incentive`` (utility) on its offers in that step; the firm pays ``reward`` (currency) per referred customer who joins.
+    learns of the firm and gets ``incentive`` (utility) on its offers in that step; the firm
+    pays ``reward`` (currency) per referred customer who joins.
     """
 
     rate: float = 0.0

@@ -24,25 +24,69 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ecosim.kernels.accounting import (BLOCK, C_ALIVE, C_CONTRIBUTION, CELL_CONTACTS,
-                                       CELL_CONVERSIONS, F_CHURNED, F_CUSTOMERS, F_NEW,
-                                       F_PARTNER_INCOME, F_REFERRAL_JOINS, F_WALLET, FK_CHURNED,
-                                       FK_CONTACTS, FK_CONVERSIONS, FK_CUSTOMERS, FK_GROSS_MARGIN,
-                                       FK_LOSSES, FK_NEW, FK_PARTNER_FEES, FK_PURCHASES,
-                                       FK_REVENUE, SF_CUSTOMERS, SF_REVENUE, SF_WALLET)
-from ecosim.kernels.business import (CONTACTS_PER_STEP, CONTEXT_REACH,
-                                     ENTRY_BONUS, GROUP, INCENTIVE, ORGANISATION, PARTNER_FEE,
-                                     TARGET_BEHAVIOURAL, TARGET_SOCIODEMOGRAPHIC, TARGETING,
-                                     VALUE_STREAM, _bundle_price_factor, _bundle_utility,
-                                     _in_bundle, _pooled_loss_factor)
+from ecosim.kernels.accounting import (
+    BLOCK,
+    C_ALIVE,
+    C_CONTRIBUTION,
+    CELL_CONTACTS,
+    CELL_CONVERSIONS,
+    F_CHURNED,
+    F_CUSTOMERS,
+    F_NEW,
+    F_PARTNER_INCOME,
+    F_REFERRAL_JOINS,
+    F_WALLET,
+    FK_CHURNED,
+    FK_CONTACTS,
+    FK_CONVERSIONS,
+    FK_CUSTOMERS,
+    FK_GROSS_MARGIN,
+    FK_LOSSES,
+    FK_NEW,
+    FK_PARTNER_FEES,
+    FK_PURCHASES,
+    FK_REVENUE,
+    SF_CUSTOMERS,
+    SF_REVENUE,
+    SF_WALLET,
+)
+from ecosim.kernels.business import (
+    CONTACTS_PER_STEP,
+    CONTEXT_REACH,
+    ENTRY_BONUS,
+    GROUP,
+    INCENTIVE,
+    ORGANISATION,
+    PARTNER_FEE,
+    TARGET_BEHAVIOURAL,
+    TARGET_SOCIODEMOGRAPHIC,
+    TARGETING,
+    VALUE_STREAM,
+    _bundle_price_factor,
+    _bundle_utility,
+    _in_bundle,
+    _pooled_loss_factor,
+)
 from ecosim.kernels.choice import OUTSIDE, _choose_provider, _utility
 from ecosim.kernels.distributions import draw
-from ecosim.kernels.lifecycle import (CONTRACTUAL, MAX_PURCHASES, _drops_out, _next_purchase_time,
-                                      _purchase_count, _relationship_ends)
-from ecosim.kernels.population import (CONV_SENS, DEAD, HAS_NEED, INCOME_SCALE, OPENNESS,
-                                       PRICE_SENS, PURCHASED)
-from ecosim.kernels.rng import (STREAM_NEED, STREAM_OCCURRENCE, STREAM_OPEN, STREAM_POLICY,
-                                uniform)
+from ecosim.kernels.lifecycle import (
+    CONTRACTUAL,
+    MAX_PURCHASES,
+    _drops_out,
+    _next_purchase_time,
+    _purchase_count,
+    _relationship_ends,
+)
+from ecosim.kernels.population import (
+    CONV_SENS,
+    DEAD,
+    HAS_NEED,
+    INCOME_SCALE,
+    OPENNESS,
+    PRICE_SENS,
+    PURCHASED,
+)
+from ecosim.kernels.rng import STREAM_NEED, STREAM_OCCURRENCE, STREAM_OPEN, STREAM_POLICY, uniform
 
 # Transaction log columns (float64 rows): customer, time, need, firm, amount, contribution.
 TX_CUSTOMER, TX_TIME, TX_NEED, TX_FIRM, TX_AMOUNT, TX_MARGIN = range(6)
