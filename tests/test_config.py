@@ -96,8 +96,10 @@ def test_default_config_loads() -> None:
     assert (cfg.seed, cfg.replications, cfg.time.horizon, cfg.customers.n) == (0, 1, 60, 100_000)
     assert len(cfg.customers.segments) == 3
     assert len(cfg.needs) == 8 and cfg.needs["credit"].risk_priced
-    assert len(cfg.firms) == 6
-    assert all(firm.model == "standalone" for firm in cfg.firms.values())
+    assert len(cfg.firms) == 10
+    models = {firm.model for firm in cfg.firms.values()}
+    assert models == {"ecosystem", "marketplace", "bundle", "standalone"}  # issue 3 item 8
+    assert cfg.firms["ride_partner"].partner_of == "bank"
     assert [event.step for event in cfg.events] == [24]
     for name, firm in cfg.firms.items():  # marketing reach per month in the intended range
         marketing = firm.marketing
