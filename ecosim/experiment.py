@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +21,10 @@ from tqdm.auto import tqdm
 import ecosim
 from ecosim.config import EcosimConfig, config_to_dict
 from ecosim.metrics import tables
-from ecosim.metrics.summary import horizon_summary
+from ecosim.metrics.summary import experiment_summary, run_kpis, shapley_split
 from ecosim.model import EcosystemModel
+
+log = logging.getLogger(__name__)
 
 TABLES = ("firm_metrics", "unit_metrics", "segment_metrics", "cohort_retention")
 
@@ -36,11 +40,51 @@ class RunResult:
     cohort_retention: pd.DataFrame
     transactions: pd.DataFrame | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    arm_configs: dict[str, EcosimConfig] = field(default_factory=dict)
 
     @property
     def summary(self) -> pd.DataFrame:
-        """KPIs at the horizon per arm and firm: mean, sd and 95% CI over replications."""
-        return horizon_summary(self.firm_metrics)
+        """KPIs per arm and firm: mean, sd, 95% CI over replications, paired diff to arm 1."""
+        return experiment_summary(self.kpis)
+
+    @property
+    def kpis(self) -> pd.DataFrame:
+        """One row per (arm, replication, firm) with every experiment KPI."""
+        return run_kpis(self.firm_metrics, self.config.time.discount_rate)
+
+    def shapley(self) -> pd.DataFrame:
+        """Shapley split of each reported KPI's uplift between the experiment's factors."""
+        exp = self.config.experiment
+        if not exp.factors:
+            return pd.DataFrame()
+        firms = [exp.focus_firm] if exp.focus_firm else list(self.config.firms)
+        return pd.concat([shapley_split(self.kpis, exp.factors, firm, kpi)
+                          for firm in firms for kpi in exp.kpis], ignore_index=True)
+
+
+class _Progress:
+    """A tqdm bar, or INFO log lines at every 10 % of the steps (see ``run``'s ``progress``)."""
+
+    def __init__(self, total: int, desc: str, show: bool | None) -> None:
+        show = sys.stderr.isatty() if show is None else show
+        self.bar = tqdm(total=total, unit="step", desc=desc) if show else None
+        self.total, self.desc, self.done, self.next_percent = total, desc, 0, 10
+        self.started = time.perf_counter()
+
+    def update(self) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update()
+            return
+        percent = 100 * self.done // max(self.total, 1)
+        if percent >= self.next_percent or self.done == self.total:
+            log.info("%s: %d/%d steps (%d%%), %.1f s", self.desc, self.done, self.total, percent,
+                     time.perf_counter() - self.started)
+            self.next_percent = (percent // 10 + 1) * 10
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _git_commit() -> str | None:
@@ -58,7 +102,9 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None) -> R
     Args:
         cfg: a validated configuration (``ecosim.config.load_config``).
         arm: the label written in the ``arm`` column.
-        progress: show a progress bar; ``None`` = only on a terminal.
+        progress: ``True``: a progress bar; ``False``: progress as INFO log lines (every 10 %
+            of the steps, on the ``ecosim.experiment`` logger), as in the workers of a sweep;
+            ``None``: a bar on a terminal, log lines otherwise.
 
     Returns:
         The run's tables, one block of rows per replication.
@@ -70,8 +116,7 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None) -> R
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in (*TABLES, "transactions")}
     warnings: list[str] = []
     started = time.perf_counter()
-    bar = tqdm(total=cfg.replications * cfg.time.horizon, unit="step", disable=progress is False
-               if progress is not None else None, desc=f"ecosim {arm}")
+    bar = _Progress(cfg.replications * cfg.time.horizon, f"ecosim {arm}", progress)
     memory: dict[str, int] = {}
     for replication in range(cfg.replications):
         model = EcosystemModel(cfg, replication)
@@ -117,6 +162,34 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None) -> R
         metadata=metadata)
 
 
+def run_experiment(configs: dict[str, EcosimConfig], progress: bool | None = None) -> RunResult:
+    """Play every arm × replication on common random numbers and stack the tables.
+
+    Args:
+        configs: one validated config per arm (``ecosim.config.arm_configs``), baseline first.
+            Arms share seed and replications, so replication r sees the same customers and
+            shocks in every arm.
+        progress: as in ``run``.
+
+    Returns:
+        One RunResult whose tables carry every arm; its config is the baseline's.
+    """
+    results = [run(cfg, arm=name, progress=progress) for name, cfg in configs.items()]
+    first = results[0]
+    metadata = dict(first.metadata)
+    metadata["arms"] = list(configs)
+    metadata["wall_seconds"] = round(sum(r.metadata["wall_seconds"] for r in results), 3)
+    metadata["warnings"] = [w for r in results for w in r.metadata["warnings"]]
+    transactions = [r.transactions for r in results if r.transactions is not None]
+    return RunResult(
+        config=first.config,
+        **{name: pd.concat([getattr(r, name) for r in results], ignore_index=True)
+           for name in TABLES},
+        transactions=pd.concat(transactions, ignore_index=True) if transactions else None,
+        metadata=metadata,
+        arm_configs=configs)
+
+
 def _atomic_write(path: Path, write: Any) -> None:
     """Write through a temporary name, then rename: a reader never sees half a file."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -141,6 +214,13 @@ def write_tables(result: RunResult, out_dir: str | Path) -> Path:
         _atomic_write(out / "transactions.parquet",
                       lambda p: result.transactions.to_parquet(p, index=False))
     _atomic_write(out / "summary.csv", lambda p: result.summary.to_csv(p, index=False))
+    shapley = result.shapley()
+    if not shapley.empty:
+        _atomic_write(out / "shapley.csv", lambda p: shapley.to_csv(p, index=False))
+    if len(result.arm_configs) > 1:
+        arms = {name: config_to_dict(cfg) for name, cfg in result.arm_configs.items()}
+        _atomic_write(out / "arms.yaml",
+                      lambda p: p.write_text(yaml.safe_dump(arms, sort_keys=False)))
     return out
 
 

@@ -9,12 +9,14 @@ Typical use, in a Hydra app::
         cfg = load_config(raw)    # EcosimConfig, or ConfigError with a one-line message
 """
 
+from ecosim.config.arms import SINGLE_ARM, arm_configs
 from ecosim.config.errors import ConfigError
 from ecosim.config.schema import (
     CustomersConfig,
     DistSpec,
     EcosimConfig,
     EventConfig,
+    ExperimentConfig,
     FirmConfig,
     LifecycleConfig,
     MarketingConfig,
@@ -30,11 +32,14 @@ from ecosim.config.store import register_configs
 from ecosim.config.validate import config_to_dict, load_config
 
 __all__ = [
+    "SINGLE_ARM",
+    "arm_configs",
     "ConfigError",
     "CustomersConfig",
     "DistSpec",
     "EcosimConfig",
     "EventConfig",
+    "ExperimentConfig",
     "FirmConfig",
     "LifecycleConfig",
     "MarketingConfig",

@@ -332,6 +332,32 @@ class OutputConfig:
     figures: bool = True
 
 
+#: KPIs an experiment can report, from ``firm_metrics`` (at the horizon, or summed for cum_*).
+EXPERIMENT_KPIS = ("customers", "new_customers", "churned_customers", "churn_rate", "cac",
+                   "revenue", "gross_margin", "losses", "profit", "arpu", "products_per_customer",
+                   "share_of_wallet", "contacts", "conversions", "conversion_rate", "ltv",
+                   "ltv_cac", "cum_revenue", "cum_profit", "cum_contacts", "cum_new_customers")
+
+
+@dataclass
+class ExperimentConfig:
+    """An experiment: arms (name -> overrides of this config) played on common random numbers.
+
+    Every arm runs ``replications`` times; replication r sees the same customers and shocks in
+    every arm. The first arm is the baseline of paired differences. ``factors`` (optional) maps
+    each arm to the factors it switches on, for a Shapley split of the uplift over the baseline
+    (the arms must cover every subset of the factors).
+    """
+
+    name: str = ""  # empty: a single scenario, no arms
+    question: str = ""
+    claim: str = ""  # the claim from practice that the experiment tests
+    arms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    focus_firm: str | None = None  # the firm the answer is about
+    kpis: list[str] = field(default_factory=lambda: ["arpu", "churn_rate", "cum_profit"])
+    factors: dict[str, list[str]] = field(default_factory=dict)
+
+
 @dataclass
 class EcosimConfig:
     """The root of an ecosim configuration."""
@@ -345,3 +371,4 @@ class EcosimConfig:
     firms: dict[str, FirmConfig] = field(default_factory=dict)
     events: list[EventConfig] = field(default_factory=list)
     output: OutputConfig = field(default_factory=OutputConfig)
+    experiment: ExperimentConfig = field(default_factory=ExperimentConfig)

@@ -3,7 +3,7 @@
 The node is stored as a *plain* dict of the dataclass defaults, not as a structured config: Hydra
 then composes a user's file (``defaults: [ecosim, _self_]``) without checking it against the
 schema, and ``ecosim.config.load_config`` does every check with one-line messages. The node also
-sets Hydra's output folders under ``results/``.
+sets Hydra's output folders under ``results/`` and registers ecosim's sweep callback.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ HYDRA_DEFAULTS: dict[str, Any] = {
         "dir": "results/multirun/${now:%Y-%m-%d}/${now:%H-%M-%S}",
         "subdir": "${hydra.job.num}",
     },
+    # Warms numba's cache before the workers of a sweep start (ecosim.sweep.callbacks).
+    "callbacks": {"ecosim": {"_target_": "ecosim.sweep.callbacks.SweepCallback"}},
 }
 
 

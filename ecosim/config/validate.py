@@ -31,6 +31,7 @@ from ecosim.config.errors import PROBABILITY, ConfigError, list_names, one_of, r
 from ecosim.config.schema import (
     BUSINESS_MODELS,
     DIST_PARAMS,
+    EXPERIMENT_KPIS,
     LIFECYCLE_KINDS,
     MARKETING_RULES,
     MAX_FIRMS,
@@ -49,12 +50,14 @@ from ecosim.config.schema import (
 )
 from ecosim.config.structure import check_structure, field_types
 
-__all__ = ["ConfigError", "config_to_dict", "load_config"]
+__all__ = ["ConfigError", "config_to_dict", "load_config", "user_tree"]
 
 #: Keys that Hydra adds or reads itself; they are dropped before checking.
 HYDRA_KEYS = ("hydra", "defaults")
 #: Firm keys that only act at step 0, so an event cannot set them.
 STEP_ZERO_FIRM_KEYS = ("initial_share", "initial_awareness", "enters_at", "partner_of")
+#: Top-level keys an arm may not change: arms share seed, replications and horizon.
+ARM_FIXED_KEYS = ("seed", "replications", "time", "experiment")
 #: Distribution positions whose fixed values and uniform bounds must be probabilities, or >= 0.
 PROBABILITY_DISTS = ("openness", "social_influence", "hazard", "dropout")
 NONNEGATIVE_DISTS = ("basket", "rate", "switching_cost")
@@ -80,7 +83,7 @@ def load_config(raw: DictConfig | Mapping[str, Any]) -> EcosimConfig:
     Raises:
         ConfigError: For the first value that is not allowed, on one line.
     """
-    tree = check_structure(_user_tree(raw), EcosimConfig, EcosimConfig(), "")
+    tree = check_structure(user_tree(raw), EcosimConfig, EcosimConfig(), "")
     try:
         cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(EcosimConfig), tree))
     except OmegaConfBaseException as error:  # check_structure should have caught it
@@ -101,6 +104,7 @@ def load_config(raw: DictConfig | Mapping[str, Any]) -> EcosimConfig:
     _check_structure_of_market(cfg)
     for i, event in enumerate(cfg.events):
         _check_event(event, i, cfg, inherited.get(event.firm, set()))
+    _check_experiment(cfg)
     return cfg
 
 
@@ -121,7 +125,7 @@ def _from_omegaconf(error: OmegaConfBaseException, allowed: str) -> ConfigError:
     return ConfigError(error.full_key or "", getattr(error, "value", None), allowed, lines[0])
 
 
-def _user_tree(raw: Any) -> dict[str, Any]:
+def user_tree(raw: Any) -> dict[str, Any]:
     """The user's tree as plain data, interpolations resolved, Hydra's own keys dropped."""
     if isinstance(raw, DictConfig):
         tree = OmegaConf.to_container(raw, resolve=False)
@@ -351,6 +355,32 @@ def _check_structure_of_market(cfg: EcosimConfig) -> None:
                     f"expected an ecosystem firm: {list_names(hosts)}")
             require(firm.model != "ecosystem", f"{key}.model", firm.model,
                     "expected a partner that is not itself an ecosystem")
+
+
+def _check_experiment(cfg: EcosimConfig) -> None:
+    """The experiment block: arms that keep common random numbers, known KPIs and firms."""
+    exp = cfg.experiment
+    for name, overrides in exp.arms.items():
+        require(NAME_PATTERN.fullmatch(name) is not None, f"experiment.arms.{name}", name,
+                "expected letters, digits, '_' and '-', starting with a letter or '_'")
+        for path in overrides:
+            head = path.split(".")[0]
+            require(head not in ARM_FIXED_KEYS, f"experiment.arms.{name}.{path}",
+                    overrides[path], f"arms share {list_names(ARM_FIXED_KEYS)} (common random "
+                    "numbers and one horizon); set them for the whole experiment")
+    for i, kpi in enumerate(exp.kpis):
+        require(kpi in EXPERIMENT_KPIS, f"experiment.kpis[{i}]", kpi, one_of(EXPERIMENT_KPIS))
+    if exp.focus_firm is not None:
+        require(exp.focus_firm in cfg.firms, "experiment.focus_firm", exp.focus_firm,
+                f"declared firms: {list_names(cfg.firms)}")
+    if exp.factors:
+        for arm in exp.factors:
+            require(arm in exp.arms, f"experiment.factors.{arm}", arm,
+                    f"declared arms: {list_names(exp.arms)}")
+        names = sorted({f for factors in exp.factors.values() for f in factors})
+        seen = {frozenset(factors) for factors in exp.factors.values()}
+        require(len(seen) == len(exp.factors) == 2 ** len(names), "experiment.factors",
+                dict(exp.factors), f"expected one arm for every subset of {list_names(names)}")
 
 
 def _check_initial_shares(cfg: EcosimConfig) -> None:
