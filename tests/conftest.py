@@ -19,6 +19,7 @@ import pytest
 from ecosim.config import (
     DistSpec,
     EcosimConfig,
+    EventConfig,
     FirmConfig,
     LifecycleConfig,
     MarketingConfig,
@@ -33,11 +34,6 @@ from ecosim.model import EcosystemModel, History
 #: Utility of an offering nobody leaves voluntarily: the outside option (Gumbel noise around 0)
 #: beats it with probability about exp(-50) ~ 2e-22 per occurrence.
 HUGE_QUALITY = 50.0
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Register the ``slow`` marker (deselect with ``-m 'not slow'``)."""
-    config.addinivalue_line("markers", "slow: takes more than a few seconds after compilation")
 
 
 def fixed(value: float) -> DistSpec:
@@ -92,7 +88,7 @@ def market(n: int, horizon: int, needs: dict[str, NeedConfig], firms: dict[str, 
            segments: dict[str, SegmentConfig] | None = None, seed: int = 0,
            switching_cost: float | DistSpec = 0.0, initial_habit: float = 0.0,
            lifecycle: LifecycleConfig | None = None, transactions: bool = False,
-           **customers: Any) -> EcosimConfig:
+           events: list[EventConfig] | None = None, **customers: Any) -> EcosimConfig:
     """A validated tiny market.
 
     Args:
@@ -103,6 +99,8 @@ def market(n: int, horizon: int, needs: dict[str, NeedConfig], firms: dict[str, 
         switching_cost: utility; initial_habit: habit of step-0 relationships.
         lifecycle: default contractual with hazard 0 (nobody churns exogenously).
         transactions: keep the transaction log.
+        events: scheduled changes (validated with the rest; a brand event re-brands the
+            offerings that carry the firm's brand, so add events here, not after validation).
         **customers: any other ``customers`` field set as is (``network``, ``habit_gain``, ...).
     """
     cfg = EcosimConfig()
@@ -118,6 +116,7 @@ def market(n: int, horizon: int, needs: dict[str, NeedConfig], firms: dict[str, 
         setattr(cfg.customers, name, value)
     cfg.needs = dict(needs)
     cfg.firms = dict(firms)
+    cfg.events = list(events or [])
     cfg.output.transactions = transactions
     cfg.output.figures = False
     return load_config(config_to_dict(cfg))

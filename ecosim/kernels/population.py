@@ -20,6 +20,11 @@ N_TRAITS = 8
 HAS_NEED, DEAD, PURCHASED = np.uint8(1), np.uint8(2), np.uint8(4)
 #: Slots reserved per customer for draws that index firms or needs (the maximum of either).
 MAX_INDEX = 64
+#: First slot of the prevalence draws in ``STREAM_NEED``. Need k's basket is drawn in the same
+#: stream at slot k and uses sub-slots k * 128 .. k * 128 + 127 (``distributions._SUB``), so the
+#: prevalence draws sit past all of them: sharing a uniform would make the basket depend on
+#: having the need.
+PREVALENCE_SLOT = MAX_INDEX * 128
 
 
 @njit(inline="always", cache=True)
@@ -80,7 +85,7 @@ def _sample_customers(key, segment_cum, factor_dist, factor_p, switch_dist, swit
                                  n_income - 1)
         traits[i, INCOME_SCALE] = income_scale[income_band[i]]
         for k in range(prevalence.shape[0]):
-            flags[i, k] = HAS_NEED if uniform(key, STREAM_NEED, 0, i, MAX_INDEX + k) < \
+            flags[i, k] = HAS_NEED if uniform(key, STREAM_NEED, 0, i, PREVALENCE_SLOT + k) < \
                 prevalence[k] else np.uint8(0)
 
 
