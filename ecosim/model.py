@@ -48,7 +48,7 @@ class History:
     segment_revenue: np.ndarray  # [t, s, f + 1]; column F = 0
     segment_wallet: np.ndarray  # [t, s] reference-price spend of all needs that arose
     cohort_alive: np.ndarray  # [t, f, c] customers of cohort c still unbroken at step t
-    cohort_contribution: np.ndarray  # [t, f, c] gross margin - losses earned from cohort c
+    cohort_contribution: np.ndarray  # [t, f, c] gross margin - losses - partner fees, cohort c
     transactions: list[np.ndarray] = field(default_factory=list)  # rows per step, see step.py
 
     @classmethod

@@ -76,17 +76,28 @@ class Firm(mesa.Agent):
         return offering.brand or self.brand
 
     def step(self) -> None:
-        """Apply this step's scheduled events, then set the step's marketing budget."""
+        """Apply this step's scheduled events, then set the step's marketing budget.
+
+        An event that sets ``marketing.budget`` or changes ``marketing.rule`` restarts the rule:
+        the step spends the configured budget and an adaptive rule adapts from the next step.
+        """
         step = self.model.steps
+        restart = False
+        targeting = self.cfg.cross_sell.targeting
         for event in self.events:
             if event.step == step:
                 for path, value in event.set.items():
                     set_dotted(self.cfg, path, value)
-                if type(marketing_rule(self.cfg.marketing)) is not type(self.rule):
-                    self.rule = marketing_rule(self.cfg.marketing)
+                    restart |= path == "marketing.budget"
+                restart |= type(marketing_rule(self.cfg.marketing)) is not type(self.rule)
+        if restart:
+            self.rule = marketing_rule(self.cfg.marketing)
+        if self.cfg.cross_sell.targeting != targeting:  # new cells: learn conversion afresh
+            self.targeting = CrossSellTargeting(self.targeting.contacts.shape[0])
         self.marketing_spend = 0.0
         if self.is_active(step):
-            self.marketing_spend = self.rule.next_budget(self.cfg.marketing, self.last,
+            self.marketing_spend = self.rule.next_budget(self.cfg.marketing,
+                                                         None if restart else self.last,
                                                          self.model.cfg.time.discount_rate)
 
     def reach_probability(self, n_customers: int) -> float:

@@ -11,7 +11,8 @@ Definitions (per step; currency in the config's unit):
 * ``partner_fees`` = fees received from partners (ecosystem) - fees paid to the host (partner);
 * ``profit = gross_margin - losses - marketing_spend - contact_cost + partner_fees``;
 * ``marketing_spend`` = advertising budget + referral rewards (all acquisition spending);
-* cohort ``cum_margin_per_acquired`` is the realized LTV: contribution (gross margin - losses)
+* cohort ``cum_margin_per_acquired`` is the realized LTV: contribution (gross margin - losses -
+  partner fees paid)
   of the cohort, discounted to its acquisition step at ``time.discount_rate`` per step, summed
   from age 0 (the acquisition step, undiscounted) to the age, per acquired customer.
 """
