@@ -3,51 +3,93 @@
 ecosim                                   # the default scenario (conf/config.yaml)
 ecosim customers.n=20000 time.horizon=24 # overrides
 ecosim --config-dir DIR --config-name my_market
+ecosim -m seed=0,1,2 hydra/launcher=joblib hydra.sweep.dir=results/my_sweep   # a sweep
+
+In a sweep (``-m``) each job runs with its share of the cores (``ecosim.sweep.launchers``), logs
+its progress instead of drawing a bar, and skips itself when its directory already holds a
+complete run of the same config, so re-running a killed sweep into the same ``hydra.sweep.dir``
+finishes it (``ecosim.sweep.resume``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import sys
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from ecosim.config import ConfigError, load_config, register_configs
-from ecosim.experiment import RunResult, mark_complete, run, write_tables
+from ecosim.calibrate.targets import distance
+from ecosim.config import ConfigError, arm_configs, register_configs
+from ecosim.experiment import RunResult, mark_complete, run_experiment, write_tables
+from ecosim.sweep.launchers import job_threads, set_job_threads
+from ecosim.sweep.resume import is_complete
+from ecosim.sweep.sensitivity import apply_sample
+
+log = logging.getLogger("ecosim.cli")
 
 #: The YAML shipped with the repository (an editable install finds it here).
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 
 def write_run_dir(result: RunResult, out_dir: str | Path) -> Path:
-    """Tables, figures, then ``metadata.json`` (the completeness mark) into ``out_dir``."""
+    """Tables, figures and report, then ``metadata.json`` (the completeness mark)."""
     out = write_tables(result, out_dir)
-    if result.config.output.figures:
-        from ecosim.report.plots import plot_customers_and_revenue
+    from ecosim.report import write_all, write_report
 
-        figures = out / "figures"
-        figures.mkdir(exist_ok=True)
-        plot_customers_and_revenue(result.firm_metrics, result.config.time.step_unit,
-                                   figures / "customers_and_revenue")
+    if result.config.output.figures:
+        write_all(result, out)  # figures/*.png|svg, report.md, and deck.pptx if output.deck
+    else:
+        write_report(result, out)
     mark_complete(result, out)
     return out
 
 
-def _app(raw: DictConfig) -> None:
+def _app(raw: DictConfig) -> float | None:
+    """Run one scenario or experiment; return the distance to ``calibration.targets``, if any."""
     logging.getLogger("MESA").setLevel(logging.WARNING)  # Mesa logs every step at INFO
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
+    sweeping = hydra_cfg.mode == RunMode.MULTIRUN
     try:
-        cfg = load_config(raw)
-    except ConfigError as error:
+        raw, sample = apply_sample(raw)  # a sensitivity sample sets its parameter values
+        configs = arm_configs(raw)  # one per arm of an experiment; "base" for a scenario
+    except (ConfigError, ValueError, OSError) as error:
+        if sweeping:  # the launcher records the job as failed and the sweep reports it
+            raise
         print(f"ecosim: config error: {error}", file=sys.stderr)
         sys.exit(2)
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
-    result = run(cfg)
+    cfg = next(iter(configs.values()))
+    if sweeping and is_complete(out_dir, cfg):
+        log.info("complete with the same config, skipped: %s", out_dir)
+        print(f"ecosim: skipped {out_dir} (complete)")
+        return _stored_distance(out_dir) if cfg.calibration.targets else None
+    if sweeping and cfg.threads is None:
+        threads = set_job_threads(job_threads(hydra_cfg.launcher))
+        log.info("numba threads: %d", threads)
+    result = run_experiment(configs, progress=False if sweeping else None)
+    if sample is not None:
+        result.metadata["sample"] = sample
+    objective = None
+    if cfg.calibration.targets:
+        objective, result.metadata["calibration"] = distance(
+            cfg.calibration, result.firm_metrics, result.unit_metrics)
+        log.info("distance to the calibration targets: %.6g", objective)
     write_run_dir(result, out_dir)
     print(f"ecosim: wrote {out_dir}")
+    return objective
+
+
+def _stored_distance(out_dir: Path) -> float:
+    """The distance recorded in a complete run's ``metadata.json``."""
+    record = json.loads((out_dir / "metadata.json").read_text()).get("calibration") or {}
+    return float(record.get("distance", math.inf))
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ Typical use, in a Hydra app::
 from ecosim.config.arms import SINGLE_ARM, arm_configs
 from ecosim.config.errors import ConfigError
 from ecosim.config.schema import (
+    CalibrationConfig,
     CustomersConfig,
     DistSpec,
     EcosimConfig,
@@ -26,6 +27,7 @@ from ecosim.config.schema import (
     OutputConfig,
     SegmentConfig,
     SociodemoConfig,
+    TargetConfig,
     TimeConfig,
 )
 from ecosim.config.store import register_configs
@@ -34,6 +36,7 @@ from ecosim.config.validate import config_to_dict, load_config
 __all__ = [
     "SINGLE_ARM",
     "arm_configs",
+    "CalibrationConfig",
     "ConfigError",
     "CustomersConfig",
     "DistSpec",
@@ -49,6 +52,7 @@ __all__ = [
     "OutputConfig",
     "SegmentConfig",
     "SociodemoConfig",
+    "TargetConfig",
     "TimeConfig",
     "config_to_dict",
     "load_config",

@@ -330,6 +330,7 @@ class OutputConfig:
 
     transactions: bool = False
     figures: bool = True
+    deck: bool = False  # also write deck.pptx (python-pptx); `ecosim-deck RUN_DIR` does it later
 
 
 #: KPIs an experiment can report, from ``firm_metrics`` (at the horizon, or summed for cum_*).
@@ -358,6 +359,45 @@ class ExperimentConfig:
     factors: dict[str, list[str]] = field(default_factory=dict)
 
 
+#: KPIs a calibration target can aim at: columns of ``firm_metrics`` (a firm's) or, with a
+#: ``need``, of ``unit_metrics`` (a firm's product unit for that need).
+FIRM_TARGET_KPIS = ("customers", "new_customers", "churned_customers", "churn_rate",
+                    "marketing_spend", "cac", "revenue", "gross_margin", "losses", "profit", "arpu",
+                    "products_per_customer", "share_of_wallet")
+UNIT_TARGET_KPIS = ("customers", "revenue", "gross_margin", "market_share", "new_customers",
+                    "churned_customers")
+
+
+@dataclass
+class TargetConfig:
+    """A KPI to match: ``kpi`` of ``firm`` (of its unit for ``need`` if set) should be ``value``.
+
+    The simulated KPI is its mean over arms, replications and the last ``calibration.window``
+    steps. Its error counts as ``weight * ((simulated - value) / scale)**2``; ``scale`` defaults
+    to ``|value|`` (a relative error).
+    """
+
+    kpi: str = "customers"
+    firm: str = ""
+    need: str | None = None
+    value: float = 0.0
+    weight: float = 1.0
+    scale: float | None = None
+
+
+@dataclass
+class CalibrationConfig:
+    """Targets for tuning market parameters (Hydra's Optuna sweeper minimises the distance).
+
+    With targets, the ``ecosim`` app returns the distance of the run to them, the root of the
+    weighted mean of squared scaled errors, and records it in ``metadata.json``. ``window``:
+    the last steps over which simulated KPIs are averaged.
+    """
+
+    targets: dict[str, TargetConfig] = field(default_factory=dict)
+    window: int = 1
+
+
 @dataclass
 class EcosimConfig:
     """The root of an ecosim configuration."""
@@ -372,3 +412,4 @@ class EcosimConfig:
     events: list[EventConfig] = field(default_factory=list)
     output: OutputConfig = field(default_factory=OutputConfig)
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)

@@ -20,6 +20,7 @@ are converted to their types, and an event that changes a firm's brand also sets
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +33,7 @@ from ecosim.config.schema import (
     BUSINESS_MODELS,
     DIST_PARAMS,
     EXPERIMENT_KPIS,
+    FIRM_TARGET_KPIS,
     LIFECYCLE_KINDS,
     MARKETING_RULES,
     MAX_FIRMS,
@@ -41,6 +43,7 @@ from ecosim.config.schema import (
     ORGANISATIONS,
     STEP_UNITS,
     TARGETINGS,
+    UNIT_TARGET_KPIS,
     DistSpec,
     EcosimConfig,
     EventConfig,
@@ -105,6 +108,7 @@ def load_config(raw: DictConfig | Mapping[str, Any]) -> EcosimConfig:
     for i, event in enumerate(cfg.events):
         _check_event(event, i, cfg, inherited.get(event.firm, set()))
     _check_experiment(cfg)
+    _check_calibration(cfg)
     return cfg
 
 
@@ -449,3 +453,30 @@ def _get_dotted(target: Any, path: str) -> Any:
     for part in path.split("."):
         target = target[part] if isinstance(target, dict) else getattr(target, part)
     return target
+
+
+def _check_calibration(cfg: EcosimConfig) -> None:
+    """Calibration targets: declared firms and needs, known KPIs, a window inside the horizon."""
+    calibration = cfg.calibration
+    require(1 <= calibration.window <= cfg.time.horizon, "calibration.window", calibration.window,
+            f"expected a number of steps in [1, {cfg.time.horizon}] (time.horizon)")
+    for name, target in calibration.targets.items():
+        key = f"calibration.targets.{name}"
+        if target.firm not in cfg.firms:
+            raise ConfigError(f"{key}.firm", target.firm,
+                              f"declared firms: {list_names(cfg.firms)}",
+                              problem=f"unknown firm {target.firm!r}")
+        kpis = FIRM_TARGET_KPIS
+        if target.need is not None:
+            offered = cfg.firms[target.firm].offerings
+            require(target.need in offered, f"{key}.need", target.need,
+                    f"a need {target.firm!r} offers: {list_names(offered)}")
+            kpis = UNIT_TARGET_KPIS
+        require(target.kpi in kpis, f"{key}.kpi", target.kpi,
+                one_of(kpis) + (" (with a need)" if target.need is not None else ""))
+        require(math.isfinite(target.value), f"{key}.value", target.value, "expected a number")
+        require(target.weight >= 0, f"{key}.weight", target.weight, "expected a number >= 0")
+        require(target.scale is None or target.scale > 0, f"{key}.scale", target.scale,
+                "expected null (|value|) or a number > 0")
+        require(target.scale is not None or target.value != 0, f"{key}.scale", target.scale,
+                "expected a number > 0 when the target value is 0")

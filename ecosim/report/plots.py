@@ -1,4 +1,4 @@
-"""Slide-ready figures of a run."""
+"""Customers and revenue of every firm over time: the overview of a run without arms."""
 
 from __future__ import annotations
 
@@ -7,14 +7,34 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ecosim.report.style import SLIDE_SIZE, STYLE, compact, firm_colours, save
+from ecosim.report.labels import human
+from ecosim.report.style import SLIDE_SIZE, STYLE, compact, finish, firm_colours, save
+
+#: Share of the figure's width kept for the legend of firms.
+LEGEND_WIDTH = 0.17
+
+
+def customers_and_revenue_finding(firm_metrics: pd.DataFrame, step_unit: str) -> str:
+    """The title: who leads on customers and on revenue at the horizon."""
+    last = firm_metrics["step"].max()
+    at_end = firm_metrics[firm_metrics["step"] == last].groupby("firm")[
+        ["customers", "revenue"]].mean()
+    top_customers, top_revenue = at_end["customers"].idxmax(), at_end["revenue"].idxmax()
+    most_customers = human(at_end["customers"].max())
+    most_revenue = f"{human(at_end['revenue'].max())} per {step_unit}"
+    if top_customers == top_revenue:
+        return (f"{top_customers} leads on customers ({most_customers}) "
+                f"and revenue ({most_revenue})")
+    return (f"{top_customers} ends with the most customers ({most_customers}), "
+            f"{top_revenue} with the most revenue ({most_revenue})")
 
 
 def plot_customers_and_revenue(firm_metrics: pd.DataFrame, step_unit: str,
-                               stem: str | Path) -> list[Path]:
+                               stem: str | Path, title: str | None = None) -> list[Path]:
     """Customers and revenue per firm over time (mean over replications, 95% band if several).
 
-    The title states who leads at the horizon. Writes ``stem.png`` and ``stem.svg``.
+    Pass one arm's rows: the means are taken over every row of a firm and step. The title
+    states who leads at the horizon. Writes ``stem.png`` and ``stem.svg``.
     """
     firms = list(dict.fromkeys(firm_metrics["firm"]))
     colours = firm_colours(firms)
@@ -23,15 +43,7 @@ def plot_customers_and_revenue(firm_metrics: pd.DataFrame, step_unit: str,
     last = firm_metrics["step"].max()
     at_end = firm_metrics[firm_metrics["step"] == last].groupby("firm")[
         ["customers", "revenue"]].mean()
-    top_customers, top_revenue = at_end["customers"].idxmax(), at_end["revenue"].idxmax()
-    most_customers = compact(at_end["customers"].max())
-    most_revenue = f"{compact(at_end['revenue'].max())} per {step_unit}"
-    if top_customers == top_revenue:
-        title = (f"{top_customers} leads on customers ({most_customers}) "
-                 f"and revenue ({most_revenue})")
-    else:
-        title = (f"{top_customers} ends with the most customers ({most_customers}), "
-                 f"{top_revenue} with the most revenue ({most_revenue})")
+    title = title or customers_and_revenue_finding(firm_metrics, step_unit)
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, 2, figsize=SLIDE_SIZE)
         for ax, column, label in ((axes[0], "customers", "customers"),
@@ -54,7 +66,11 @@ def plot_customers_and_revenue(firm_metrics: pd.DataFrame, step_unit: str,
             axes[1].set_ylabel(f"revenue (currency per {step_unit}, log scale)")
         axes[0].set_title("Customers per firm")
         axes[1].set_title("Revenue per firm")
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", frameon=False,
-                   ncol=min(len(firms), 6), bbox_to_anchor=(0.5, -0.06))
-        fig.suptitle(title)
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="center left", frameon=False,
+                   bbox_to_anchor=(1.0 - LEGEND_WIDTH, 0.5))
+        replications = int(firm_metrics["replication"].nunique())
+        band = (f"bands: 95% intervals over {replications} replications" if replications > 1
+                else "one replication: no confidence band")
+        finish(fig, title, f"Mean over replications; {band}. Revenue is GMV for a marketplace.",
+               legend_width=LEGEND_WIDTH)
         return save(fig, Path(stem))

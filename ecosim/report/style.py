@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -29,7 +30,7 @@ STYLE = {
     "grid.alpha": 0.3,
     "lines.linewidth": 2.5,
     "savefig.dpi": 150,
-    "savefig.bbox": "tight",
+    "savefig.bbox": None,  # ``finish`` lays out the figure: the file is exactly 16:9
 }
 
 
@@ -53,3 +54,42 @@ def compact(value: float) -> str:
         if abs(value) >= limit:
             return f"{value / limit:.1f}{suffix}"
     return f"{value:.0f}"
+
+
+#: Arms are told apart by colour only where they share a chart with no firm colour (the baseline
+#: is grey). Okabe-Ito, readable by colour-blind viewers.
+ARM_PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000")
+BASELINE_COLOUR = "#8c8c8c"
+
+
+def arm_colours(arms: list[str]) -> dict[str, str]:
+    """A stable colour per arm: grey for the baseline (the first), then ARM_PALETTE."""
+    colours = {arms[0]: BASELINE_COLOUR} if arms else {}
+    for i, arm in enumerate(arms[1:]):
+        colours[arm] = ARM_PALETTE[i % len(ARM_PALETTE)]
+    return colours
+
+
+def finish(fig: plt.Figure, title: str, note: str = "", legend_width: float = 0.0) -> None:
+    """Title, a small grey note at the bottom, and a layout that keeps the figure 16:9.
+
+    Args:
+        fig: the figure.
+        title: the finding; capitalised and wrapped to fit the slide.
+        note: the sample, the CI, what is left out (wrapped; several lines are fine).
+        legend_width: the share of the width kept free on the right for a legend placed with
+            ``fig.legend(loc="center left", bbox_to_anchor=(1 - legend_width, 0.5))``.
+    """
+    lines = textwrap.wrap(note, 150)
+    bottom = 0.015 + 0.03 * len(lines)
+    if lines:
+        fig.text(0.01, 0.01, "\n".join(lines), ha="left", va="bottom", fontsize=12,
+                 color="#595959")
+    fig.suptitle(wrap_title(title))
+    fig.tight_layout(rect=(0.0, bottom, 1.0 - legend_width, 1.0))
+
+
+def wrap_title(text: str, width: int = 64) -> str:
+    """A title that starts with a capital, broken onto lines that fit a slide at the house size."""
+    text = text[:1].upper() + text[1:]
+    return "\n".join(textwrap.wrap(text, width))

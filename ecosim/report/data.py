@@ -1,0 +1,140 @@
+"""What a report is made of: a run's tables, summaries and config, from memory or a run directory.
+
+``ReportData`` gathers everything the figures, ``report.md`` and the deck read. It is built from a
+``RunResult`` (duck-typed: any object with the same attributes will do, so the reporting layer
+does not import the simulation) or from a finished run directory.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from ecosim.config import EcosimConfig, ExperimentConfig, load_config
+from ecosim.metrics.summary import experiment_summary, run_kpis
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """The inputs of a report.
+
+    Attributes:
+        config: the (baseline arm's) config; ``config.experiment`` holds the question and arms.
+        firm_metrics, unit_metrics, cohort_retention: the tidy tables of DESIGN §4.
+        kpis: one row per (arm, replication, firm) with every KPI (``metrics.summary.run_kpis``).
+        summary: per (arm, firm, kpi): mean, sd, 95% CI, n and the paired difference to the
+            first arm (``metrics.summary.experiment_summary``).
+        shapley: the Shapley split of each KPI's uplift (empty without ``experiment.factors``).
+        metadata: the run's ``metadata.json`` (replications, customers, warnings, ...).
+    """
+
+    config: EcosimConfig
+    firm_metrics: pd.DataFrame
+    unit_metrics: pd.DataFrame
+    cohort_retention: pd.DataFrame
+    kpis: pd.DataFrame
+    summary: pd.DataFrame
+    shapley: pd.DataFrame = field(default_factory=pd.DataFrame)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def experiment(self) -> ExperimentConfig:
+        """The experiment block of the config (name, question, claim, arms, kpis, factors)."""
+        return self.config.experiment
+
+    @property
+    def title(self) -> str:
+        """The report's title: the experiment's name in words, or "Scenario run"."""
+        name = self.experiment.name
+        return name.replace("_", " ").capitalize() if name else "Scenario run"
+
+    @property
+    def arms(self) -> list[str]:
+        """The arms in the order played; the first is the baseline."""
+        return list(dict.fromkeys(self.firm_metrics["arm"]))
+
+    @property
+    def baseline(self) -> str:
+        """The arm every other arm is compared with."""
+        return self.arms[0]
+
+    @property
+    def is_experiment(self) -> bool:
+        """Whether the run compares arms (otherwise it compares firms)."""
+        return len(self.arms) > 1
+
+    @property
+    def firms(self) -> list[str]:
+        """The firms in config order (the order that fixes their colours)."""
+        return list(self.config.firms)
+
+    @property
+    def step_unit(self) -> str:
+        """The length of a step in words ("month")."""
+        return self.config.time.step_unit
+
+    @property
+    def replications(self) -> int:
+        """Replications per arm."""
+        return int(self.firm_metrics["replication"].nunique())
+
+    @property
+    def horizon(self) -> int:
+        """The last step."""
+        return int(self.firm_metrics["step"].max())
+
+    @property
+    def focus_kpis(self) -> list[str]:
+        """The KPIs the report is about, the first being the headline."""
+        available = set(self.summary["kpi"])
+        return [kpi for kpi in self.experiment.kpis if kpi in available]
+
+    @property
+    def focus_firm(self) -> str:
+        """The firm the answer is about: the experiment's, else the largest at the horizon."""
+        if self.experiment.focus_firm:
+            return self.experiment.focus_firm
+        s = self.summary
+        base = s[(s["arm"] == self.baseline) & (s["kpi"] == "customers")]
+        return str(base.sort_values("mean", ascending=False)["firm"].iloc[0])
+
+    @classmethod
+    def from_result(cls, result: Any) -> ReportData:
+        """Gather a ``RunResult`` (or any object with its attributes)."""
+        shapley = result.shapley() if callable(getattr(result, "shapley", None)) else None
+        return cls(config=result.config, firm_metrics=result.firm_metrics,
+                   unit_metrics=result.unit_metrics, cohort_retention=result.cohort_retention,
+                   kpis=result.kpis, summary=result.summary,
+                   shapley=shapley if shapley is not None else pd.DataFrame(),
+                   metadata=dict(getattr(result, "metadata", {}) or {}))
+
+    @classmethod
+    def from_run_dir(cls, run_dir: str | Path) -> ReportData:
+        """Read a finished run directory (``config.yaml``, the parquet tables, the csv files)."""
+        run = Path(run_dir)
+        config = load_config(yaml.safe_load((run / "config.yaml").read_text()))
+        tables = {name: pd.read_parquet(run / f"{name}.parquet")
+                  for name in ("firm_metrics", "unit_metrics", "cohort_retention")}
+        kpis = run_kpis(tables["firm_metrics"], config.time.discount_rate)
+        summary_path, shapley_path = run / "summary.csv", run / "shapley.csv"
+        summary = (pd.read_csv(summary_path) if summary_path.is_file()
+                   else experiment_summary(kpis))
+        shapley = pd.read_csv(shapley_path) if shapley_path.is_file() else pd.DataFrame()
+        metadata_path = run / "metadata.json"
+        metadata = json.loads(metadata_path.read_text()) if metadata_path.is_file() else {}
+        return cls(config=config, kpis=kpis, summary=summary, shapley=shapley,
+                   metadata=metadata, **tables)
+
+
+def as_report_data(result_like: Any) -> ReportData:
+    """A ReportData from a ReportData, a RunResult-like object, or a run directory path."""
+    if isinstance(result_like, ReportData):
+        return result_like
+    if isinstance(result_like, str | Path):
+        return ReportData.from_run_dir(result_like)
+    return ReportData.from_result(result_like)

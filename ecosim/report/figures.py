@@ -1,0 +1,180 @@
+"""The figures of a run, planned from its data and written as PNG and SVG into ``figures/``.
+
+``plan_figures`` decides which figures a run gets, their titles (each states a finding computed
+from the data) and captions, without drawing; ``write_figures`` draws them. An experiment gets
+the uplift waterfall, KPI bars per arm, ARPU per arm, retention per arm, LTV vs CAC and market
+share (baseline against the winning arm); a run without arms compares firms instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ecosim.report import arpu, kpi_bars, ltv_cac, market_share, plots, retention, waterfall
+from ecosim.report.data import ReportData, as_report_data
+from ecosim.report.findings import shapley_headline, winning_arm
+from ecosim.report.labels import kpi_info
+from ecosim.report.style import arm_colours, firm_colours
+
+#: Panels of the retention figure in a run without arms (the largest firms).
+RETENTION_FIRMS = 4
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A figure to draw: its file stem, its title (the finding), a caption and how to draw it."""
+
+    name: str
+    title: str
+    caption: str
+    draw: Callable[[Path], list[Path]]
+
+
+def _largest_firms(data: ReportData, count: int) -> list[str]:
+    s = data.summary
+    rows = s[(s["arm"] == data.baseline) & (s["kpi"] == "customers")]
+    return list(rows.sort_values("mean", ascending=False)["firm"].head(count))
+
+
+def _waterfall(data: ReportData, kpi: str, colour: str) -> FigureSpec | None:
+    firm, exp, unit = data.focus_firm, data.experiment, data.step_unit
+    if exp.factors and not data.shapley.empty:
+        title = shapley_headline(data.shapley, firm, kpi)
+        return FigureSpec(
+            "uplift_waterfall", title,
+            f"From the arm with no factor to the arm with every factor, each step is one factor's "
+            f"Shapley contribution to {firm}'s {kpi_info(kpi).label}, with its 95% CI.",
+            lambda stem: waterfall.plot_shapley_waterfall(
+                data.shapley, data.summary, exp.factors, firm, kpi, unit, colour, stem, title))
+    if not data.is_experiment:
+        return None
+    title = waterfall.arm_waterfall_finding(data.summary, firm, kpi, data.arms)
+    return FigureSpec(
+        "uplift_waterfall", title,
+        f"The first bar is {firm}'s {kpi_info(kpi).label} under {data.baseline}; each other bar is "
+        f"an arm's paired difference to it, with its 95% CI (* when the CI excludes 0).",
+        lambda stem: waterfall.plot_arm_waterfall(data.summary, firm, kpi, data.arms, unit,
+                                                  colour, stem, title))
+
+
+def _kpi_bars(data: ReportData, kpis: list[str], colours: dict[str, str]) -> FigureSpec:
+    firm, unit = data.focus_firm, data.step_unit
+    if data.is_experiment:
+        title = kpi_bars.kpi_bars_finding(data.summary, firm, kpis[0], data.arms)
+        return FigureSpec(
+            "kpi_bars", title,
+            f"{firm}'s KPIs at the horizon in every arm: mean over replications with 95% CIs; "
+            f"the number under each mean is the paired difference to {data.baseline}.",
+            lambda stem: kpi_bars.plot_kpi_bars(data.summary, firm, kpis, data.arms, unit,
+                                                colours[firm], stem, data.horizon, title))
+    title = kpi_bars.firm_kpis_finding(data.summary, data.firms, kpis[0], data.baseline, unit)
+    return FigureSpec(
+        "kpi_bars", title, "Every firm's KPIs at the horizon, with 95% CIs.",
+        lambda stem: kpi_bars.plot_firm_kpis(data.summary, data.firms, kpis, data.baseline, unit,
+                                             colours, stem, data.horizon, title))
+
+
+def _customers_and_revenue(data: ReportData) -> FigureSpec:
+    title = plots.customers_and_revenue_finding(data.firm_metrics, data.step_unit)
+    return FigureSpec(
+        "customers_and_revenue", title,
+        "Customers and revenue of every firm over time (mean over replications).",
+        lambda stem: plots.plot_customers_and_revenue(data.firm_metrics, data.step_unit, stem,
+                                                      title))
+
+
+def _arpu(data: ReportData, colours: dict[str, str]) -> FigureSpec:
+    firm, unit = data.focus_firm, data.step_unit
+    title = arpu.arpu_finding(data.summary, data.firm_metrics, data.firms, data.arms, firm,
+                             unit)
+    if data.is_experiment:
+        return FigureSpec(
+            "arpu_over_time", title,
+            f"{firm}'s revenue per active customer each {unit}, one line per arm, with 95% bands.",
+            lambda stem: arpu.plot_arpu(data.firm_metrics, data.arms, "arm",
+                                        arm_colours(data.arms), unit, stem, title, subset=firm))
+    return FigureSpec(
+        "arpu_over_time", title,
+        f"Revenue per active customer each {unit}, one line per firm, with 95% bands.",
+        lambda stem: arpu.plot_arpu(data.firm_metrics, data.firms, "firm", colours, unit, stem,
+                                    title))
+
+
+def _retention(data: ReportData, colours: dict[str, str]) -> FigureSpec:
+    if data.is_experiment:
+        panels = [(arm, data.focus_firm) for arm in data.arms]
+    else:
+        panels = [(data.baseline, f) for f in _largest_firms(data, RETENTION_FIRMS)]
+    by_arm, unit = data.is_experiment, data.step_unit
+    title = retention.retention_finding(data.cohort_retention, panels, unit, by_arm)
+    return FigureSpec(
+        "retention_by_cohort", title,
+        f"The share of each cohort (customers acquired in one {unit}) still a customer, by age; "
+        f"the dashed line follows the customers the firm had at the start.",
+        lambda stem: retention.plot_retention(data.cohort_retention, panels, data.horizon, unit,
+                                              colours, stem, by_arm, title))
+
+
+def _ltv_cac(data: ReportData, colours: dict[str, str]) -> FigureSpec:
+    points = ltv_cac.ltv_cac_points(data.kpis)
+    title = ltv_cac.ltv_cac_finding(points, data.arms, data.focus_firm)
+    return FigureSpec(
+        "ltv_vs_cac", title,
+        "Each point is a firm (and arm): above the dashed line a customer is worth more than "
+        "it cost to acquire; above the dotted line, three times more.",
+        lambda stem: ltv_cac.plot_ltv_cac(data.kpis, data.arms, data.firms, colours,
+                                          data.step_unit, stem, title, data.focus_firm,
+                                          data.horizon))
+
+
+def _market_share(data: ReportData, kpi: str, colours: dict[str, str]) -> FigureSpec:
+    arms, firm = data.arms, data.focus_firm
+    shown = arms[:1]
+    if data.is_experiment:
+        winner = winning_arm(data.summary, firm, kpi, arms)
+        shown = [arms[0], winner if winner != arms[0] else arms[-1]]
+    title = market_share.market_share_finding(data.unit_metrics, shown, firm)
+    return FigureSpec(
+        "market_share_by_need", title,
+        "Who serves each need at the horizon: each bar splits the need's customers between "
+        "firms." + (f" Left: {shown[0]}; right: {shown[1]}." if len(shown) > 1 else ""),
+        lambda stem: market_share.plot_market_share(data.unit_metrics, shown, data.firms,
+                                                    colours, data.step_unit, stem, title, firm))
+
+
+def plan_figures(data: ReportData) -> list[FigureSpec]:
+    """The figures of a run, headline first, with titles computed from its data."""
+    colours = firm_colours(data.firms)
+    kpis = data.focus_kpis or ["arpu"]
+    if data.is_experiment:
+        head = [_waterfall(data, kpis[0], colours[data.focus_firm])]
+    else:
+        head = [_customers_and_revenue(data)]
+    specs = [*head, _kpi_bars(data, kpis, colours), _arpu(data, colours),
+             _retention(data, colours), _ltv_cac(data, colours),
+             _market_share(data, kpis[0], colours)]
+    return [spec for spec in specs if spec is not None]
+
+
+def draw_figures(specs: list[FigureSpec], out_dir: str | Path) -> list[Path]:
+    """Draw planned figures into ``out_dir/figures`` (created); the PNG and SVG paths."""
+    folder = Path(out_dir) / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    return [path for spec in specs for path in spec.draw(folder / spec.name)]
+
+
+def write_figures(result_like: Any, out_dir: str | Path) -> list[Path]:
+    """Write every figure of a run as PNG and SVG into ``out_dir/figures``.
+
+    Args:
+        result_like: a ``RunResult``, an object with its attributes, a ``ReportData``, or the
+            path of a finished run directory.
+        out_dir: the run directory.
+
+    Returns:
+        The paths written, PNG and SVG of each figure, headline first.
+    """
+    return draw_figures(plan_figures(as_report_data(result_like)), out_dir)

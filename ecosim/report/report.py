@@ -1,0 +1,189 @@
+"""``report.md``: the question, the arms, the answer with confidence intervals, figures, caveats.
+
+Written for a reader who has not seen the code: every number is formatted with its unit, every
+KPI is defined at the end, and the caveats say what the sample and the model cannot tell.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ecosim.metrics.summary import LTV_WINDOW
+from ecosim.report.data import ReportData, as_report_data
+from ecosim.report.figures import FigureSpec, plan_figures
+from ecosim.report.findings import answer, factor_arms
+from ecosim.report.labels import kpi_info
+from ecosim.report.tables import (
+    arms_table,
+    definitions_table,
+    firm_by_arm_table,
+    firms_table,
+    kpi_table,
+    markdown_table,
+    shapley_table,
+)
+
+#: What the model leaves out, for the caveats (docs/model.md states what it does).
+LEFT_OUT = (
+    "Firms do not react to each other: prices, qualities and budgets follow the config and its "
+    "scheduled events (no price war, no matching of a rival's offer); only a firm with the "
+    "`ltv_cac_target` marketing rule adapts its budget.",
+    "There is no supply side: no capacity limits, service levels, fixed or platform costs. "
+    "Profit is gross margin minus credit losses, marketing, contact costs and partner fees.",
+    "The market is stationary: the customers, their behavioural factors, their needs and basket "
+    "sizes and their social network do not change during the run (no growth, seasonality or "
+    "macroeconomic shocks).",
+    "Customers choose a provider for each need separately (a logit among the firms they know "
+    "and the outside option); needs are linked only through bundles, ecosystems, brands, habit "
+    "and switching costs.",
+    "Parameters are illustrative, not calibrated to a real market: read the direction and the "
+    "relative size of effects, not their levels.",
+)
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _intro(data: ReportData) -> list[str]:
+    exp = data.experiment
+    lines = [f"# {data.title}", ""]
+    if exp.question:
+        lines += [f"**Question.** {exp.question}", ""]
+    if exp.claim:
+        lines += [f"**The claim from practice it tests.** {exp.claim}", ""]
+    if not data.is_experiment:
+        lines += ["This run simulates one scenario (no arms), so the report compares the firms of "
+                  "the market with each other.", ""]
+    lines += ["## The answer in two sentences", "", " ".join(s for s in answer(data) if s), ""]
+    return lines
+
+
+def _design(data: ReportData) -> list[str]:
+    n_customers = data.config.customers.n
+    unit = data.step_unit
+    sample = (f"{data.replications} replication{'s' if data.replications > 1 else ''} of "
+              f"{n_customers:,} customers over {data.horizon} {unit}s (seed {data.config.seed})")
+    if not data.is_experiment:
+        return ["## How it was run", "", f"One scenario: {sample}.", ""]
+    lines = ["## How the experiment was run", "",
+             f"{len(data.arms)} arms, each played with {sample}. The arms share common random "
+             f"numbers: replication r sees the same customers and the same chance events in every "
+             f"arm, so the difference between two arms is measured within each replication and "
+             f"its confidence interval is narrow. The first arm, **{data.baseline}**, is the "
+             f"baseline; the answer is about **{data.focus_firm}**.", "",
+             "Each arm changes these settings of the scenario:", "",
+             markdown_table(arms_table(data.experiment)), ""]
+    return lines
+
+
+def _results(data: ReportData) -> list[str]:
+    kpis = data.focus_kpis or ["arpu"]
+    unit, horizon = data.step_unit, data.horizon
+    if data.replications > 1:
+        sample = (f"mean over {data.replications} replications with 95% confidence intervals "
+                  f"(t intervals over replications)")
+    else:
+        sample = "from a single replication, so without confidence intervals"
+    reading = (f"Values at {unit} {horizon} (\"over the run\": summed over {unit}s 1 to "
+               f"{horizon}), {sample}.")
+    if not data.is_experiment:
+        shown = list(dict.fromkeys(["customers", *kpis]))
+        return ["## Results by firm", "", reading, "",
+                markdown_table(firms_table(data.summary, data.firms, shown, data.baseline)), ""]
+    lines = [f"## Results for {data.focus_firm}", "",
+             reading + f" \"vs {data.baseline}\" is the paired difference to the baseline; when "
+             f"its CI excludes 0 the difference is not replication noise.", "",
+             markdown_table(kpi_table(data.summary, data.focus_firm, kpis, data.arms, unit)), "",
+             f"### {_capital(kpi_info(kpis[0]).label)} of every firm", "",
+             "Who gains and who loses when the arms change (means over replications):", "",
+             markdown_table(firm_by_arm_table(data.summary, data.firms, kpis[0], data.arms)), ""]
+    if not data.shapley.empty:
+        empty, full = factor_arms(data.experiment.factors)
+        lines += ["## Shapley split of the uplift", "",
+                  f"The uplift from **{empty}** (no factor on) to **{full}** (every factor on) is "
+                  f"split between the factors by their Shapley values: a factor's contribution "
+                  f"averaged over the orders in which the factors can be switched on, so the "
+                  f"contributions add up to the whole uplift. Computed replication by replication "
+                  f"and summarised with 95% CIs.", "",
+                  markdown_table(shapley_table(data.shapley, unit)), ""]
+    return lines
+
+
+def _figures(figures: list[FigureSpec]) -> list[str]:
+    lines = ["## Figures", "", "Each title states what the figure shows; PNG and SVG files are "
+             "in `figures/`.", ""]
+    for spec in figures:
+        lines += [f"### {_capital(spec.title)}", "",
+                  f"![{_capital(spec.title)}](figures/{spec.name}.png)", "", _capital(spec.caption),
+                  ""]
+    return lines
+
+
+def caveats(data: ReportData) -> list[str]:
+    """The caveats of a run: its sample, its horizon, what the model leaves out, its warnings."""
+    r, n, unit, horizon = data.replications, data.config.customers.n, data.step_unit, data.horizon
+    if r < 2:
+        sample = ("**One replication**: no confidence interval can be computed, so any difference "
+                  "may be noise. Run again with `replications=5` or more.")
+    else:
+        sample = (f"**{r} replications**: the 95% intervals are t intervals over replications"
+                  + (" and are wide with so few" if r < 5 else "") + ". Intervals of differences "
+                  "between arms are narrower because the arms share random numbers.")
+    items = [
+        sample,
+        f"**{n:,} simulated customers.** Marketing budgets are totals per {unit}, while "
+        f"advertising reaches each customer with probability 1 − exp(−budget / (customers × "
+        f"reach cost)): the same config at another size is another market, so CAC, profit and "
+        f"LTV/CAC in currency do not carry over to other sizes.",
+        f"**Horizon of {horizon} {unit}s.** KPIs are read at {unit} {horizon}; LTV is predicted "
+        f"from the last {min(LTV_WINDOW, horizon)} {unit}s assuming margin and retention stay as "
+        f"they were" + (", and a horizon this short still includes the start-up transient"
+                        if horizon < 2 * LTV_WINDOW else "") + ".",
+        *[f"**Left out.** {text}" for text in LEFT_OUT],
+    ]
+    items += [f"**Warning from the run:** {w}" for w in data.metadata.get("warnings", []) or []]
+    return ["## Caveats", "", *[f"- {item}" for item in items], ""]
+
+
+def _definitions(data: ReportData) -> list[str]:
+    kpis = list(dict.fromkeys([*(data.focus_kpis or ["arpu"]), "customers", "arpu", "ltv", "cac",
+                               "ltv_cac"]))
+    return ["## What the KPIs mean", "", markdown_table(definitions_table(kpis, data.step_unit)),
+            "", "Money is in the config's currency unit; one step is one "
+            f"{data.step_unit}. The tables of the run (`firm_metrics.parquet`, "
+            "`unit_metrics.parquet`, `segment_metrics.parquet`, `cohort_retention.parquet`, "
+            "`summary.csv`) and the resolved config (`config.yaml`) sit next to this report.", ""]
+
+
+def render_report(data: ReportData, figures: list[FigureSpec]) -> str:
+    """The text of ``report.md``."""
+    lines = [*_intro(data), *_design(data), *_results(data), *_figures(figures), *caveats(data),
+             *_definitions(data)]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_report(result_like: Any, out_dir: str | Path,
+                 figures: list[FigureSpec] | None = None) -> Path:
+    """Write ``out_dir/report.md``.
+
+    Args:
+        result_like: a ``RunResult`` (or an object with its attributes), a ``ReportData``, or
+            the path of a finished run directory.
+        out_dir: the run directory.
+        figures: the figures to link; default: those of ``plan_figures`` whose PNG exists in
+            ``out_dir/figures``.
+
+    Returns:
+        The path of ``report.md``.
+    """
+    data = as_report_data(result_like)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if figures is None:
+        figures = [spec for spec in plan_figures(data)
+                   if (out / "figures" / f"{spec.name}.png").is_file()]
+    path = out / "report.md"
+    path.write_text(render_report(data, figures), encoding="utf-8")
+    return path

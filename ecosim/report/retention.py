@@ -1,0 +1,129 @@
+"""Retention curves by cohort: the share of a cohort's customers still with the firm, by age."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.colors import to_rgb
+
+from ecosim.report.style import SLIDE_SIZE, STYLE, finish, save
+
+#: Acquisition cohorts drawn besides the initial customers (cohort 0).
+COHORTS_SHOWN = 3
+COHORT_MARKERS = ("", "o", "s", "^", "D")
+#: Share of the figure's width kept for the legend of cohorts.
+LEGEND_WIDTH = 0.21
+
+
+def _shade(colour: str, rank: int) -> tuple[float, float, float]:
+    """The firm's colour for the first cohorts, mixed with more white for later ones."""
+    mix = (0.0, 0.0, 0.35, 0.6, 0.75)[min(rank, 4)]
+    rgb = to_rgb(colour)
+    return tuple(c + (1.0 - c) * mix for c in rgb)
+
+
+def pick_cohorts(cohort_retention: pd.DataFrame, horizon: int) -> list[int]:
+    """Cohort 0 (customers at the start) and up to three acquisition cohorts spread over the run.
+
+    Only cohorts with at least two ages observed are drawn: a curve needs two points.
+    """
+    wanted = [0, 1] + [round(horizon * k / (COHORTS_SHOWN + 1)) for k in (1, 2)]
+    present = set(cohort_retention.loc[cohort_retention["acquired"] > 0, "cohort"])
+    chosen = [c for c in dict.fromkeys(wanted) if c in present and c <= horizon - 1]
+    return chosen[:COHORTS_SHOWN + 1]
+
+
+def pooled_retention(cohort_retention: pd.DataFrame, arm: str, firm: str,
+                     cohort: int) -> pd.Series:
+    """Alive fraction by age of one cohort, pooled over replications (sum alive / sum acquired)."""
+    c = cohort_retention
+    rows = c[(c["arm"] == arm) & (c["firm"] == firm) & (c["cohort"] == cohort)]
+    sums = rows.groupby("age")[["alive", "acquired"]].sum()
+    return (sums["alive"] / sums["acquired"].where(sums["acquired"] > 0)).dropna()
+
+
+def _cohort_label(cohort: int, step_unit: str) -> str:
+    return "customers at the start" if cohort == 0 else f"acquired in {step_unit} {cohort}"
+
+
+def retention_finding(cohort_retention: pd.DataFrame, panels: list[tuple[str, str]],
+                      step_unit: str, by_arm: bool) -> str:
+    """The title: how much of its first acquired cohort each panel keeps, best and worst."""
+    cohort = 1
+    kept = {}
+    for arm, firm in panels:
+        curve = pooled_retention(cohort_retention, arm, firm, cohort)
+        if len(curve) > 1:
+            kept[(arm, firm)] = curve
+    if not kept:
+        return "Retention by cohort"
+    age = min(int(curve.index.max()) for curve in kept.values())
+    values = {key: float(curve.loc[age]) for key, curve in kept.items()}
+    best = max(values, key=values.get)
+    worst = min(values, key=values.get)
+    what = f"of its {step_unit}-{cohort} customers for {age} {step_unit}s"
+    if by_arm:
+        firm = best[1]
+        text = f"{firm} keeps {values[best]:.0%} {what} under {best[0]}"
+        return text + (f", {values[worst]:.0%} under {worst[0]}" if worst != best else "")
+    text = f"{best[1]} keeps {values[best]:.0%} {what}"
+    return text + (f", {worst[1]} {values[worst]:.0%}" if worst != best else "")
+
+
+def plot_retention(cohort_retention: pd.DataFrame, panels: list[tuple[str, str]], horizon: int,
+                   step_unit: str, colours: dict[str, str], stem: Path, by_arm: bool,
+                   title: str | None = None) -> list[Path]:
+    """One panel per (arm, firm), one line per cohort: the share still a customer, by age.
+
+    Args:
+        cohort_retention: the table of DESIGN §4 (arm, replication, firm, cohort, age, ...).
+        panels: (arm, firm) pairs, e.g. the focus firm in each arm, or the largest firms.
+        horizon: the last step; step_unit: "month".
+        colours: the colour of each panel's firm.
+        stem: the path without suffix.
+        by_arm: whether the panels differ by arm (titles name the arm) or by firm.
+        title: the figure title; default: ``retention_finding``.
+    """
+    title = title or retention_finding(cohort_retention, panels, step_unit, by_arm)
+    cohorts = pick_cohorts(cohort_retention, horizon)
+    cols = min(len(panels), 3) if len(panels) > 4 else len(panels)
+    rows_n = math.ceil(len(panels) / cols)
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(rows_n, cols, figsize=SLIDE_SIZE, sharex=True, sharey=True,
+                                 squeeze=False)
+        for ax in axes.flat[len(panels):]:
+            ax.set_visible(False)
+        for ax, (arm, firm) in zip(axes.flat, panels, strict=False):
+            for rank, cohort in enumerate(cohorts):
+                curve = pooled_retention(cohort_retention, arm, firm, cohort)
+                if len(curve) < 2:
+                    continue
+                ax.plot(curve.index, 100 * curve.to_numpy(), color=_shade(colours[firm], rank),
+                        linestyle="--" if cohort == 0 else "-", marker=COHORT_MARKERS[rank],
+                        markersize=6, markevery=max(len(curve) // 6, 1),
+                        label=_cohort_label(cohort, step_unit))
+            ax.set_title(arm if by_arm else firm)
+            ax.set_ylim(0, 102)
+        for ax in axes[:, 0]:
+            ax.set_ylabel("still customers (% of the cohort)")
+        for ax in axes[-1, :]:
+            ax.set_xlabel(f"age ({step_unit}s)")
+        handles, labels = _unique_legend(axes)
+        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0 - LEGEND_WIDTH, 0.5),
+                   frameon=False, title="cohort")
+        finish(fig, title,
+               f"Age: {step_unit}s since the cohort was acquired. Pooled over replications "
+               "(alive / acquired). A customer who leaves and comes "
+               "back later counts as a new acquisition.", legend_width=LEGEND_WIDTH)
+        return save(fig, Path(stem))
+
+
+def _unique_legend(axes: object) -> tuple[list, list[str]]:
+    seen: dict[str, object] = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(label, handle)
+    return list(seen.values()), list(seen)

@@ -1,0 +1,169 @@
+"""The tables of a report, as DataFrames of formatted strings, and their markdown.
+
+The same tables feed ``report.md`` and the deck: the arms and what each changes, a KPI table
+(means with 95% CIs and paired differences to the baseline), a firm comparison, and the Shapley
+split.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from ecosim.config import ExperimentConfig
+from ecosim.report.labels import (
+    format_difference,
+    format_interval,
+    format_value,
+    kpi_info,
+    unit,
+)
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub markdown table of a frame of strings (pipes escaped, newlines as <br>)."""
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", "<br>")
+
+    header = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
+    align = "|" + "|".join("---" for _ in frame.columns) + "|"
+    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, align, *rows])
+
+
+def kpi_heading(kpi: str, step_unit: str) -> str:
+    """"revenue per customer (ARPU), currency per customer per month"."""
+    info, text = kpi_info(kpi), unit(kpi, step_unit)
+    return info.label if text in ("", info.label, info.short) else f"{info.label}, {text}"
+
+
+def _override(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def arms_table(experiment: ExperimentConfig) -> pd.DataFrame:
+    """One row per arm: what it changes relative to the scenario, and the factors it turns on."""
+    rows = []
+    for arm, overrides in experiment.arms.items():
+        changes = "\n".join(f"`{key}` = {_override(value)}" for key, value in overrides.items())
+        row = {"arm": f"**{arm}**", "what it sets": changes or "nothing (the scenario as is)"}
+        if experiment.factors:
+            row["factors on"] = ", ".join(experiment.factors.get(arm, [])) or "none"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def kpi_table(summary: pd.DataFrame, firm: str, kpis: list[str], arms: list[str],
+              step_unit: str) -> pd.DataFrame:
+    """Rows (KPI, arm): mean, 95% CI, paired difference to the first arm and its 95% CI."""
+    rows = []
+    base = arms[0]
+    for kpi in kpis:
+        table = summary[(summary["firm"] == firm) & (summary["kpi"] == kpi)].set_index("arm")
+        for i, arm in enumerate(arms):
+            if arm not in table.index:
+                continue
+            r = table.loc[arm]
+            is_base = arm == base
+            excludes = (math.isfinite(r["diff_ci_low"]) and math.isfinite(r["diff_ci_high"])
+                        and (r["diff_ci_low"] > 0 or r["diff_ci_high"] < 0))
+            rows.append({
+                "KPI": kpi_heading(kpi, step_unit) if i == 0 else "",
+                "arm": arm,
+                "mean": format_value(kpi, r["mean"]),
+                "95% CI": format_interval(kpi, r["ci_low"], r["ci_high"]),
+                f"vs {base}": "baseline" if is_base else format_difference(kpi, r["diff_mean"]),
+                "95% CI of the difference": "" if is_base else format_interval(
+                    kpi, r["diff_ci_low"], r["diff_ci_high"], difference=True),
+                "CI excludes 0": "" if is_base else "yes" if excludes else "no",
+            })
+    return pd.DataFrame(rows)
+
+
+def wide_kpi_table(summary: pd.DataFrame, firm: str, kpis: list[str],
+                   arms: list[str]) -> pd.DataFrame:
+    """Rows arms, columns KPIs: mean, paired difference to the first arm, its 95% CI.
+
+    One value per line, three lines a cell: compact enough for a slide.
+    """
+    rows = []
+    for arm in arms:
+        row = {"arm": arm}
+        for kpi in kpis:
+            r = summary[(summary["firm"] == firm) & (summary["kpi"] == kpi)
+                        & (summary["arm"] == arm)]
+            if r.empty:
+                row[kpi_info(kpi).short] = "n/a"
+                continue
+            r = r.iloc[0]
+            text = format_value(kpi, r["mean"])
+            if arm != arms[0]:
+                text += (f"\n{format_difference(kpi, r['diff_mean'])}"
+                         f"\n{format_interval(kpi, r['diff_ci_low'], r['diff_ci_high'], True)}")
+            row[kpi_info(kpi).short] = text
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def firms_table(summary: pd.DataFrame, firms: list[str], kpis: list[str], arm: str,
+                with_ci: bool = True) -> pd.DataFrame:
+    """Rows firms, columns KPIs: the mean, and its 95% CI when ``with_ci``."""
+    rows = []
+    for firm in firms:
+        row = {"firm": firm}
+        for kpi in kpis:
+            r = summary[(summary["firm"] == firm) & (summary["kpi"] == kpi)
+                        & (summary["arm"] == arm)]
+            if r.empty:
+                row[kpi_info(kpi).short] = "n/a"
+                continue
+            r = r.iloc[0]
+            text = format_value(kpi, r["mean"])
+            if with_ci and math.isfinite(r["ci_low"]):
+                text += " " + format_interval(kpi, r["ci_low"], r["ci_high"])
+            row[kpi_info(kpi).short] = text
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def firm_by_arm_table(summary: pd.DataFrame, firms: list[str], kpi: str,
+                      arms: list[str]) -> pd.DataFrame:
+    """Rows firms, columns arms: the mean of one KPI (who gains and who loses across arms)."""
+    table = summary[summary["kpi"] == kpi].pivot(index="firm", columns="arm", values="mean")
+    table = table.reindex(index=[f for f in firms if f in table.index], columns=arms)
+    out = table.apply(lambda column: column.map(lambda v: format_value(kpi, v)))
+    return out.reset_index()
+
+
+def shapley_table(shapley: pd.DataFrame, step_unit: str) -> pd.DataFrame:
+    """Rows (firm, KPI, factor): the contribution with its 95% CI and its share of the uplift.
+
+    The firm column appears only when the split covers several firms; a KPI is named once.
+    """
+    rows, previous = [], None
+    several = shapley["firm"].nunique() > 1
+    for r in shapley.itertuples():
+        key = (r.firm, r.kpi)
+        row = {"firm": r.firm if key != previous else ""} if several else {}
+        row.update({
+            "KPI": kpi_heading(r.kpi, step_unit) if key != previous else "",
+            "factor": r.factor,
+            "contribution": format_difference(r.kpi, r.mean),
+            "95% CI": format_interval(r.kpi, r.ci_low, r.ci_high, difference=True),
+            "share of the uplift": (f"{100 * r.share_of_uplift:.0f}%"
+                                    if math.isfinite(r.share_of_uplift) else "n/a"),
+        })
+        rows.append(row)
+        previous = key
+    return pd.DataFrame(rows)
+
+
+def definitions_table(kpis: list[str], step_unit: str) -> pd.DataFrame:
+    """What each KPI of the report means, with its unit."""
+    return pd.DataFrame([{"KPI": kpi_info(k).label, "unit": unit(k, step_unit),
+                          "definition": kpi_info(k).definition.format(step=step_unit)}
+                         for k in kpis])
