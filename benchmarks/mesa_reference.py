@@ -10,9 +10,11 @@ of the configuration the benchmark uses:
 * accounting (step 6): revenue, gross margin, losses, purchases, customers, new and churned per
   firm and need; customers, new, churned and wallet per firm.
 
-Segment and cohort ledgers, events, networks, the noncontractual lifecycle and transaction logs
-are not implemented (the constructor refuses such configurations); leaving them out only makes
-this reference faster, so the measured speed-up is a lower bound.
+Other business models, entrants, partners, cross-sell, referrals, events, networks, the
+noncontractual lifecycle, segment and cohort ledgers and transaction logs are not implemented
+(the constructor refuses such configurations; the ledgers are simply not kept). ecosim's kernel
+still evaluates those rules (switched off) for every customer-need, and leaving them out only
+makes this reference faster, so the measured speed-up is a lower bound.
 
 Draws come from the model's NumPy ``Generator`` (``model.rng``), scalar draws per decision, so
 results match ``EcosystemModel`` in distribution, not draw for draw: ``bench_step`` checks that
@@ -255,10 +257,16 @@ class MesaMarket(mesa.Model):
         """Create firms and customers; record the step-0 customers of each firm."""
         super().__init__(seed=seed)
         customers = cfg.customers
+        unsupported = [name for name, firm in cfg.firms.items()
+                       if firm.model != "standalone" or firm.enters_at > 0 or firm.partner_of
+                       or firm.cross_sell.contacts_per_step > 0 or firm.referral.rate > 0
+                       or firm.marketing.rule != "fixed"]
         if (customers.lifecycle.kind != "contractual" or customers.network.kind != "none"
-                or cfg.events or any(f.model != "standalone" for f in cfg.firms.values())):
-            raise NotImplementedError("the Mesa reference plays only standalone firms, the "
-                                      "contractual lifecycle, no network and no events")
+                or cfg.events or unsupported):
+            raise NotImplementedError(
+                "the Mesa reference plays only standalone firms present from step 0 with fixed "
+                "marketing, no cross-sell or referrals, the contractual lifecycle, no network "
+                f"and no events (unsupported firms: {unsupported})")
         self.cfg = cfg
         self.n_customers = customers.n
         self.need_names = list(cfg.needs)

@@ -217,6 +217,23 @@ def _step_customers(key, step, lifecycle_kind, traits, life, segment, age_band, 
     n_blocks = (n + BLOCK - 1) // BLOCK
     tx_capacity = tx.shape[1]
     habit_gain = behaviour[HABIT_GAIN]
+    # Rules that are off for every firm this step are skipped below (same results, less work):
+    # contextual offers, and business-model utility (then zero for every firm but a referrer).
+    context_on = False
+    plain = True
+    for f in range(n_firms):
+        g = firm_int[f, GROUP]
+        if g >= 0:
+            plain = False
+            if firm_real[g, CONTEXT_REACH] > 0.0:
+                context_on = True
+        if bundle_mask[f] != 0:
+            plain = False
+    offered = np.zeros(n_needs, np.uint64)  # bitmask of the firms offering need k this step
+    for k in range(n_needs):
+        for f in range(n_firms):
+            if available[f, k]:
+                offered[k] |= _bit(f)
     for b in prange(n_blocks):
         firm_since = np.zeros(n_firms, np.int64)
         held = np.zeros(n_firms, np.int64)
@@ -234,6 +251,8 @@ def _step_customers(key, step, lifecycle_kind, traits, life, segment, age_band, 
             brands_used = np.uint64(0)
             held[:] = 0
             group_count[:] = 0
+            if plain:
+                extra[:] = 0.0  # what _extra_utility would write for every firm but a referrer
             n_held_needs = 0
             for k in range(n_needs):
                 p = provider[i, k]
@@ -282,15 +301,16 @@ def _step_customers(key, step, lifecycle_kind, traits, life, segment, age_band, 
                         candidates |= _bit(current)
                     if current < 0 or uniform(key, STREAM_OPEN, step, i, k * 64 + j) < openness:
                         candidates |= known
-                    candidates |= _contextual_offers(key, step, i, k, j, firm_real, firm_int,
-                                                     available, group_count, current)
+                    if context_on:
+                        candidates |= _contextual_offers(key, step, i, k, j, firm_real,
+                                                         firm_int, available, group_count,
+                                                         current)
                     if trial_firm >= 0:
                         candidates |= _bit(trial_firm)
-                    for f in range(n_firms):  # only firms offering k in the market
-                        if not available[f, k]:
-                            candidates &= ~_bit(f)
-                    _extra_utility(extra, firm_real, firm_int, bundle_mask, held, group_count,
-                                   current, k, trial_firm, row, candidates)
+                    candidates &= offered[k]  # only firms offering k in the market
+                    if not plain or trial_firm >= 0:
+                        _extra_utility(extra, firm_real, firm_int, bundle_mask, held,
+                                       group_count, current, k, trial_firm, row, candidates)
                     chosen = _choose_provider(key, step, i, k, j, current, habit[i, k],
                                               candidates, extra, brands_used, row, quality,
                                               log_price, convenience, brand)

@@ -1,0 +1,1 @@
+"""Performance suite of ecosim (see README.md here)."""
