@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Run every experiment of conf/experiment/ at its default size and copy one figure of each to
+# docs/figures/<name>.png (the figures of the README section "Questions ecosim answers").
+#
+#   experiments/run_all.sh                            # all experiments, under results/experiments/
+#   experiments/run_all.sh cac_squeeze data_pooling   # only these
+#   OUT=/tmp/runs experiments/run_all.sh              # run directories elsewhere
+#   ECOSIM_ARGS="scale=full" experiments/run_all.sh   # extra overrides for every run
+#
+# Each run writes RUN_DIR/report.md and RUN_DIR/figures/*.png (ecosim.report); the figure copied
+# is the experiment's choice in FIGURE below if the run has it, else the first that exists of
+# uplift_waterfall, kpi_bars, customers_and_revenue. Runs take minutes each on a 2-core laptop
+# (experiments/<name>.md gives the measured times); the first also compiles the Numba kernels.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ECOSIM="${ECOSIM:-$ROOT/.venv/bin/ecosim}"
+OUT="${OUT:-$ROOT/results/experiments}"
+FIGURES="$ROOT/docs/figures"
+mkdir -p "$OUT" "$FIGURES"
+
+# The figure that answers each question best (a file stem in RUN_DIR/figures/).
+declare -A FIGURE=(
+  [cac_squeeze]=ltv_vs_cac
+  [growth_levers]=uplift_waterfall
+  [ecosystem_vs_marketplace]=kpi_bars
+  [umbrella_vs_convenience]=uplift_waterfall
+  [convenient_entrant]=market_share_by_need
+  [segmentation]=kpi_bars
+  [silos_vs_value_streams]=kpi_bars
+  [cx_price_resistance]=kpi_bars
+  [data_pooling]=uplift_waterfall
+  [segment_capacity]=kpi_bars
+)
+
+if [ "$#" -gt 0 ]; then
+  names=("$@")
+else
+  names=()
+  for path in "$ROOT"/conf/experiment/*.yaml; do names+=("$(basename "$path" .yaml)"); done
+fi
+
+for name in "${names[@]}"; do
+  run_dir="$OUT/$name"
+  echo "== $name -> $run_dir"
+  start=$(date +%s)
+  # shellcheck disable=SC2086  # ECOSIM_ARGS is a list of overrides
+  "$ECOSIM" "experiment=$name" "hydra.run.dir=$run_dir" ${ECOSIM_ARGS:-}
+  echo "   $(( $(date +%s) - start )) s"
+  figure=""
+  for stem in "${FIGURE[$name]:-}" uplift_waterfall kpi_bars customers_and_revenue; do
+    if [ -n "$stem" ] && [ -f "$run_dir/figures/$stem.png" ]; then
+      figure="$run_dir/figures/$stem.png"
+      break
+    fi
+  done
+  if [ -n "$figure" ]; then
+    cp "$figure" "$FIGURES/$name.png"
+    echo "   figure: docs/figures/$name.png (from figures/$(basename "$figure"))"
+  else
+    echo "   no figure in $run_dir/figures" >&2
+  fi
+done
