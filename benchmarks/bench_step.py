@@ -9,6 +9,10 @@ Measured, in one run so that the ratio sees the same machine load:
 
 * ecosim (``EcosystemModel.step``) at each of ``--sizes`` customers, after a warm-up step that
   absorbs JIT compilation; the model's construction is timed apart and excluded;
+* ecosim with all mechanisms on (``all_on_config``: the same market, sizes and load, plus an
+  ecosystem with a partner, a bundle, a marketplace, cross-sell, referrals, contact fatigue, an
+  LTV/CAC marketing rule and a Watts–Strogatz network) at the same sizes; issue 3 asks that its
+  time per customer-need-step stays within ``ALL_ON_LIMIT`` (1.5×) of the standalone market's;
 * the Mesa reference (``benchmarks/mesa_reference.py``, one ``mesa.Agent`` per customer) at
   ``--mesa-size`` customers, also after one warm-up step;
 * a sanity check that both do the same work: market shares and revenue per customer of the two
@@ -26,6 +30,7 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime as dt
 import json
 import os
@@ -57,10 +62,18 @@ BASKET_LOG_MEAN = (2.5, 3.4, 5.7, 3.0, 3.4, 4.4, 2.5, 3.7)
 TARGET_SPEEDUP = 300.0
 #: Throughput ratio (large vs small population) within which time counts as linear in customers.
 LINEAR_BAND = (0.8, 1.25)
+#: Largest allowed ratio of time per customer-need-step, all mechanisms on / standalone (issue 3).
+ALL_ON_LIMIT = 1.5
+STANDALONE, ALL_ON = "standalone", "all mechanisms on"
 
 
 def bench_config(n_customers: int, horizon: int, seed: int = 0) -> EcosimConfig:
     """The benchmark market for ``n_customers`` customers over ``horizon`` steps (validated)."""
+    return load_config(_bench_dict(n_customers, horizon, seed))
+
+
+def _bench_dict(n_customers: int, horizon: int, seed: int) -> dict[str, Any]:
+    """The standalone benchmark market as a configuration mapping (not yet validated)."""
     segments = {
         "price_hunters": {
             "weight": 0.5,
@@ -98,7 +111,7 @@ def bench_config(n_customers: int, horizon: int, seed: int = 0) -> EcosimConfig:
         firms[name] = {"model": "standalone", "offerings": offerings,
                        "initial_share": {need: 0.1 for need in NEEDS},
                        "initial_awareness": 1.0}
-    return load_config({
+    return {
         "seed": seed,
         "time": {"horizon": horizon},
         "customers": {
@@ -112,7 +125,53 @@ def bench_config(n_customers: int, horizon: int, seed: int = 0) -> EcosimConfig:
         "needs": needs,
         "firms": firms,
         "output": {"transactions": False, "figures": False},
-    })
+    }
+
+
+#: The "all mechanisms on" variant (issue 3, item 9): the same market, load and sizes, with
+#: every business model and policy of DESIGN §2.3–2.5 switched on somewhere.
+ALL_ON_FIRMS: dict[str, dict[str, Any]] = {
+    # a contextual ecosystem with one partner; value-stream cross-sell aimed by segment
+    "bank": {"model": "ecosystem",
+             "ecosystem": {"context_reach": 0.3, "entry_bonus": 0.5, "data_gain": 0.5},
+             "cross_sell": {"contacts_per_step": 0.05, "organisation": "value_stream",
+                            "targeting": "behavioural", "contact_cost": 0.5}},
+    "food_delivery": {"partner_of": "bank", "partner_take_rate": 0.08},
+    # a marketplace of 100 sellers per need
+    "grocer": {"model": "marketplace",
+               "marketplace": {"take_rate": 0.12, "assortment": 100, "search_cost": 0.5,
+                               "price_gain": 0.05, "match_gain": 0.2}},
+    # a bundle of four needs; silo cross-sell aimed by age × income band
+    "taxi_app": {"model": "bundle",
+                 "bundle": {"needs": ["banking", "taxi", "delivery", "media"], "discount": 0.15,
+                            "min_products": 2},
+                 "cross_sell": {"contacts_per_step": 0.05, "organisation": "silo",
+                                "targeting": "sociodemographic", "contact_cost": 0.5}},
+    # a referral programme over the social network
+    "clinic": {"referral": {"rate": 0.01, "reward": 5.0, "incentive": 0.5}},
+    # acquisition marketing under the LTV/CAC rule
+    "streamer": {"marketing": {"budget": 50_000.0, "reach_cost": 40.0, "word_of_mouth": 0.1,
+                               "rule": "ltv_cac_target", "target": 3.0, "adjust": 0.5}},
+}
+ALL_ON_NETWORK = {"kind": "watts_strogatz", "degree": 10, "rewire": 0.1}
+ALL_ON_FATIGUE = {"per_contact": 0.2, "decay": 0.5, "openness_gain": 0.3, "annoyance": 0.5}
+
+
+def all_on_config(n_customers: int, horizon: int, seed: int = 0) -> EcosimConfig:
+    """The benchmark market with every mechanism on (see ``ALL_ON_FIRMS``), validated.
+
+    Same needs, segments, offerings, openness 1 and awareness 1 as ``bench_config``; on top: an
+    ecosystem (context reach 0.3, entry bonus 0.5, data gain 0.5 on the risk-priced need) with a
+    partner, a bundle, a marketplace, value-stream and silo cross-sell with behavioural and
+    socio-demographic targeting and contact fatigue, a referral programme, an LTV/CAC marketing
+    rule and a Watts–Strogatz network of degree 10. The other firms stay standalone.
+    """
+    raw = _bench_dict(n_customers, horizon, seed)
+    for name, settings in ALL_ON_FIRMS.items():
+        raw["firms"][name].update(copy.deepcopy(settings))
+    raw["customers"]["network"] = dict(ALL_ON_NETWORK)
+    raw["customers"]["fatigue"] = dict(ALL_ON_FATIGUE)
+    return load_config(raw)
 
 
 @dataclass
@@ -129,6 +188,7 @@ class Measurement:
     step_s: list[float]
     cpu_s: list[float]  # process CPU time of each timed step, all threads
     phases_s: dict[str, float] = field(default_factory=dict)  # summed over the timed steps
+    variant: str = STANDALONE  # ecosim's market: STANDALONE or ALL_ON
 
     @property
     def median_step_s(self) -> float:
@@ -175,17 +235,24 @@ class Contender:
     repeats: int
 
 
-def prepare_ecosim(n_customers: int, repeats: int, seed: int) -> Contender:
-    """Build an ``EcosystemModel`` and play its warm-up step (JIT compile or cache load)."""
-    cfg = bench_config(n_customers, horizon=repeats + 1, seed=seed)
+def prepare_ecosim(n_customers: int, repeats: int, seed: int,
+                   variant: str = STANDALONE) -> Contender:
+    """Build an ``EcosystemModel`` and play its warm-up step (JIT compile or cache load).
+
+    ``variant``: ``STANDALONE`` (``bench_config``) or ``ALL_ON`` (``all_on_config``); the build
+    time includes the social network of the latter.
+    """
+    make = all_on_config if variant == ALL_ON else bench_config
+    cfg = make(n_customers, horizon=repeats + 1, seed=seed)
     start = time.perf_counter()
     model = EcosystemModel(cfg)
     build = time.perf_counter() - start
     start = time.perf_counter()
     model.step()
     warmup = time.perf_counter() - start
-    measurement = Measurement("ecosim", n_customers, len(cfg.needs), len(cfg.firms),
-                              numba.get_num_threads(), build, warmup, [], [], {})
+    label = "ecosim" if variant == STANDALONE else "ecosim, all mechanisms on"
+    measurement = Measurement(label, n_customers, len(cfg.needs), len(cfg.firms),
+                              numba.get_num_threads(), build, warmup, [], [], {}, variant)
     population = model.population  # time the two kernel phases of each step
     population.spread_awareness = _timed(population.spread_awareness, measurement.phases_s,
                                          "spread_awareness")
@@ -315,6 +382,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None,
                         help="numba threads (default: numba's default, all cores)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--standalone-only", action="store_true",
+                        help="skip the all-mechanisms-on variant of ecosim")
     parser.add_argument("--quick", action="store_true",
                         help="small repeats and Mesa size: under a minute once compiled")
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results.json"),
@@ -344,6 +413,39 @@ def markdown_table(rows: list[Measurement], reference: Measurement) -> str:
     return "\n".join(lines)
 
 
+def all_on_comparison(standalone: list[Measurement],
+                      all_on: list[Measurement]) -> dict[str, Any] | None:
+    """All mechanisms on against standalone, per size: ratios of time per customer-need-step.
+
+    Both variants have the same customers and needs, so the ratio of step times is the ratio of
+    time per customer-need-step (the inverse of the throughput ratio). Judged on median step
+    times; also given: fastest steps, median CPU time, and the median of the per-round ratios
+    (the two steps of a round are played back to back, so they see nearly the same load).
+    """
+    if not all_on:
+        return None
+    by_size = {m.customers: m for m in standalone}
+    sizes: dict[str, Any] = {}
+    for on in all_on:
+        std = by_size[on.customers]
+        time_ratio = on.median_step_s / std.median_step_s
+        sizes[str(on.customers)] = {
+            "standalone_customer_need_steps_per_s": std.throughput,
+            "all_on_customer_need_steps_per_s": on.throughput,
+            "throughput_ratio_all_on_over_standalone": on.throughput / std.throughput,
+            "time_ratio_all_on_over_standalone": time_ratio,
+            "best_time_ratio": min(on.step_s) / min(std.step_s),
+            "cpu_time_ratio": statistics.median(on.cpu_s) / statistics.median(std.cpu_s),
+            "paired_time_ratio_median": statistics.median(
+                a / b for a, b in zip(on.step_s, std.step_s, strict=False)),
+            "within_limit": time_ratio <= ALL_ON_LIMIT,
+        }
+    return {"limit_time_ratio": ALL_ON_LIMIT,
+            "criterion": "median step time, all mechanisms on / standalone, same run and size",
+            "sizes": sizes,
+            "within_limit": all(v["within_limit"] for v in sizes.values())}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     if args.threads is not None:
@@ -351,16 +453,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     load_before = os.getloadavg()
 
-    contenders = [prepare_ecosim(n, args.repeats, args.seed) for n in args.sizes]
+    variants = [STANDALONE] if args.standalone_only else [STANDALONE, ALL_ON]
+    # Each size's two variants are next to each other in every round of the timing.
+    contenders = [prepare_ecosim(n, args.repeats, args.seed, variant)
+                  for n in args.sizes for variant in variants]
     reference = prepare_mesa(args.mesa_size, args.mesa_repeats, args.seed)
     print("built and warmed up: " + ", ".join(
         f"{c.measurement.implementation} {c.measurement.customers:,} "
         f"({c.measurement.build_s:.1f} s + {c.measurement.warmup_s:.1f} s)"
         for c in [*contenders, reference]), flush=True)
     time_round_robin([*contenders, reference])
-    ecosim_rows = [c.measurement for c in contenders]
+    ecosim_rows = [c.measurement for c in contenders if c.measurement.variant == STANDALONE]
+    all_on_rows = [c.measurement for c in contenders if c.measurement.variant == ALL_ON]
+    nbytes_of = {(c.measurement.variant, c.measurement.customers): c.model.population.nbytes()
+                 for c in contenders}
     mesa_row = reference.measurement
-    nbytes = contenders[-1].model.population.nbytes()
+    nbytes = nbytes_of[STANDALONE, max(m.customers for m in ecosim_rows)]
     del contenders  # free the large populations before the check
     check = check_equivalence(reference.model, args.check_size, args.seed)
 
@@ -388,6 +496,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               "design_goal": "<= 64 bytes per customer + 8 per customer-need (K=8, F=8)"}
     largest = by_size[-1]
     headline = speedups[str(largest.customers)]
+    comparison = all_on_comparison(ecosim_rows, all_on_rows)
+    all_on_memory = None
+    if all_on_rows:
+        largest_on = max(m.customers for m in all_on_rows)
+        on_bytes = nbytes_of[ALL_ON, largest_on]
+        all_on_memory = {**on_bytes, "customers": largest_on,
+                         "network_per_customer": on_bytes["network"] / largest_on,
+                         "network_kind": ALL_ON_NETWORK,
+                         "network_layout": "CSR: indptr int64 (N + 1), indices int32 (2 × edges)"}
     results = {
         "benchmark": "bench_step",
         "mode": "quick" if args.quick else "full",
@@ -415,12 +532,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "target_met": headline >= TARGET_SPEEDUP,
         "linearity": linearity,
         "memory_bytes": memory,
+        "all_on_market": {"firms": ALL_ON_FIRMS, "network": ALL_ON_NETWORK,
+                          "fatigue": ALL_ON_FATIGUE,
+                          "risk_priced": "credit (base_loss 0.04), as in the standalone market",
+                          "unchanged": "needs, segments, offerings, openness 1, awareness 1, "
+                                       "lifecycle"} if all_on_rows else None,
+        "ecosim_all_on": [m.as_dict() for m in all_on_rows],
+        "all_on_vs_standalone": comparison,
+        "speedup_vs_mesa_all_on": {str(m.customers): m.throughput / mesa_row.throughput
+                                   for m in all_on_rows},
+        "memory_bytes_all_on": all_on_memory,
         "equivalence_check": check,
         "wall_s": time.perf_counter() - started,
     }
 
     print()
-    print(markdown_table(ecosim_rows, mesa_row))
+    print(markdown_table(sorted([*ecosim_rows, *all_on_rows],
+                                key=lambda m: (m.customers, m.variant != STANDALONE)), mesa_row))
     print()
     verdict = "met" if results["target_met"] else "NOT met"
     print(f"- speed-up at {largest.customers:,} customers: **{headline:,.0f}×** the Mesa "
@@ -435,10 +563,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"- memory: {memory['per_customer']} B per customer + {memory['per_customer_need']} B "
           f"per customer-need = {memory['per_customer_total_at_8_needs']} B per customer at "
           f"{n_needs} needs")
-    phases = largest.phases_s
-    total = sum(phases.values())
-    print(f"- time per step at {largest.customers:,}: " + ", ".join(
-        f"{name} {100 * t / total:.0f} %" for name, t in phases.items()))
+    if comparison:
+        for size, c in comparison["sizes"].items():
+            print(f"- all mechanisms on vs standalone at {int(size):,} customers: time per "
+                  f"customer-need-step **×{c['time_ratio_all_on_over_standalone']:.2f}** "
+                  f"(throughput {c['all_on_customer_need_steps_per_s']:,.0f} vs "
+                  f"{c['standalone_customer_need_steps_per_s']:,.0f}, ratio "
+                  f"{c['throughput_ratio_all_on_over_standalone']:.2f}); fastest steps "
+                  f"×{c['best_time_ratio']:.2f}, CPU ×{c['cpu_time_ratio']:.2f}, per round "
+                  f"×{c['paired_time_ratio_median']:.2f} — within {ALL_ON_LIMIT}×: "
+                  f"{'yes' if c['within_limit'] else 'NO'}")
+        print(f"- network of the all-on market ({ALL_ON_NETWORK['kind']}, degree "
+              f"{ALL_ON_NETWORK['degree']}): {all_on_memory['network_per_customer']:.1f} B per "
+              f"customer ({all_on_memory['network'] / 2**20:.1f} MiB at "
+              f"{all_on_memory['customers']:,}), on top of the "
+              f"{all_on_memory['per_customer']} + {n_needs} × "
+              f"{all_on_memory['per_customer_need']} B per customer")
+    for row in [largest, *[m for m in all_on_rows if m.customers == largest.customers]]:
+        phases = row.phases_s
+        total = sum(phases.values())
+        print(f"- time per step at {row.customers:,} ({row.variant}): " + ", ".join(
+            f"{name} {100 * t / total:.0f} %" for name, t in phases.items()))
     print(f"- numba: {results['software']['numba_threads']} threads "
           f"({results['software']['numba_threading_layer']}); "
           f"load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after")

@@ -52,6 +52,16 @@ def _spread_awareness(key, step, active, reach_p, wom_q, launch_p, referral_rate
     n_firms = active.shape[0]
     networked = indptr.shape[0] > 0
     n_blocks = (n + BLOCK - 1) // BLOCK
+    # Firms whose neighbour counts a customer can need: any active firm they do not know yet,
+    # and referral firms they do not use (see below).
+    referring = np.uint64(0)
+    for f in range(n_firms):
+        if active[f] and referral_rate[f] > 0.0:
+            referring |= np.uint64(1) << np.uint64(f)
+    all_active = np.uint64(0)
+    for f in range(n_firms):
+        if active[f]:
+            all_active |= np.uint64(1) << np.uint64(f)
     for b in prange(n_blocks):
         users = np.zeros(n_firms, np.int64)
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
@@ -60,17 +70,23 @@ def _spread_awareness(key, step, active, reach_p, wom_q, launch_p, referral_rate
             s_i = traits[i, SOCIAL]
             degree = 0
             if networked:
-                users[:] = 0
+                # Count the neighbours using f only for the firms read below: unknown ones
+                # (word of mouth) and referral firms the customer does not use (a superset of
+                # those read, so every count that is read is exact); one branch-free pass over
+                # the neighbours per such firm.
                 start, stop = indptr[i], indptr[i + 1]
                 degree = stop - start
-                for e in range(start, stop):
-                    neighbour = customer_of[indices[e]]
-                    f = 0
-                    while neighbour:
-                        if neighbour & np.uint64(1):
-                            users[f] += 1
-                        neighbour >>= np.uint64(1)
-                        f += 1
+                wanted = (all_active & ~known) | (referring & ~own)
+                f = 0
+                while wanted:
+                    if wanted & np.uint64(1):
+                        count = np.uint64(0)
+                        shift = np.uint64(f)
+                        for e in range(start, stop):
+                            count += (customer_of[indices[e]] >> shift) & np.uint64(1)
+                        users[f] = count
+                    wanted >>= np.uint64(1)
+                    f += 1
             referred = -1
             for f in range(n_firms):
                 if not active[f]:

@@ -39,17 +39,24 @@ def _in_bundle(bundle_mask, f, k):
 
 
 @njit(inline="always", cache=True)
-def _bundle_utility(firm_real, firm_int, bundle_mask, held, f, k, price_sensitivity):
+def _bundle_saving(firm_real, f):
+    """Utility per unit of price sensitivity of f's bundle discount, ``-ln(1 - discount)``."""
+    return -np.log(1.0 - firm_real[f, BUNDLE_DISCOUNT])
+
+
+@njit(inline="always", cache=True)
+def _bundle_utility(bundle_saving, firm_int, bundle_mask, held, f, k, price_sensitivity):
     """Utility of the bundle rule for taking need k from firm f (0 if k is not bundled by f).
 
-    ``held`` is the number of f's bundled needs the customer holds with f, other than k.
+    ``held`` is the number of f's bundled needs the customer holds with f, other than k;
+    ``bundle_saving[f]`` is ``_bundle_saving(firm_real, f)``, computed once per step.
     """
     if not _in_bundle(bundle_mask, f, k):
         return 0.0
     minimum = firm_int[f, BUNDLE_MIN]
     if held + 1 < minimum:
         return 0.0
-    saving = -np.log(1.0 - firm_real[f, BUNDLE_DISCOUNT]) * price_sensitivity
+    saving = bundle_saving[f] * price_sensitivity
     if held + 1 == minimum:
         return saving * (1 + held)
     return saving

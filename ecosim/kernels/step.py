@@ -63,6 +63,7 @@ from ecosim.kernels.business import (
     TARGETING,
     VALUE_STREAM,
     _bundle_price_factor,
+    _bundle_saving,
     _bundle_utility,
     _in_bundle,
     _pooled_loss_factor,
@@ -117,22 +118,28 @@ def _cell(firm_int, f, segment, age_band, income_band, n_income):
 
 
 @njit(inline="always", cache=True)
-def _extra_utility(extra, firm_real, firm_int, bundle_mask, held, group_count, current, k,
-                   trial_firm, row, candidates):
-    """Business-model utility of each candidate firm for need k, into ``extra``."""
+def _extra_utility(extra, firm_real, firm_int, bundle_mask, bundle_saving, held, group_count,
+                   current, k, trial_firm, row, candidates, model_firms):
+    """Business-model utility of each candidate firm for need k, into ``extra``.
+
+    ``model_firms``: bitmask of the firms that bundle k or belong to an ecosystem group; the
+    bundle and entry-bonus rules give the others exactly 0, so they are not evaluated for them.
+    """
     f = 0
     mask = candidates
     while mask:
         if mask & np.uint64(1):
-            u = _bundle_utility(firm_real, firm_int, bundle_mask,
-                                held[f] - (1 if f == current and _in_bundle(bundle_mask, f, k)
-                                           else 0), f, k, row[PRICE_SENS])
-            g = firm_int[f, GROUP]
-            if g >= 0:
-                others = group_count[g] - (1 if current >= 0 and firm_int[current, GROUP] == g
-                                           else 0)
-                if others > 0:
-                    u += row[CONV_SENS] * firm_real[g, ENTRY_BONUS]
+            u = 0.0
+            if model_firms & _bit(f):
+                u = _bundle_utility(bundle_saving, firm_int, bundle_mask,
+                                    held[f] - (1 if f == current and _in_bundle(bundle_mask, f, k)
+                                               else 0), f, k, row[PRICE_SENS])
+                g = firm_int[f, GROUP]
+                if g >= 0:
+                    others = group_count[g] - (1 if current >= 0
+                                               and firm_int[current, GROUP] == g else 0)
+                    if others > 0:
+                        u += row[CONV_SENS] * firm_real[g, ENTRY_BONUS]
             if f == trial_firm:
                 u += firm_real[f, INCENTIVE]
             extra[f] = u
@@ -141,19 +148,26 @@ def _extra_utility(extra, firm_real, firm_int, bundle_mask, held, group_count, c
 
 
 @njit(inline="always", cache=True)
-def _contextual_offers(key, step, i, k, j, firm_real, firm_int, available, group_count, current):
-    """Bitmask of the ecosystem offers for need k that fire in context for this occurrence."""
+def _contextual_offers(key, step, i, k, j, firm_real, firm_int, group_count, current, pending):
+    """Bitmask of the ecosystem offers for need k that fire in context for this occurrence.
+
+    ``pending``: the firms with a contextual offer for k (an ecosystem group with a positive
+    reach, offering k) that are not already considered. Each draw is keyed by its coordinates,
+    so leaving out the firms already considered (firing would add nothing) changes no draw.
+    """
     fired = np.uint64(0)
-    n_firms = available.shape[0]
-    for f in range(n_firms):
-        g = firm_int[f, GROUP]
-        if g < 0 or not available[f, k] or firm_real[g, CONTEXT_REACH] <= 0.0:
-            continue
-        others = group_count[g] - (1 if current >= 0 and firm_int[current, GROUP] == g else 0)
-        if others > 0 and uniform(key, STREAM_POLICY, step, i,
-                                  _CONTEXT_SLOT + (k * 64 + j) * 64 + f) < firm_real[g,
-                                                                                     CONTEXT_REACH]:
-            fired |= _bit(f)
+    f = 0
+    while pending:
+        if pending & np.uint64(1):
+            g = firm_int[f, GROUP]
+            others = group_count[g] - (1 if current >= 0 and firm_int[current, GROUP] == g
+                                       else 0)
+            if others > 0 and uniform(key, STREAM_POLICY, step, i,
+                                      _CONTEXT_SLOT + (k * 64 + j) * 64 + f) < firm_real[
+                                          g, CONTEXT_REACH]:
+                fired |= _bit(f)
+        pending >>= np.uint64(1)
+        f += 1
     return fired
 
 
@@ -230,10 +244,20 @@ def _step_customers(key, step, lifecycle_kind, traits, life, segment, age_band, 
         if bundle_mask[f] != 0:
             plain = False
     offered = np.zeros(n_needs, np.uint64)  # bitmask of the firms offering need k this step
+    context_firms = np.zeros(n_needs, np.uint64)  # ... with a contextual offer for k
+    model_firms = np.zeros(n_needs, np.uint64)  # ... bundling k or in an ecosystem group
     for k in range(n_needs):
         for f in range(n_firms):
+            g = firm_int[f, GROUP]
             if available[f, k]:
                 offered[k] |= _bit(f)
+                if g >= 0 and firm_real[g, CONTEXT_REACH] > 0.0:
+                    context_firms[k] |= _bit(f)
+            if g >= 0 or _in_bundle(bundle_mask, f, k):
+                model_firms[k] |= _bit(f)
+    bundle_saving = np.empty(n_firms)  # -ln(1 - discount) of each firm's bundle
+    for f in range(n_firms):
+        bundle_saving[f] = _bundle_saving(firm_real, f)
     for b in prange(n_blocks):
         firm_since = np.zeros(n_firms, np.int64)
         held = np.zeros(n_firms, np.int64)
@@ -303,14 +327,15 @@ def _step_customers(key, step, lifecycle_kind, traits, life, segment, age_band, 
                         candidates |= known
                     if context_on:
                         candidates |= _contextual_offers(key, step, i, k, j, firm_real,
-                                                         firm_int, available, group_count,
-                                                         current)
+                                                         firm_int, group_count, current,
+                                                         context_firms[k] & ~candidates)
                     if trial_firm >= 0:
                         candidates |= _bit(trial_firm)
                     candidates &= offered[k]  # only firms offering k in the market
                     if not plain or trial_firm >= 0:
-                        _extra_utility(extra, firm_real, firm_int, bundle_mask, held,
-                                       group_count, current, k, trial_firm, row, candidates)
+                        _extra_utility(extra, firm_real, firm_int, bundle_mask, bundle_saving,
+                                       held, group_count, current, k, trial_firm, row,
+                                       candidates, model_firms[k])
                     chosen = _choose_provider(key, step, i, k, j, current, habit[i, k],
                                               candidates, extra, brands_used, row, quality,
                                               log_price, convenience, brand)
@@ -405,16 +430,19 @@ def _step_customers(key, step, lifecycle_kind, traits, life, segment, age_band, 
                             best_gain = gain
                             best_k = k
                     elif uniform(key, STREAM_POLICY, step, i, f * 64 + k) < p_contact:
-                        _contact(key, step, i, k, f, current, row, behaviour, firm_real,
-                                 firm_int, bundle_mask, held, group_count, extra, brands_used,
-                                 quality, log_price, convenience, brand, provider, habit, since,
-                                 firm_since, start_mask, fk, cells, b, cell, fat)
+                        _contact(key, step, i, k, f, current, row,
+                                 behaviour[FATIGUE_ANNOYANCE] * fat, firm_real, firm_int,
+                                 bundle_mask, bundle_saving, model_firms[k], held, group_count,
+                                 extra, brands_used, quality, log_price, convenience, brand,
+                                 provider, habit, since, firm_since, start_mask, fk, cells, b,
+                                 cell)
                         fat += behaviour[FATIGUE_PER_CONTACT]
                 if value_stream and best_k >= 0:
-                    _contact(key, step, i, best_k, f, provider[i, best_k], row, behaviour,
-                             firm_real, firm_int, bundle_mask, held, group_count, extra,
-                             brands_used, quality, log_price, convenience, brand, provider,
-                             habit, since, firm_since, start_mask, fk, cells, b, cell, fat)
+                    _contact(key, step, i, best_k, f, provider[i, best_k], row,
+                             behaviour[FATIGUE_ANNOYANCE] * fat, firm_real, firm_int,
+                             bundle_mask, bundle_saving, model_firms[best_k], held, group_count,
+                             extra, brands_used, quality, log_price, convenience, brand,
+                             provider, habit, since, firm_since, start_mask, fk, cells, b, cell)
                     fat += behaviour[FATIGUE_PER_CONTACT]
 
             # Accounting of the step's end state.
@@ -454,22 +482,25 @@ def _step_customers(key, step, lifecycle_kind, traits, life, segment, age_band, 
 
 
 @njit(inline="always", cache=True)
-def _contact(key, step, i, k, f, current, row, behaviour, firm_real, firm_int, bundle_mask, held,
-             group_count, extra, brands_used, quality, log_price, convenience, brand, provider,
-             habit, since, firm_since, start_mask, fk, cells, b, cell, fat):
+def _contact(key, step, i, k, f, current, row, annoyance, firm_real, firm_int, bundle_mask,
+             bundle_saving, model_firms_k, held, group_count, extra, brands_used, quality,
+             log_price, convenience, brand, provider, habit, since, firm_since, start_mask, fk,
+             cells, b, cell):
     """One cross-sell contact of firm f for need k: f's offer against the status quo.
 
     The status quo is the current provider, or the outside option when there is none. The
-    contacted offer loses ``annoyance × fatigue`` utility. Winning makes f the provider.
+    contacted offer loses ``annoyance`` utility (``fatigue.annoyance`` × the customer's fatigue;
+    at most 30 arguments: longer calls compile to ``CALL_FUNCTION_EX``, which Numba cannot
+    inline). Winning makes f the provider.
     """
     fk[b, FK_CONTACTS, f, k] += 1.0
     cells[b, CELL_CONTACTS, f, cell] += 1.0
     candidates = _bit(f)
     if current >= 0:
         candidates |= _bit(current)
-    _extra_utility(extra, firm_real, firm_int, bundle_mask, held, group_count, current, k, -1,
-                   row, candidates)
-    extra[f] -= behaviour[FATIGUE_ANNOYANCE] * fat
+    _extra_utility(extra, firm_real, firm_int, bundle_mask, bundle_saving, held, group_count,
+                   current, k, -1, row, candidates, model_firms_k)
+    extra[f] -= annoyance
     habit_ik = habit[i, k]
     status_quo = current
     # Binary choice: f against the status quo (the outside option only when unserved).
