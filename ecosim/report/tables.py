@@ -84,6 +84,12 @@ def kpi_table(summary: pd.DataFrame, firm: str, kpis: list[str], arms: list[str]
     return pd.DataFrame(rows)
 
 
+def _summary_row(summary: pd.DataFrame, arm: str, firm: str, kpi: str) -> pd.Series | None:
+    """The summary row of one (arm, firm, kpi), or None when the run has none."""
+    rows = summary[(summary["firm"] == firm) & (summary["kpi"] == kpi) & (summary["arm"] == arm)]
+    return None if rows.empty else rows.iloc[0]
+
+
 def wide_kpi_table(summary: pd.DataFrame, firm: str, kpis: list[str],
                    arms: list[str]) -> pd.DataFrame:
     """Rows arms, columns KPIs: mean, paired difference to the first arm, its 95% CI.
@@ -94,12 +100,10 @@ def wide_kpi_table(summary: pd.DataFrame, firm: str, kpis: list[str],
     for arm in arms:
         row = {"arm": arm}
         for kpi in kpis:
-            r = summary[(summary["firm"] == firm) & (summary["kpi"] == kpi)
-                        & (summary["arm"] == arm)]
-            if r.empty:
+            r = _summary_row(summary, arm, firm, kpi)
+            if r is None:
                 row[kpi_info(kpi).short] = "n/a"
                 continue
-            r = r.iloc[0]
             text = format_value(kpi, r["mean"])
             if arm != arms[0]:
                 text += (f"\n{format_difference(kpi, r['diff_mean'])}"
@@ -116,12 +120,10 @@ def firms_table(summary: pd.DataFrame, firms: list[str], kpis: list[str], arm: s
     for firm in firms:
         row = {"firm": firm}
         for kpi in kpis:
-            r = summary[(summary["firm"] == firm) & (summary["kpi"] == kpi)
-                        & (summary["arm"] == arm)]
-            if r.empty:
+            r = _summary_row(summary, arm, firm, kpi)
+            if r is None:
                 row[kpi_info(kpi).short] = "n/a"
                 continue
-            r = r.iloc[0]
             text = format_value(kpi, r["mean"])
             if with_ci and math.isfinite(r["ci_low"]):
                 text += " " + format_interval(kpi, r["ci_low"], r["ci_high"])
