@@ -12,6 +12,7 @@ from ecosim.agents.policies import StepResults
 from ecosim.agents.population import CustomerPopulation, Offers, Policies
 from ecosim.config.schema import EcosimConfig
 from ecosim.kernels import accounting as acc
+from ecosim.kernels.lifecycle import NONCONTRACTUAL
 from ecosim.kernels.rng import run_key
 
 #: Brands are bits of a uint64 mask in the kernels.
@@ -37,6 +38,11 @@ class History:
     new_customers: np.ndarray  # [t, f]
     churned_customers: np.ndarray  # [t, f]
     customer_wallet: np.ndarray  # [t, f] reference-price spend of the firm's customers
+    captured_wallet: np.ndarray  # [t, f] ... of it bought from the firm (<= customer_wallet)
+    start_single: np.ndarray  # [t, f] customers at the start of step t holding one product
+    start_multi: np.ndarray  # [t, f] ... holding several of the firm's products
+    churned_single: np.ndarray  # [t, f] of the start_single, those who left in step t
+    churned_multi: np.ndarray  # [t, f] of the start_multi, those who left in step t
     contacts: np.ndarray  # [t, f, k] cross-sell contacts made by the product unit
     conversions: np.ndarray  # [t, f, k] contacts that won the customer for the unit
     partner_fees: np.ndarray  # [t, f, k] fees paid by a partner unit to its ecosystem
@@ -47,6 +53,7 @@ class History:
     segment_customers: np.ndarray  # [t, s, f + 1]; column F = all customers of the segment
     segment_revenue: np.ndarray  # [t, s, f + 1]; column F = 0
     segment_wallet: np.ndarray  # [t, s] reference-price spend of all needs that arose
+    segment_captured: np.ndarray  # [t, s, f + 1] reference-price spend bought from each firm
     cohort_alive: np.ndarray  # [t, f, c] customers of cohort c still unbroken at step t
     cohort_contribution: np.ndarray  # [t, f, c] gross margin - losses - partner fees, cohort c
     transactions: list[np.ndarray] = field(default_factory=list)  # rows per step, see step.py
@@ -58,8 +65,8 @@ class History:
         fk, f = (t, n_firms, n_needs), (t, n_firms)
         sf, cohort = (t, n_segments, n_firms + 1), (t, n_firms, t)
         return cls(*(np.zeros(shape) for shape in
-                     (fk, fk, fk, fk, fk, fk, fk, f, f, f, f, fk, fk, fk, f, f, f, f, sf, sf,
-                      (t, n_segments), cohort, cohort)))
+                     (fk, fk, fk, fk, fk, fk, fk, f, f, f, f, f, f, f, f, f, fk, fk, fk, f, f, f,
+                      f, sf, sf, (t, n_segments), sf, cohort, cohort)))
 
 
 class EcosystemModel(mesa.Model):
@@ -80,7 +87,7 @@ class EcosystemModel(mesa.Model):
         self.loss_rate = [need.base_loss if need.risk_priced else 0.0
                           for need in cfg.needs.values()]
         self.population = CustomerPopulation(
-            cfg.customers, list(cfg.needs.values()), len(cfg.firms),
+            cfg.customers, dict(cfg.needs), len(cfg.firms),
             int(run_key(cfg.seed, replication)), [cfg.seed, replication], cfg.time.horizon,
             cfg.output.transactions)
         self.firm_list = [
@@ -128,8 +135,7 @@ class EcosystemModel(mesa.Model):
         """Collect every firm's business-model and policy parameters for the kernels."""
         policies = Policies.empty(len(self.firm_list), self.population.n_cells)
         for firm in self.firm_list:
-            firm.publish_policies(policies, step, self.need_index, self.firm_index,
-                                  self.population.cell_share)
+            firm.publish_policies(policies, step, self.need_index, self.firm_index)
         return policies
 
     @staticmethod
@@ -174,6 +180,13 @@ class EcosystemModel(mesa.Model):
             h.cohort_alive[0, f, 0] = h.customers[0, f]
         h.segment_customers[0, :, -1] = np.bincount(pop.segment,
                                                     minlength=h.segment_customers.shape[1])
+        if self.cfg.output.transactions and pop.lifecycle_kind == NONCONTRACTUAL:
+            # the trial purchases of step-0 relationships, made at t = 0 before the run: logged
+            # so the log's BG/NBD summary (x, t_x, T) starts there; their spend is not simulated
+            i, k = np.nonzero(pop.provider >= 0)
+            rows = np.zeros((len(i), 6))
+            rows[:, 0], rows[:, 2], rows[:, 3] = i, k, pop.provider[i, k]
+            h.transactions.append(rows)
 
     def _record(self, step: int, ledgers: acc.Ledgers) -> None:
         h = self.history
@@ -189,6 +202,11 @@ class EcosystemModel(mesa.Model):
         h.new_customers[step] = f[acc.F_NEW]
         h.churned_customers[step] = f[acc.F_CHURNED]
         h.customer_wallet[step] = f[acc.F_WALLET]
+        h.captured_wallet[step] = f[acc.F_CAPTURED]
+        h.start_single[step] = f[acc.F_START_SINGLE]
+        h.start_multi[step] = f[acc.F_START_MULTI]
+        h.churned_single[step] = f[acc.F_CHURNED_SINGLE]
+        h.churned_multi[step] = f[acc.F_CHURNED_MULTI]
         h.contacts[step] = fk[acc.FK_CONTACTS]
         h.conversions[step] = fk[acc.FK_CONVERSIONS]
         h.partner_fees[step] = fk[acc.FK_PARTNER_FEES]
@@ -206,10 +224,12 @@ class EcosystemModel(mesa.Model):
                 contribution=float(h.gross_margin[step, i].sum() - h.losses[step, i].sum()
                                    - h.partner_fees[step, i].sum() + h.partner_income[step, i]),
                 marketing_spend=h.marketing_spend[step, i]),
-                cells[acc.CELL_CONTACTS, i], cells[acc.CELL_CONVERSIONS, i])
+                cells[acc.CELL_CONTACTS, i], cells[acc.CELL_CONVERSIONS, i],
+                cells[acc.CELL_CUSTOMERS, i])
         h.segment_customers[step] = sf[acc.SF_CUSTOMERS]
         h.segment_revenue[step] = sf[acc.SF_REVENUE]
         h.segment_wallet[step] = sf[acc.SF_WALLET][:, -1]
+        h.segment_captured[step] = sf[acc.SF_CAPTURED]
         h.cohort_alive[step] = cohort[acc.C_ALIVE]
         h.cohort_contribution[step] = cohort[acc.C_CONTRIBUTION]
         if self.cfg.output.transactions:

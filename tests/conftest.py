@@ -3,7 +3,8 @@
 Every test builds its config from the schema dataclasses with these helpers, so that what a test
 changes is visible in the test itself and the rest is a neutral default: one segment of identical
 customers (pure logit: no habit, brand, or switching cost; always open), one income band with
-multiplier 1, no network, no exogenous churn, and every config validated by ``load_config``
+multiplier 1, no network, no exogenous churn, no persistent taste (a unit Gumbel shock per
+occasion), and every config validated by ``load_config``
 before it runs (a test never runs a config a user could not write).
 
 The helpers are plain functions exposed through fixtures of the same name (``market``,
@@ -112,6 +113,9 @@ def market(n: int, horizon: int, needs: dict[str, NeedConfig], firms: dict[str, 
     cfg.customers.initial_habit = initial_habit
     cfg.customers.lifecycle = lifecycle or LifecycleConfig(kind="contractual", hazard=fixed(0.0))
     cfg.customers.sociodemo.income_scale = [1.0]
+    # pure logit: no persistent taste, a unit Gumbel shock at every occasion a choice is made
+    cfg.customers.taste_scale = 0.0
+    cfg.customers.shock_scale = 1.0
     for name, value in customers.items():
         setattr(cfg.customers, name, value)
     cfg.needs = dict(needs)

@@ -61,10 +61,11 @@ class Firm(mesa.Agent):
         """Whether the firm is in the market at ``step``."""
         return step >= self.cfg.enters_at
 
-    def observe(self, results: StepResults, contacts: np.ndarray, conversions: np.ndarray) -> None:
+    def observe(self, results: StepResults, contacts: np.ndarray, conversions: np.ndarray,
+                cell_customers: np.ndarray) -> None:
         """Learn from the step just played: P&L for the budget rule, conversions for targeting."""
         self.last = results
-        self.targeting.record(contacts, conversions)
+        self.targeting.record(contacts, conversions, cell_customers)
 
     @property
     def brand(self) -> str:
@@ -138,7 +139,7 @@ class Firm(mesa.Agent):
                 offers.loss_rate[f, k] = 0.0
 
     def publish_policies(self, policies: Policies, step: int, need_index: dict[str, int],
-                         firm_index: dict[str, int], cell_share: dict[str, np.ndarray]) -> None:
+                         firm_index: dict[str, int]) -> None:
         """Write this firm's business-model and policy parameters (``kernels.business``)."""
         if not self.is_active(step):
             return
@@ -164,7 +165,7 @@ class Firm(mesa.Agent):
         ints[bm.ORGANISATION] = bm.VALUE_STREAM if cross.organisation == "value_stream" else bm.SILO
         ints[bm.TARGETING] = TARGETING_CODES[cross.targeting]
         if cross.contacts_per_step > 0:
-            policies.contact_p[f] = self.targeting.probabilities(cross, cell_share[cross.targeting])
+            policies.contact_p[f] = self.targeting.probabilities(cross)
         real[bm.INCENTIVE] = cfg.referral.incentive
         real[bm.REFERRAL_RATE] = cfg.referral.rate
         if step == cfg.enters_at and step > 0:

@@ -71,30 +71,57 @@ class CrossSellTargeting:
     """Learns the conversion rate of each targeting cell and spreads contacts in proportion.
 
     With ``targeting: none`` there is one cell and every customer is contacted with probability
-    ``contacts_per_step``. Otherwise the probability in cell c is
-    ``contacts_per_step × w_c / Σ_c share_c w_c`` (capped at 1), where ``w_c`` is the Laplace
-    estimate ``(conversions + 1) / (contacts + 2)`` from the firm's own history and ``share_c``
-    the cell's share of the population: the same expected contacts, aimed where they convert.
+    ``contacts_per_step``. Otherwise the probability in cell c is ``min(1, λ w_c)``, where ``w_c``
+    is the Laplace estimate ``(conversions + 1) / (contacts + 2)`` from the firm's own history and
+    ``λ`` is set so that the expected contacts ``Σ_c n_c min(1, λ w_c)`` equal
+    ``contacts_per_step × Σ_c n_c``, with ``n_c`` the firm's own customers in cell c at the end of
+    the last step (the customers it can contact): the same expected contacts as untargeted,
+    aimed where they convert. Cells that hit probability 1 pass their excess to the others.
     """
 
     def __init__(self, n_cells: int) -> None:
         """Start with no history in any of ``n_cells`` cells."""
         self.contacts = np.zeros(n_cells)
         self.conversions = np.zeros(n_cells)
+        self.customers = np.zeros(n_cells)
 
-    def record(self, contacts: np.ndarray, conversions: np.ndarray) -> None:
-        """Add a step's contacts and conversions per cell."""
+    def record(self, contacts: np.ndarray, conversions: np.ndarray,
+               customers: np.ndarray) -> None:
+        """Add a step's contacts and conversions per cell; keep its customers per cell."""
         self.contacts += contacts
         self.conversions += conversions
+        self.customers = np.asarray(customers, float).copy()
 
-    def probabilities(self, cfg: CrossSellConfig, cell_share: np.ndarray) -> np.ndarray:
-        """Contact probability per cell for the coming step (``cell_share``: population share)."""
-        out = np.zeros_like(self.contacts)
+    def probabilities(self, cfg: CrossSellConfig) -> np.ndarray:
+        """Contact probability per cell for the coming step."""
+        base = min(1.0, cfg.contacts_per_step)
         if cfg.targeting == "none":
-            out[0] = min(1.0, cfg.contacts_per_step)
+            out = np.zeros_like(self.contacts)
+            out[0] = base
             return out
-        n = cell_share.shape[0]
-        weight = (self.conversions[:n] + 1.0) / (self.contacts[:n] + 2.0)
-        mean = float(np.dot(cell_share, weight))
-        out[:n] = np.minimum(1.0, cfg.contacts_per_step * weight / mean)
-        return out
+        return spread_contacts(base, (self.conversions + 1.0) / (self.contacts + 2.0),
+                               self.customers)
+
+
+def spread_contacts(base: float, weight: np.ndarray, customers: np.ndarray) -> np.ndarray:
+    """Probabilities ``min(1, λ weight_c)`` whose expected contacts are ``base × Σ customers``.
+
+    Water-filling: cells whose probability would pass 1 are set to 1 and ``λ`` is solved again
+    on the rest (at most one pass per cell). Without customers every cell gets ``base``.
+    """
+    total = customers.sum()
+    if total <= 0 or base <= 0:
+        return np.full(weight.shape, base)
+    capped = np.zeros(weight.shape, bool)
+    lam = 0.0
+    for _ in range(weight.size):
+        free = ~capped & (customers > 0)
+        mass = float(np.dot(customers[free], weight[free]))
+        if mass <= 0:
+            break
+        lam = (base * total - customers[capped].sum()) / mass
+        newly = free & (lam * weight >= 1.0)
+        if not newly.any():
+            break
+        capped |= newly
+    return np.where(capped, 1.0, np.minimum(1.0, lam * weight))

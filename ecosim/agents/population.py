@@ -1,7 +1,7 @@
 """The customers: a struct of arrays, sampled from the configuration and advanced by kernels.
 
 Customers are many and simple, so they are never Mesa agents: each is a row in the arrays below,
-and every phase of a step is one jitted pass over them (DESIGN §2.2, STYLE "Kernels").
+and every phase of a step is one jitted pass over them (docs/model.md, "Customers").
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ecosim.kernels.distributions import DIST_CODES
 from ecosim.kernels.lifecycle import CONTRACTUAL, NONCONTRACTUAL
 from ecosim.kernels.population import N_TRAITS, _initial_state, _sample_customers
 from ecosim.kernels.rng import STREAM_NETWORK
+from ecosim.kernels.state import Books, Customers, Market, Needs, Rules, State, need_ids
 from ecosim.kernels.step import N_TX, _step_customers
 
 
@@ -93,13 +94,13 @@ class CustomerPopulation:
     (float32), cohort step (int16) and flags (uint8): 8 bytes.
     """
 
-    def __init__(self, cfg: CustomersConfig, needs: list[NeedConfig], n_firms: int, key: int,
+    def __init__(self, cfg: CustomersConfig, needs: dict[str, NeedConfig], n_firms: int, key: int,
                  network_seed: list[int], horizon: int, transactions: bool = False) -> None:
         """Sample the population: traits, needs and network (no relationships yet).
 
         Args:
             cfg: the ``customers`` block (validated).
-            needs: the needs, in index order.
+            needs: the needs by name, in index order.
             n_firms: number of firms (<= 64).
             key: replication key from ``kernels.rng.run_key``.
             network_seed: entropy for the network's NumPy stream (seed, replication, stream).
@@ -109,6 +110,8 @@ class CustomerPopulation:
         self.cfg = cfg
         self.key = np.uint64(key)
         n, n_needs = cfg.n, len(needs)
+        self.need_id = need_ids(list(needs))
+        needs = list(needs.values())
         self.n, self.n_needs, self.n_firms = n, n_needs, n_firms
         segments = list(cfg.segments.values())
         self.segment_names = list(cfg.segments)
@@ -145,7 +148,7 @@ class CustomerPopulation:
             np.array([s.income_band for s in segments], np.uint8),
             cfg.sociodemo.informativeness, cfg.sociodemo.age_bands,
             np.array(cfg.sociodemo.income_scale, np.float32),
-            np.array([nd.prevalence for nd in needs]),
+            np.array([nd.prevalence for nd in needs]), self.need_id,
             self.segment, self.age_band, self.income_band, self.traits, self.life, self.flags)
         if self.lifecycle_kind == CONTRACTUAL:
             np.clip(self.life, 0.0, 1.0, out=self.life)
@@ -162,12 +165,11 @@ class CustomerPopulation:
         self.n_income = n_income
         cells = {"none": np.zeros(n, np.int64), "behavioural": self.segment.astype(np.int64),
                  "sociodemographic": self.age_band.astype(np.int64) * n_income + self.income_band}
-        #: Population share of each targeting cell, per kind of targeting.
-        self.cell_share = {kind: np.bincount(cell) / n for kind, cell in cells.items()}
-        self.n_cells = max(len(share) for share in self.cell_share.values())
+        self.n_cells = max(int(cell.max()) + 1 for cell in cells.values())
         fatigue = cfg.fatigue
         self.behaviour = np.array([cfg.habit_gain, fatigue.per_contact, fatigue.decay,
-                                   fatigue.openness_gain, fatigue.annoyance, cfg.price_alert])
+                                   fatigue.openness_gain, fatigue.annoyance, cfg.price_alert,
+                                   cfg.taste_scale, cfg.shock_scale])
         self.ledgers = Ledgers(n, n_firms, n_needs, len(segments), horizon, self.n_cells)
         capacity = 0
         if transactions:
@@ -189,8 +191,9 @@ class CustomerPopulation:
         """
         share_cum = np.cumsum(initial_share.T, axis=1)
         _initial_state(self.key, initial_awareness, share_cum, offered,
-                       np.float32(self.cfg.initial_habit), self.flags, self.provider, self.habit,
-                       self.since, self.aware, self.customer_of)
+                       np.float32(self.cfg.initial_habit), self.need_id,
+                       self.lifecycle_kind == NONCONTRACTUAL, self.flags, self.provider,
+                       self.habit, self.since, self.aware, self.customer_of)
 
     def spread_awareness(self, step: int, offers: Offers, policies: Policies,
                          users: np.ndarray) -> None:
@@ -209,16 +212,19 @@ class CustomerPopulation:
         """
         self.ledgers.reset()
         self.tx_count.fill(0)
+        ledgers = self.ledgers
         _step_customers(
-            self.key, step, self.lifecycle_kind, self.traits, self.life, self.segment,
-            self.age_band, self.income_band, self.n_income, self.occurrence, self.basket_dist,
-            self.basket_p, self.behaviour, offers.available, offers.price, np.log(offers.price),
-            offers.quality, offers.convenience, offers.experience, offers.margin_rate,
-            offers.loss_rate, offers.brand, price_rise, policies.firm_real, policies.firm_int,
-            policies.bundle_mask, policies.contact_p, self.provider, self.habit, self.since,
-            self.flags, self.aware, self.customer_of, self.fatigue, self.trial,
-            self.ledgers.fk, self.ledgers.f, self.ledgers.sf, self.ledgers.cohort,
-            self.ledgers.cells, self.tx, self.tx_count, self.capped)
+            Rules(self.key, step, self.lifecycle_kind, self.n_income, self.behaviour),
+            Market(offers.available, offers.price, np.log(offers.price), offers.quality,
+                   offers.convenience, offers.experience, offers.margin_rate, offers.loss_rate,
+                   offers.brand, price_rise, policies.firm_real, policies.firm_int,
+                   policies.bundle_mask, policies.contact_p),
+            Customers(self.traits, self.life, self.segment, self.age_band, self.income_band),
+            Needs(self.need_id, self.occurrence, self.basket_dist, self.basket_p),
+            State(self.provider, self.habit, self.since, self.flags, self.aware,
+                  self.customer_of, self.fatigue, self.trial),
+            Books(ledgers.fk, ledgers.f, ledgers.sf, ledgers.cohort, ledgers.cells, self.tx,
+                  self.tx_count, self.capped))
         return self.ledgers
 
     def transactions(self) -> np.ndarray:

@@ -159,6 +159,10 @@ class CustomersConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     fatigue: FatigueConfig = field(default_factory=FatigueConfig)
     price_alert: float = 1.0  # openness added per unit of ln(price rise) of the provider that step
+    # Scale (utility) of the persistent match of a customer with each option of a need, drawn
+    # once (standard Gumbel), and of the shock drawn at each occasion a choice is made.
+    taste_scale: float = 1.0
+    shock_scale: float = 0.5
 
 
 @dataclass

@@ -229,6 +229,10 @@ def _check_customers(cfg: EcosimConfig) -> None:
     _check_unit(fatigue.decay, "customers.fatigue.decay", " (share lost per step)")
     require(customers.price_alert >= 0, "customers.price_alert", customers.price_alert,
             "expected a number >= 0 (openness per unit of ln price rise)")
+    for name in ("taste_scale", "shock_scale"):
+        value = getattr(customers, name)
+        require(math.isfinite(value) and 0 <= value <= 100, f"customers.{name}", value,
+                "expected a number in [0, 100] (utility per standard Gumbel draw)")
 
 
 def _check_dist(spec: DistSpec, key: str) -> None:

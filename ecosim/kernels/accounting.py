@@ -18,14 +18,21 @@ BLOCK = 4096
 N_FK = 10
 # Ledger rows per firm. Partner fees are paid by the partner (FK_PARTNER_FEES) and received by
 # its ecosystem (F_PARTNER_INCOME).
-F_CUSTOMERS, F_NEW, F_CHURNED, F_WALLET, F_REFERRAL_JOINS, F_PARTNER_INCOME = range(6)
-N_F = 6
-# Ledger rows per (firm, targeting cell): cross-sell contacts and the adoptions they won.
-CELL_CONTACTS, CELL_CONVERSIONS = range(2)
-N_CELL = 2
-# Ledger rows per (segment, firm); the last firm column holds the segment's totals.
-SF_CUSTOMERS, SF_REVENUE, SF_WALLET = range(3)
-N_SF = 3
+# F_WALLET is the reference-price spend of all needs that arose to the firm's end-of-step
+# customers, F_CAPTURED the part of it they bought from the firm (so captured <= wallet).
+# F_START_SINGLE/MULTI count the customers at the start of the step holding one / several of the
+# firm's products, F_CHURNED_SINGLE/MULTI those of them who left during the step.
+(F_CUSTOMERS, F_NEW, F_CHURNED, F_WALLET, F_REFERRAL_JOINS, F_PARTNER_INCOME, F_CAPTURED,
+ F_START_SINGLE, F_START_MULTI, F_CHURNED_SINGLE, F_CHURNED_MULTI) = range(11)
+N_F = 11
+# Ledger rows per (firm, targeting cell): cross-sell contacts, the adoptions they won, and the
+# firm's customers in the cell at the end of the step (as that firm's targeting sees cells).
+CELL_CONTACTS, CELL_CONVERSIONS, CELL_CUSTOMERS = range(3)
+N_CELL = 3
+# Ledger rows per (segment, firm); the last firm column holds the segment's totals. SF_CAPTURED
+# is the reference-price spend bought from the firm (its share of the segment's wallet).
+SF_CUSTOMERS, SF_REVENUE, SF_WALLET, SF_CAPTURED = range(4)
+N_SF = 4
 # Cohort ledger rows per (firm, cohort step).
 C_ALIVE, C_CONTRIBUTION = range(2)
 N_C = 2

@@ -1,11 +1,13 @@
-"""Lifecycle: how relationships end exogenously (DESIGN §2.5).
+"""Lifecycle: how relationships end exogenously (docs/model.md, "Lifecycle").
 
 ``contractual``: every relationship ends with the customer's per-step hazard ``theta_i`` (fixed:
 geometric survival ``(1 - theta)^t``; Beta across customers: the shifted-beta-geometric model).
 
 ``noncontractual`` (BG/NBD, Fader, Hardie & Lee 2005): purchases of a need arrive as a Poisson
 process with the customer's rate ``lambda_i`` per step; after each *repeat* purchase the customer
-drops out of that need for good with probability ``p_i``. Purchase times inside a step are the
+drops out of that need for good with probability ``p_i``. The trial purchase of a customer who
+holds a provider at step 0 was made at t = 0, so dropout follows every purchase of the run; a
+customer acquired later makes the trial at acquisition. Purchase times inside a step are the
 order statistics of uniforms, so the transaction log is an exact continuous-time BG/NBD sample.
 
 Notes:
@@ -25,14 +27,18 @@ MAX_PURCHASES = 32
 
 @njit(inline="always", cache=True)
 def _relationship_ends(key, step, customer, need, hazard):
-    """Whether a contractual relationship ends this step (probability ``hazard``)."""
-    return uniform(key, STREAM_LIFECYCLE, step, customer, need) < hazard
+    """Whether a contractual relationship ends this step (probability ``hazard``).
+
+    ``need`` is the need's stable id; slots ``need * 64 + 63`` never meet ``_drops_out``'s.
+    """
+    return uniform(key, STREAM_LIFECYCLE, step, customer, need * 64 + 63) < hazard
 
 
 @njit(inline="always", cache=True)
 def _purchase_count(key, step, customer, need, rate):
     """Number of purchases of a need in one step: Poisson(``rate``), capped at MAX_PURCHASES."""
-    return min(poisson(key, STREAM_PURCHASES, step, customer, need, rate), MAX_PURCHASES)
+    return min(poisson(key, STREAM_PURCHASES, step, customer, need * 64 + 63, rate),
+               MAX_PURCHASES)
 
 
 @njit(inline="always", cache=True)

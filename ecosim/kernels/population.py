@@ -11,20 +11,15 @@ import numpy as np
 from numba import njit, prange
 
 from ecosim.kernels.distributions import draw
-from ecosim.kernels.rng import STREAM_INITIAL, STREAM_NEED, STREAM_SOCIODEMO, STREAM_TRAITS, uniform
+from ecosim.kernels.rng import STREAM_INITIAL, STREAM_PREVALENCE, STREAM_SOCIODEMO, STREAM_TRAITS, uniform
 
 #: Column of each trait in the ``traits`` array (float32, one row per customer).
 PRICE_SENS, CONV_SENS, BRAND_AFF, HABIT_STR, OPENNESS, SOCIAL, SWITCH_COST, INCOME_SCALE = range(8)
 N_TRAITS = 8
 #: Bits of the per customer-need ``flags``.
 HAS_NEED, DEAD, PURCHASED = np.uint8(1), np.uint8(2), np.uint8(4)
-#: Slots reserved per customer for draws that index firms or needs (the maximum of either).
+#: Slots reserved per customer for draws that index firms (the most firms a market may have).
 MAX_INDEX = 64
-#: First slot of the prevalence draws in ``STREAM_NEED``. Need k's basket is drawn in the same
-#: stream at slot k and uses sub-slots k * 128 .. k * 128 + 127 (``distributions._SUB``), so the
-#: prevalence draws sit past all of them: sharing a uniform would make the basket depend on
-#: having the need.
-PREVALENCE_SLOT = MAX_INDEX * 128
 
 
 @njit(inline="always", cache=True)
@@ -39,8 +34,8 @@ def _pick(cum, u):
 @njit(parallel=True, cache=True)
 def _sample_customers(key, segment_cum, factor_dist, factor_p, switch_dist, switch_p, life_dist,
                       life_p, seg_age_band, seg_income_band, informativeness, n_age_bands,
-                      income_scale, prevalence, segment, age_band, income_band, traits, life,
-                      flags):
+                      income_scale, prevalence, need_id, segment, age_band, income_band, traits,
+                      life, flags):
     """Draw each customer's segment, factors, socio-demographics, lifecycle and needs.
 
     Args:
@@ -55,6 +50,7 @@ def _sample_customers(key, segment_cum, factor_dist, factor_p, switch_dist, swit
         n_age_bands: number of age bands.
         income_scale: (B,) basket multiplier per income band.
         prevalence: (K,) share of customers having each need.
+        need_id: (K,) stable id of each need (keys its draws; see ``state.need_ids``).
         segment, age_band, income_band, traits, life, flags: outputs, one row per customer.
     """
     n = segment.shape[0]
@@ -85,13 +81,13 @@ def _sample_customers(key, segment_cum, factor_dist, factor_p, switch_dist, swit
                                  n_income - 1)
         traits[i, INCOME_SCALE] = income_scale[income_band[i]]
         for k in range(prevalence.shape[0]):
-            flags[i, k] = HAS_NEED if uniform(key, STREAM_NEED, 0, i, PREVALENCE_SLOT + k) < \
+            flags[i, k] = HAS_NEED if uniform(key, STREAM_PREVALENCE, 0, i, need_id[k]) < \
                 prevalence[k] else np.uint8(0)
 
 
 @njit(parallel=True, cache=True)
-def _initial_state(key, initial_awareness, share_cum, offered, initial_habit, flags, provider,
-                   habit, since, aware, customer_of):
+def _initial_state(key, initial_awareness, share_cum, offered, initial_habit, need_id,
+                   trial_made, flags, provider, habit, since, aware, customer_of):
     """Step-0 awareness and providers.
 
     Args:
@@ -100,6 +96,9 @@ def _initial_state(key, initial_awareness, share_cum, offered, initial_habit, fl
         share_cum: (K, F) cumulative initial shares of the firms in each need (last <= 1).
         offered: (F, K) whether firm f offers need k.
         initial_habit: habit in [0, 1] of the relationships that exist at step 0.
+        need_id: (K,) stable id of each need.
+        trial_made: mark step-0 relationships ``PURCHASED`` (non-contractual: their trial
+            purchase was at t = 0, so dropout follows every purchase of the run).
         flags, provider, habit, since, aware, customer_of: the state arrays, written in place.
     """
     n, n_needs = provider.shape
@@ -115,9 +114,12 @@ def _initial_state(key, initial_awareness, share_cum, offered, initial_habit, fl
             habit[i, k] = 0.0
             since[i, k] = 0
             if flags[i, k] & HAS_NEED:
-                f = _pick(share_cum[k], uniform(key, STREAM_INITIAL, 0, i, MAX_INDEX + k))
+                f = _pick(share_cum[k], uniform(key, STREAM_INITIAL, 0, i,
+                                                MAX_INDEX + need_id[k]))
                 if f < n_firms and offered[f, k]:
                     provider[i, k] = f
+                    if trial_made:
+                        flags[i, k] |= PURCHASED
                     habit[i, k] = initial_habit
                     bit = np.uint64(1) << np.uint64(f)
                     known |= bit

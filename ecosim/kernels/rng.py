@@ -3,11 +3,13 @@
 A draw is keyed by ``(seed, replication, stream, step, customer, slot)`` where ``slot`` folds the
 need, the firm and a draw counter. Nothing is sequential, so a draw is identical whatever the
 thread count or the order customers are visited in, and two arms of an experiment that share
-``(seed, replication)`` see the same customers and shocks (common random numbers, DESIGN §3).
+``(seed, replication)`` see the same customers and shocks (common random numbers, see
+docs/design.md, "Randomness").
 
-The mixer is SplitMix64's finaliser (Steele, Lea & Flood 2014), applied once per coordinate; it
-passes BigCrush as a counter-based generator when used this way (it is ``Philox``-like in spirit,
-cheaper, and ample for Monte Carlo economics).
+The mixer is SplitMix64's finaliser (Steele, Lea & Flood 2014), applied once per coordinate. We
+have not run TestU01 on it; what the repository checks (tests/test_rng.py) is uniformity and
+independence of the draws across each coordinate (chi-square and correlation tests) and the moments
+of every distribution family built on it.
 
 Notes:
     All functions are ``@njit(inline="always")`` scalar functions for use inside other kernels.
@@ -40,6 +42,11 @@ STREAM_OPEN = 9
 STREAM_CHOICE = 10
 STREAM_PURCHASES = 11
 STREAM_POLICY = 12
+STREAM_TASTE = 13  # persistent match of (customer, need, firm): drawn at step 0, never again
+STREAM_CONTACT = 14  # shocks of a cross-sell contact's binary choice
+STREAM_CONTEXT = 15  # whether a contextual offer fires
+STREAM_ORDER = 16  # the order in which a customer's needs arise within a step
+STREAM_PREVALENCE = 17  # whether a customer has a need
 _NORMAL_SPACE = 1 << 20  # normals draw their uniforms from stream + this, never shared
 
 
@@ -75,6 +82,18 @@ def uniform(key: uint64, stream: int, step: int, customer: int, slot: int) -> fl
     """A uniform draw in the open interval (0, 1)."""
     bits = hash_draw(key, stream, step, customer, slot) >> _S11
     return (np.float64(bits) + 0.5) * _TWO_M53
+
+
+@njit(inline="always", cache=True)
+def uniform_of(bits: uint64) -> float:
+    """The uniform in (0, 1) that ``uniform`` makes of a hash (``hash_draw``'s 64 bits)."""
+    return (np.float64(bits >> _S11) + 0.5) * _TWO_M53
+
+
+@njit(inline="always", cache=True)
+def gumbel_of(bits: uint64) -> float:
+    """The standard Gumbel draw of a hash: ``gumbel`` from bits already computed."""
+    return -np.log(-np.log(uniform_of(bits)))
 
 
 @njit(inline="always", cache=True)

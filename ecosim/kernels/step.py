@@ -1,8 +1,23 @@
-"""One step for every customer: lifecycle, needs and choices, cross-sell, and the accounting.
+"""One step for every customer, in phases: trigger, consideration, choice, purchase, lifecycle.
 
-The phases of DESIGN §2.4 steps 3 to 6 are fused into one pass over each customer's row of state,
-so the state is read from memory once per step. Each rule lives in its own inlined helper
-(``lifecycle``, ``choice``, ``business``); this module holds the bookkeeping between them.
+docs/model.md, "One step", states the rules; each phase below is a small inlined function named
+after its section there:
+
+* ``_need_order`` — the order in which a customer's needs arise within the step (random per
+  customer and step, so results do not depend on the order needs are declared in);
+* ``_lifecycle_ends`` / ``_occasions`` — the lifecycle: a contractual relationship ends with the
+  customer's hazard; the need arises (``occurrence``) or, non-contractually, purchases arrive at
+  the customer's Poisson rate;
+* ``_trigger`` — what makes the customer choose on an occasion, and what they consider: no
+  provider or looking around (a full search among known firms and the outside option), a
+  contextual ecosystem offer or a referral (the current provider against that offer); with no
+  trigger the customer is on autopilot and buys from the current provider, with no draws;
+* ``choice._choose_provider`` — the choice among what is considered;
+* ``_purchase`` — the spend and its accounting;
+* ``_dropout`` — non-contractual dropout after a repeat purchase;
+* ``_cross_sell`` / ``_contact`` — cross-sell contacts, each a binary choice between the offered
+  unit and the status quo;
+* ``_close_books`` — the end-of-step accounting.
 
 Conventions:
     * A customer is a firm's customer at the end of a step when they use at least one of its
@@ -11,8 +26,6 @@ Conventions:
     * ``since[i, k]`` is the step at which the customer became, without a break, a customer of the
       firm providing need k: their cohort with that firm.
     * A relationship ended by the lifecycle is not re-chosen in the same step.
-    * A cross-sell contact is a forced consideration of one offer against the status quo; winning
-      it makes the firm the provider of that need (spending follows when the need arises).
 
 Notes:
     ``_step_customers`` is jitted and parallel over fixed blocks of customers (see
@@ -30,11 +43,17 @@ from ecosim.kernels.accounting import (
     C_CONTRIBUTION,
     CELL_CONTACTS,
     CELL_CONVERSIONS,
+    CELL_CUSTOMERS,
+    F_CAPTURED,
     F_CHURNED,
+    F_CHURNED_MULTI,
+    F_CHURNED_SINGLE,
     F_CUSTOMERS,
     F_NEW,
     F_PARTNER_INCOME,
     F_REFERRAL_JOINS,
+    F_START_MULTI,
+    F_START_SINGLE,
     F_WALLET,
     FK_CHURNED,
     FK_CONTACTS,
@@ -46,6 +65,7 @@ from ecosim.kernels.accounting import (
     FK_PARTNER_FEES,
     FK_PURCHASES,
     FK_REVENUE,
+    SF_CAPTURED,
     SF_CUSTOMERS,
     SF_REVENUE,
     SF_WALLET,
@@ -87,18 +107,32 @@ from ecosim.kernels.population import (
     PRICE_SENS,
     PURCHASED,
 )
-from ecosim.kernels.rng import STREAM_NEED, STREAM_OCCURRENCE, STREAM_OPEN, STREAM_POLICY, uniform
+from ecosim.kernels.rng import (
+    STREAM_CHOICE,
+    STREAM_CONTACT,
+    STREAM_CONTEXT,
+    STREAM_NEED,
+    STREAM_OCCURRENCE,
+    STREAM_OPEN,
+    STREAM_ORDER,
+    STREAM_POLICY,
+    hash_draw,
+    uniform,
+)
+from ecosim.kernels.state import (
+    FATIGUE_ANNOYANCE,
+    FATIGUE_DECAY,
+    FATIGUE_OPENNESS,
+    FATIGUE_PER_CONTACT,
+    HABIT_GAIN,
+    PRICE_ALERT,
+    SHOCK_SCALE,
+    TASTE_SCALE,
+)
 
 # Transaction log columns (float64 rows): customer, time, need, firm, amount, contribution.
 TX_CUSTOMER, TX_TIME, TX_NEED, TX_FIRM, TX_AMOUNT, TX_MARGIN = range(6)
 N_TX = 6
-# Behaviour parameters shared by all customers (``behaviour`` array).
-(HABIT_GAIN, FATIGUE_PER_CONTACT, FATIGUE_DECAY, FATIGUE_OPENNESS, FATIGUE_ANNOYANCE,
- PRICE_ALERT) = range(6)
-N_BEHAVIOUR = 6
-# Draw indices of cross-sell contacts, after those of purchases (< MAX_PURCHASES).
-_CONTACT_DRAW = 48
-_CONTEXT_SLOT = 1 << 16
 
 
 @njit(inline="always", cache=True)
@@ -107,19 +141,53 @@ def _bit(f):
 
 
 @njit(inline="always", cache=True)
-def _cell(firm_int, f, segment, age_band, income_band, n_income):
+def _cell(market, f, segment, age_band, income_band, n_income):
     """Targeting cell of a customer as firm f sees them."""
-    targeting = firm_int[f, TARGETING]
+    targeting = market.firm_int[f, TARGETING]
     if targeting == TARGET_BEHAVIOURAL:
-        return segment
+        return np.int64(segment)
     if targeting == TARGET_SOCIODEMOGRAPHIC:
-        return age_band * n_income + income_band
-    return 0
+        return np.int64(age_band) * n_income + np.int64(income_band)
+    return np.int64(0)
+
+
+@njit(cache=True)
+def _reach(market):
+    """Per-need bitmasks of the step, computed once: firms offering k, with a contextual offer
+    for k, and with a business-model rule for k (bundling k or in an ecosystem group); and
+    whether any contextual offer or business-model rule is on at all (else they are skipped)."""
+    n_firms, n_needs = market.available.shape
+    offered = np.zeros(n_needs, np.uint64)
+    context_firms = np.zeros(n_needs, np.uint64)
+    model_firms = np.zeros(n_needs, np.uint64)
+    context_on = False
+    plain = True
+    for f in range(n_firms):
+        g = market.firm_int[f, GROUP]
+        if g >= 0:
+            plain = False
+            if market.firm_real[g, CONTEXT_REACH] > 0.0:
+                context_on = True
+        if market.bundle_mask[f] != 0:
+            plain = False
+    for k in range(n_needs):
+        for f in range(n_firms):
+            g = market.firm_int[f, GROUP]
+            if market.available[f, k]:
+                offered[k] |= _bit(f)
+                if g >= 0 and market.firm_real[g, CONTEXT_REACH] > 0.0:
+                    context_firms[k] |= _bit(f)
+            if g >= 0 or _in_bundle(market.bundle_mask, f, k):
+                model_firms[k] |= _bit(f)
+    bundle_saving = np.empty(n_firms)  # -ln(1 - discount) of each firm's bundle
+    for f in range(n_firms):
+        bundle_saving[f] = _bundle_saving(market.firm_real, f)
+    return offered, context_firms, model_firms, bundle_saving, context_on, plain
 
 
 @njit(inline="always", cache=True)
-def _extra_utility(extra, firm_real, firm_int, bundle_mask, bundle_saving, held, group_count,
-                   current, k, trial_firm, row, candidates, model_firms):
+def _extra_utility(extra, market, bundle_saving, held, group_count, current, k, trial_firm,
+                   row, candidates, model_firms):
     """Business-model utility of each candidate firm for need k, into ``extra``.
 
     ``model_firms``: bitmask of the firms that bundle k or belong to an ecosystem group; the
@@ -131,39 +199,77 @@ def _extra_utility(extra, firm_real, firm_int, bundle_mask, bundle_saving, held,
         if mask & np.uint64(1):
             u = 0.0
             if model_firms & _bit(f):
-                u = _bundle_utility(bundle_saving, firm_int, bundle_mask,
-                                    held[f] - (1 if f == current and _in_bundle(bundle_mask, f, k)
-                                               else 0), f, k, row[PRICE_SENS])
-                g = firm_int[f, GROUP]
+                u = _bundle_utility(bundle_saving, market.firm_int, market.bundle_mask,
+                                    held[f] - (1 if f == current
+                                               and _in_bundle(market.bundle_mask, f, k) else 0),
+                                    f, k, row[PRICE_SENS])
+                g = market.firm_int[f, GROUP]
                 if g >= 0:
                     others = group_count[g] - (1 if current >= 0
-                                               and firm_int[current, GROUP] == g else 0)
+                                               and market.firm_int[current, GROUP] == g else 0)
                     if others > 0:
-                        u += row[CONV_SENS] * firm_real[g, ENTRY_BONUS]
+                        u += row[CONV_SENS] * market.firm_real[g, ENTRY_BONUS]
             if f == trial_firm:
-                u += firm_real[f, INCENTIVE]
+                u += market.firm_real[f, INCENTIVE]
             extra[f] = u
         mask >>= np.uint64(1)
         f += 1
 
 
 @njit(inline="always", cache=True)
-def _contextual_offers(key, step, i, k, j, firm_real, firm_int, group_count, current, pending):
-    """Bitmask of the ecosystem offers for need k that fire in context for this occurrence.
+def _need_order(key, step, i, need_id, order, priority):
+    """The customer's needs in the order they arise this step, into ``order``.
 
-    ``pending``: the firms with a contextual offer for k (an ecosystem group with a positive
-    reach, offering k) that are not already considered. Each draw is keyed by its coordinates,
-    so leaving out the firms already considered (firing would add nothing) changes no draw.
+    Each need gets a random priority keyed by its stable id, so the order is the same whatever
+    order the needs are declared in; sorted by insertion (a customer has a handful of needs).
+    """
+    for k in range(need_id.shape[0]):
+        p = hash_draw(key, STREAM_ORDER, step, i, need_id[k])
+        j = k
+        while j > 0 and priority[j - 1] > p:
+            priority[j] = priority[j - 1]
+            order[j] = order[j - 1]
+            j -= 1
+        priority[j] = p
+        order[j] = k
+
+
+@njit(inline="always", cache=True)
+def _move(state, market, firm_since, held, group_count, start_mask, step, i, k, old, new):
+    """Change the provider of need k from ``old`` to ``new`` (either may be OUTSIDE)."""
+    if old >= 0:
+        held[old] -= _in_bundle(market.bundle_mask, old, k)
+        if market.firm_int[old, GROUP] >= 0:
+            group_count[market.firm_int[old, GROUP]] -= 1
+    state.habit[i, k] = 0.0
+    state.provider[i, k] = new
+    if new >= 0:
+        held[new] += _in_bundle(market.bundle_mask, new, k)
+        if market.firm_int[new, GROUP] >= 0:
+            group_count[market.firm_int[new, GROUP]] += 1
+        if not (start_mask & _bit(new)):  # a new customer of the firm: cohort = this step
+            firm_since[new] = step
+        state.since[i, k] = firm_since[new]
+
+
+@njit(inline="always", cache=True)
+def _contextual_offers(key, step, i, need_id, j, market, group_count, current, pending):
+    """Bitmask of the ecosystem offers for the need that fire in context on occasion j.
+
+    ``pending``: the firms with a contextual offer for the need that are not already
+    considered. An offer fires with its group's ``context_reach`` when the customer uses the group
+    for another need. Each draw is keyed by its coordinates, so leaving out the firms already
+    considered (firing would add nothing) changes no draw.
     """
     fired = np.uint64(0)
     f = 0
     while pending:
         if pending & np.uint64(1):
-            g = firm_int[f, GROUP]
-            others = group_count[g] - (1 if current >= 0 and firm_int[current, GROUP] == g
+            g = market.firm_int[f, GROUP]
+            others = group_count[g] - (1 if current >= 0 and market.firm_int[current, GROUP] == g
                                        else 0)
-            if others > 0 and uniform(key, STREAM_POLICY, step, i,
-                                      _CONTEXT_SLOT + (k * 64 + j) * 64 + f) < firm_real[
+            if others > 0 and uniform(key, STREAM_CONTEXT, step, i,
+                                      (need_id * 64 + j) * 64 + f) < market.firm_real[
                                           g, CONTEXT_REACH]:
                 fired |= _bit(f)
         pending >>= np.uint64(1)
@@ -172,345 +278,416 @@ def _contextual_offers(key, step, i, k, j, firm_real, firm_int, group_count, cur
 
 
 @njit(inline="always", cache=True)
-def _move(provider, habit, since, held, group_count, firm_since, start_mask, firm_int,
-          bundle_mask, step, i, k, old, new):
-    """Change the provider of need k from ``old`` to ``new`` (either may be OUTSIDE)."""
-    if old >= 0:
-        held[old] -= _in_bundle(bundle_mask, old, k)
-        if firm_int[old, GROUP] >= 0:
-            group_count[firm_int[old, GROUP]] -= 1
-    habit[i, k] = 0.0
-    provider[i, k] = new
-    if new >= 0:
-        held[new] += _in_bundle(bundle_mask, new, k)
-        if firm_int[new, GROUP] >= 0:
-            group_count[firm_int[new, GROUP]] += 1
-        if not (start_mask & _bit(new)):  # a new customer of the firm: cohort = this step
-            firm_since[new] = step
-        since[i, k] = firm_since[new]
+def _trigger(key, step, i, k, need_id, j, current, openness, known, trial_firm, market,
+             group_count, offered_k, context_firms_k, context_on):
+    """What the customer considers on occasion j of need k: ``(candidates, full_search)``.
 
-
-@njit(parallel=True, cache=True)
-def _step_customers(key, step, lifecycle_kind, traits, life, segment, age_band, income_band,
-                    n_income, occurrence, basket_dist, basket_p, behaviour,
-                    available, price, log_price, quality, convenience, experience, margin_rate,
-                    loss_rate, brand, price_rise, firm_real, firm_int, bundle_mask, contact_p,
-                    provider, habit, since, flags, aware, customer_of, fatigue, trial,
-                    fk, f_ledger, sf, cohort, cells, tx, tx_count, capped):
-    """Advance every customer by one step and fill the per-block ledgers.
-
-    Args:
-        key: replication key; step: current step (>= 1).
-        lifecycle_kind: ``lifecycle.CONTRACTUAL`` or ``NONCONTRACTUAL``.
-        traits: (N, 8) float32 traits; life: (N, 2) float32 lifecycle draws (hazard or purchase
-            rate per step, dropout probability).
-        segment, age_band, income_band: (N,) uint8 segment and socio-demographic bands;
-            n_income: number of income bands.
-        occurrence: (K,) probability per step that a need arises (contractual).
-        basket_dist, basket_p: (K,) family codes and (K, 2) parameters of spend per occurrence
-            at price index 1 (currency), before the income multiplier.
-        behaviour: (6,) habit gain, fatigue per contact, fatigue decay, openness per unit of
-            fatigue, utility lost per unit of fatigue by a contacted offer, openness per unit of
-            ln price rise.
-        available, price, log_price, quality, convenience, experience, margin_rate, loss_rate,
-            brand, price_rise: (F, K) offers; ``available`` = firm active and offering the need;
-            ``loss_rate`` share of spend lost to defaults; ``price_rise`` = max(0, change of
-            ln price this step).
-        firm_real, firm_int, bundle_mask: business models and policies (``business``).
-        contact_p: (F, C) cross-sell contact probability per customer of each targeting cell.
-        provider, habit, since, flags: (N, K) state per customer-need, updated in place.
-        aware, customer_of: (N,) uint64 bitmasks of known and used firms, updated in place.
-        fatigue: (N,) float32 contact fatigue; trial: (N,) int8 firm that referred the customer
-            this step (-1 none), reset here.
-        fk, f_ledger, sf, cohort, cells: per-block ledgers (``accounting.Ledgers``), zeroed.
-        tx: (blocks, capacity, 6) transaction rows, or capacity 0 for no log; tx_count: (blocks,).
-        capped: (blocks,) set to 1 where a cap bound (purchases per step or log capacity).
+    A full search (no provider, or the customer looks around with probability ``openness``)
+    considers every known firm offering k and the outside option. Otherwise a contextual offer
+    that fires or the firm that referred the customer this step is compared with the current
+    provider alone. ``candidates == bit(current)`` without a full search is autopilot.
     """
-    n, n_needs = provider.shape
-    n_firms = available.shape[0]
-    n_blocks = (n + BLOCK - 1) // BLOCK
-    tx_capacity = tx.shape[1]
-    habit_gain = behaviour[HABIT_GAIN]
-    # Rules that are off for every firm this step are skipped below (same results, less work):
-    # contextual offers, and business-model utility (then zero for every firm but a referrer).
-    context_on = False
-    plain = True
-    for f in range(n_firms):
-        g = firm_int[f, GROUP]
-        if g >= 0:
-            plain = False
-            if firm_real[g, CONTEXT_REACH] > 0.0:
-                context_on = True
-        if bundle_mask[f] != 0:
-            plain = False
-    offered = np.zeros(n_needs, np.uint64)  # bitmask of the firms offering need k this step
-    context_firms = np.zeros(n_needs, np.uint64)  # ... with a contextual offer for k
-    model_firms = np.zeros(n_needs, np.uint64)  # ... bundling k or in an ecosystem group
-    for k in range(n_needs):
-        for f in range(n_firms):
-            g = firm_int[f, GROUP]
-            if available[f, k]:
-                offered[k] |= _bit(f)
-                if g >= 0 and firm_real[g, CONTEXT_REACH] > 0.0:
-                    context_firms[k] |= _bit(f)
-            if g >= 0 or _in_bundle(bundle_mask, f, k):
-                model_firms[k] |= _bit(f)
-    bundle_saving = np.empty(n_firms)  # -ln(1 - discount) of each firm's bundle
-    for f in range(n_firms):
-        bundle_saving[f] = _bundle_saving(firm_real, f)
-    for b in prange(n_blocks):
-        firm_since = np.zeros(n_firms, np.int64)
-        held = np.zeros(n_firms, np.int64)
-        group_count = np.zeros(n_firms, np.int64)
-        extra = np.zeros(n_firms)
-        start_provider = np.zeros(n_needs, np.int64)
-        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            row = traits[i]
-            s = segment[i]
-            start_mask = customer_of[i]
-            known = aware[i]
-            trial_firm = trial[i]
-            fat = fatigue[i] * (1.0 - behaviour[FATIGUE_DECAY])
-            base_open = row[OPENNESS] + behaviour[FATIGUE_OPENNESS] * fat
-            brands_used = np.uint64(0)
-            held[:] = 0
-            group_count[:] = 0
-            if plain:
-                extra[:] = 0.0  # what _extra_utility would write for every firm but a referrer
-            n_held_needs = 0
-            for k in range(n_needs):
-                p = provider[i, k]
-                start_provider[k] = p
-                if flags[i, k] & HAS_NEED and not flags[i, k] & DEAD:
-                    n_held_needs += 1
-                if p >= 0:
-                    firm_since[p] = since[i, k]
-                    brands_used |= _bit(brand[p, k])
-                    held[p] += _in_bundle(bundle_mask, p, k)
-                    if firm_int[p, GROUP] >= 0:
-                        group_count[firm_int[p, GROUP]] += 1
-            wallet = 0.0
-            for k in range(n_needs):
-                if not (flags[i, k] & HAS_NEED):
-                    continue
-                current = provider[i, k]
-                if current >= 0 and not available[current, k]:
-                    # the firm left the market or dropped the offering
-                    _move(provider, habit, since, held, group_count, firm_since, start_mask,
-                          firm_int, bundle_mask, step, i, k, current, OUTSIDE)
-                    current = OUTSIDE
-                n_purchases = 0
-                if lifecycle_kind == CONTRACTUAL:
-                    if current >= 0 and _relationship_ends(key, step, i, k, life[i, 0]):
-                        _move(provider, habit, since, held, group_count, firm_since, start_mask,
-                              firm_int, bundle_mask, step, i, k, current, OUTSIDE)
-                        current = OUTSIDE
-                    elif uniform(key, STREAM_OCCURRENCE, step, i, k) < occurrence[k]:
-                        n_purchases = 1
-                elif not (flags[i, k] & DEAD):
-                    n_purchases = _purchase_count(key, step, i, k, life[i, 0])
-                    if n_purchases == MAX_PURCHASES:
-                        capped[b] = 1
-                basket = 0.0
-                if n_purchases > 0:
-                    basket = draw(basket_dist[k], basket_p[k, 0], basket_p[k, 1], key,
-                                  STREAM_NEED, 0, i, k) * row[INCOME_SCALE]
-                openness = base_open
-                if current >= 0:
-                    openness += behaviour[PRICE_ALERT] * price_rise[current, k]
-                t_in_step = 0.0
-                for j in range(n_purchases):
-                    candidates = np.uint64(0)
-                    if current >= 0:
-                        candidates |= _bit(current)
-                    if current < 0 or uniform(key, STREAM_OPEN, step, i, k * 64 + j) < openness:
-                        candidates |= known
-                    if context_on:
-                        candidates |= _contextual_offers(key, step, i, k, j, firm_real,
-                                                         firm_int, group_count, current,
-                                                         context_firms[k] & ~candidates)
-                    if trial_firm >= 0:
-                        candidates |= _bit(trial_firm)
-                    candidates &= offered[k]  # only firms offering k in the market
-                    if not plain or trial_firm >= 0:
-                        _extra_utility(extra, firm_real, firm_int, bundle_mask, bundle_saving,
-                                       held, group_count, current, k, trial_firm, row,
-                                       candidates, model_firms[k])
-                    chosen = _choose_provider(key, step, i, k, j, current, habit[i, k],
-                                              candidates, extra, brands_used, row, quality,
-                                              log_price, convenience, brand)
-                    if chosen == current and chosen >= 0:
-                        h = habit[i, k]
-                        habit[i, k] = min(1.0, h + habit_gain * experience[chosen, k] * (1.0 - h))
-                    elif chosen != current:
-                        _move(provider, habit, since, held, group_count, firm_since, start_mask,
-                              firm_int, bundle_mask, step, i, k, current, chosen)
-                        if chosen >= 0:
-                            known |= _bit(chosen)
-                            brands_used |= _bit(brand[chosen, k])
-                    current = chosen
-                    wallet += basket
-                    sf[b, SF_WALLET, s, n_firms] += basket
-                    if tx_capacity > 0:
-                        # every purchase advances the clock of the step, whoever sells it: the
-                        # times are sequential order statistics of all n_purchases
-                        t_in_step = _next_purchase_time(key, step, i, k, j, n_purchases,
-                                                        t_in_step)
-                    if chosen >= 0:
-                        spend = basket * price[chosen, k] * _bundle_price_factor(
-                            firm_real, firm_int, bundle_mask, held[chosen], chosen, k)
-                        gross = spend * margin_rate[chosen, k]
-                        loss = spend * loss_rate[chosen, k] * _pooled_loss_factor(
-                            firm_real, firm_int, group_count, chosen, n_held_needs)
-                        fee = spend * firm_real[chosen, PARTNER_FEE]
-                        fk[b, FK_REVENUE, chosen, k] += spend
-                        fk[b, FK_GROSS_MARGIN, chosen, k] += gross
-                        fk[b, FK_LOSSES, chosen, k] += loss
-                        fk[b, FK_PURCHASES, chosen, k] += 1.0
-                        if fee > 0.0:
-                            fk[b, FK_PARTNER_FEES, chosen, k] += fee
-                            f_ledger[b, F_PARTNER_INCOME, firm_int[chosen, GROUP]] += fee
-                        sf[b, SF_REVENUE, s, chosen] += spend
-                        cohort[b, C_CONTRIBUTION, chosen, since[i, k]] += gross - loss - fee
-                        if tx_capacity > 0:
-                            c = tx_count[b]
-                            if c < tx_capacity:
-                                tx[b, c, 0] = i
-                                tx[b, c, 1] = step - 1 + t_in_step
-                                tx[b, c, 2] = k
-                                tx[b, c, 3] = chosen
-                                tx[b, c, 4] = spend
-                                tx[b, c, 5] = gross - loss - fee
-                                tx_count[b] = c + 1
-                            else:
-                                capped[b] = 1
-                    if lifecycle_kind != CONTRACTUAL:
-                        if flags[i, k] & PURCHASED:
-                            if _drops_out(key, step, i, k, j, life[i, 1]):
-                                flags[i, k] |= DEAD
-                                _move(provider, habit, since, held, group_count, firm_since,
-                                      start_mask, firm_int, bundle_mask, step, i, k, current,
-                                      OUTSIDE)
-                                current = OUTSIDE
-                                break
-                        else:
-                            flags[i, k] |= PURCHASED
-
-            # Cross-sell (DESIGN §2.4 step 5): each firm contacts its own customers.
-            for f in range(n_firms):
-                rate = firm_real[f, CONTACTS_PER_STEP]
-                if rate <= 0.0:
-                    continue
-                is_customer = False
-                for k in range(n_needs):
-                    if provider[i, k] == f:
-                        is_customer = True
-                        break
-                if not is_customer:
-                    continue
-                cell = _cell(firm_int, f, s, age_band[i], income_band[i], n_income)
-                p_contact = contact_p[f, cell]
-                value_stream = firm_int[f, ORGANISATION] == VALUE_STREAM
-                if value_stream and uniform(key, STREAM_POLICY, step, i, f * 64 + 63) >= p_contact:
-                    continue
-                best_k = -1
-                best_gain = -np.inf
-                for k in range(n_needs):
-                    current = provider[i, k]
-                    if (not available[f, k] or current == f or not (flags[i, k] & HAS_NEED)
-                            or flags[i, k] & DEAD):
-                        continue
-                    if value_stream:  # one coordinated best offer: the largest utility gain
-                        gain = _utility(row, f, k, current, 0.0, brands_used, quality, log_price,
-                                        convenience, brand)
-                        if current >= 0:
-                            gain -= _utility(row, current, k, current, habit[i, k], brands_used,
-                                             quality, log_price, convenience, brand)
-                        if gain > best_gain:
-                            best_gain = gain
-                            best_k = k
-                    elif uniform(key, STREAM_POLICY, step, i, f * 64 + k) < p_contact:
-                        _contact(key, step, i, k, f, current, row,
-                                 behaviour[FATIGUE_ANNOYANCE] * fat, firm_real, firm_int,
-                                 bundle_mask, bundle_saving, model_firms[k], held, group_count,
-                                 extra, brands_used, quality, log_price, convenience, brand,
-                                 provider, habit, since, firm_since, start_mask, fk, cells, b,
-                                 cell)
-                        fat += behaviour[FATIGUE_PER_CONTACT]
-                if value_stream and best_k >= 0:
-                    _contact(key, step, i, best_k, f, provider[i, best_k], row,
-                             behaviour[FATIGUE_ANNOYANCE] * fat, firm_real, firm_int,
-                             bundle_mask, bundle_saving, model_firms[best_k], held, group_count,
-                             extra, brands_used, quality, log_price, convenience, brand,
-                             provider, habit, since, firm_since, start_mask, fk, cells, b, cell)
-                    fat += behaviour[FATIGUE_PER_CONTACT]
-
-            # Accounting of the step's end state.
-            end_mask = np.uint64(0)
-            for k in range(n_needs):
-                p0 = start_provider[k]
-                current = provider[i, k]
-                if current != p0:
-                    if p0 >= 0:
-                        fk[b, FK_CHURNED, p0, k] += 1.0
-                    if current >= 0:
-                        fk[b, FK_NEW, current, k] += 1.0
-                if current >= 0:
-                    fk[b, FK_CUSTOMERS, current, k] += 1.0
-                    end_mask |= _bit(current)
-                    known |= _bit(current)
-            aware[i] = known
-            customer_of[i] = end_mask
-            fatigue[i] = fat
-            trial[i] = -1
-            sf[b, SF_CUSTOMERS, s, n_firms] += 1.0
-            for f in range(n_firms):
-                bit = _bit(f)
-                if end_mask & bit:
-                    f_ledger[b, F_CUSTOMERS, f] += 1.0
-                    f_ledger[b, F_WALLET, f] += wallet
-                    sf[b, SF_CUSTOMERS, s, f] += 1.0
-                    if start_mask & bit:
-                        cohort[b, C_ALIVE, f, firm_since[f]] += 1.0
-                    else:
-                        f_ledger[b, F_NEW, f] += 1.0
-                        cohort[b, C_ALIVE, f, step] += 1.0
-                        if f == trial_firm:
-                            f_ledger[b, F_REFERRAL_JOINS, f] += 1.0
-                elif start_mask & bit:
-                    f_ledger[b, F_CHURNED, f] += 1.0
+    full = current < 0 or uniform(key, STREAM_OPEN, step, i, need_id * 64 + j) < openness
+    candidates = np.uint64(0)
+    if current >= 0:
+        candidates |= _bit(current)
+    if full:
+        candidates |= known
+    if context_on:
+        candidates |= _contextual_offers(key, step, i, need_id, j, market, group_count, current,
+                                         context_firms_k & ~candidates)
+    if trial_firm >= 0:
+        candidates |= _bit(trial_firm)
+    return candidates & offered_k, full
 
 
 @njit(inline="always", cache=True)
-def _contact(key, step, i, k, f, current, row, annoyance, firm_real, firm_int, bundle_mask,
-             bundle_saving, model_firms_k, held, group_count, extra, brands_used, quality,
-             log_price, convenience, brand, provider, habit, since, firm_since, start_mask, fk,
-             cells, b, cell):
+def _lifecycle_ends(rules, state, i, k, need_id, life_i, current):
+    """Whether the lifecycle ends the relationship with the current provider this step."""
+    if rules.lifecycle_kind == CONTRACTUAL and current >= 0:
+        return _relationship_ends(rules.key, rules.step, i, need_id, life_i[0])
+    return False
+
+
+@njit(inline="always", cache=True)
+def _occasions(rules, needs, state, i, k, life_i):
+    """How many times need k arises this step (contractual: 0 or 1; else Poisson purchases)."""
+    if rules.lifecycle_kind == CONTRACTUAL:
+        return 1 if uniform(rules.key, STREAM_OCCURRENCE, rules.step, i,
+                            needs.need_id[k]) < needs.occurrence[k] else 0
+    if state.flags[i, k] & DEAD:
+        return 0
+    return _purchase_count(rules.key, rules.step, i, needs.need_id[k], life_i[0])
+
+
+@njit(inline="always", cache=True)
+def _purchase(b, i, k, s, step, chosen, basket, t_in_step, since_ik, market, books, held,
+              group_count, n_held_needs, captured):
+    """Book one purchase of ``basket`` (reference spend) of need k from firm ``chosen``."""
+    spend = basket * market.price[chosen, k] * _bundle_price_factor(
+        market.firm_real, market.firm_int, market.bundle_mask, held[chosen], chosen, k)
+    gross = spend * market.margin_rate[chosen, k]
+    loss = spend * market.loss_rate[chosen, k] * _pooled_loss_factor(
+        market.firm_real, market.firm_int, group_count, chosen, n_held_needs)
+    fee = spend * market.firm_real[chosen, PARTNER_FEE]
+    fk = books.fk
+    fk[b, FK_REVENUE, chosen, k] += spend
+    fk[b, FK_GROSS_MARGIN, chosen, k] += gross
+    fk[b, FK_LOSSES, chosen, k] += loss
+    fk[b, FK_PURCHASES, chosen, k] += 1.0
+    if fee > 0.0:
+        fk[b, FK_PARTNER_FEES, chosen, k] += fee
+        books.f[b, F_PARTNER_INCOME, market.firm_int[chosen, GROUP]] += fee
+    books.sf[b, SF_REVENUE, s, chosen] += spend
+    books.sf[b, SF_CAPTURED, s, chosen] += basket
+    captured[chosen] += basket
+    books.cohort[b, C_CONTRIBUTION, chosen, since_ik] += gross - loss - fee
+    tx = books.tx
+    if tx.shape[1] > 0:
+        c = books.tx_count[b]
+        if c < tx.shape[1]:
+            tx[b, c, 0] = i
+            tx[b, c, 1] = step - 1 + t_in_step
+            tx[b, c, 2] = k
+            tx[b, c, 3] = chosen
+            tx[b, c, 4] = spend
+            tx[b, c, 5] = gross - loss - fee
+            books.tx_count[b] = c + 1
+        else:
+            books.capped[b] = 1
+
+
+@njit(inline="always", cache=True)
+def _dropout(rules, state, i, k, need_id, j, life_i):
+    """Non-contractual: after a purchase, whether the customer drops out of need k for good.
+
+    The first purchase of a relationship is the trial (a customer holding a provider at step 0
+    made it at t = 0); dropout follows every later (repeat) purchase, as in BG/NBD.
+    """
+    if state.flags[i, k] & PURCHASED:
+        if _drops_out(rules.key, rules.step, i, need_id, j, life_i[1]):
+            state.flags[i, k] |= DEAD
+            return True
+    else:
+        state.flags[i, k] |= PURCHASED
+    return False
+
+
+@njit(inline="always", cache=True)
+def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach, scratch,
+               known, brands_used, base_open, trial_firm, n_held_needs, start_mask, row):
+    """Lifecycle, occasions, triggers, choices and purchases of need k for customer i.
+
+    Returns ``(known, brands_used, wallet)``: the updated bitmasks of known firms and used brands,
+    and the reference-price spend of the occasions (the customer's wallet for the need).
+    """
+    offered, context_firms, model_firms, bundle_saving, context_on, plain = reach
+    firm_since, held, group_count, extra = scratch[0], scratch[1], scratch[2], scratch[3]
+    captured = scratch[7]
+    key, step = rules.key, rules.step
+    need_id = needs.need_id[k]
+    life_i = customers.life[i]
+    current = state.provider[i, k]
+    if current >= 0 and not market.available[current, k]:
+        # the firm left the market or dropped the offering
+        _move(state, market, firm_since, held, group_count, start_mask, step, i, k, current,
+              OUTSIDE)
+        current = OUTSIDE
+    if _lifecycle_ends(rules, state, i, k, need_id, life_i, current):
+        _move(state, market, firm_since, held, group_count, start_mask, step, i, k, current,
+              OUTSIDE)
+        return known, brands_used, 0.0
+    n_occasions = _occasions(rules, needs, state, i, k, life_i)
+    if n_occasions == MAX_PURCHASES:
+        books.capped[b] = 1
+    if n_occasions == 0:
+        return known, brands_used, 0.0
+    basket = draw(needs.basket_dist[k], needs.basket_p[k, 0], needs.basket_p[k, 1], key,
+                  STREAM_NEED, 0, i, need_id) * row[INCOME_SCALE]
+    behaviour = rules.behaviour
+    openness = base_open
+    if current >= 0:
+        openness += behaviour[PRICE_ALERT] * market.price_rise[current, k]
+    t_in_step = 0.0
+    wallet = 0.0
+    for j in range(n_occasions):
+        candidates, full = _trigger(key, step, i, k, need_id, j, current, openness, known,
+                                    trial_firm, market, group_count, offered[k], context_firms[k],
+                                    context_on)
+        if not full and candidates == _bit(current):
+            chosen = current  # autopilot: no choice, no draws
+        else:
+            if not plain or trial_firm >= 0:
+                _extra_utility(extra, market, bundle_saving, held, group_count, current, k,
+                               trial_firm, row, candidates, model_firms[k])
+            chosen = _choose_provider(key, STREAM_CHOICE, step, i, k, need_id, j, current,
+                                      state.habit[i, k], candidates, full, extra, brands_used,
+                                      row, market, behaviour[TASTE_SCALE],
+                                      behaviour[SHOCK_SCALE])
+        if chosen == current and chosen >= 0:
+            h = state.habit[i, k]
+            state.habit[i, k] = min(1.0, h + behaviour[HABIT_GAIN] * market.experience[chosen, k]
+                                    * (1.0 - h))
+        elif chosen != current:
+            _move(state, market, firm_since, held, group_count, start_mask, step, i, k, current,
+                  chosen)
+            if chosen >= 0:
+                known |= _bit(chosen)
+                brands_used |= _bit(market.brand[chosen, k])
+        current = chosen
+        wallet += basket
+        if books.tx.shape[1] > 0:
+            # every purchase advances the clock of the step, whoever sells it: the times are
+            # sequential order statistics of all n_occasions
+            t_in_step = _next_purchase_time(key, step, i, need_id, j, n_occasions, t_in_step)
+        if chosen >= 0:
+            _purchase(b, i, k, s, step, chosen, basket, t_in_step, state.since[i, k], market,
+                      books, held, group_count, n_held_needs, captured)
+            if rules.lifecycle_kind != CONTRACTUAL and _dropout(rules, state, i, k, need_id, j,
+                                                                life_i):
+                _move(state, market, firm_since, held, group_count, start_mask, step, i, k,
+                      current, OUTSIDE)
+                break
+    return known, brands_used, wallet
+
+
+@njit(inline="always", cache=True)
+def _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch, brands_used, row,
+             annoyance, start_mask, need_id):
     """One cross-sell contact of firm f for need k: f's offer against the status quo.
 
-    The status quo is the current provider, or the outside option when there is none. The
-    contacted offer loses ``annoyance`` utility (``fatigue.annoyance`` × the customer's fatigue;
-    at most 30 arguments: longer calls compile to ``CALL_FUNCTION_EX``, which Numba cannot
-    inline). Winning makes f the provider.
+    A binary choice: f against the current provider, or against the outside option when the
+    customer has none. The contacted offer loses ``annoyance`` utility (``fatigue.annoyance`` ×
+    the customer's fatigue). Winning makes f the provider.
     """
-    fk[b, FK_CONTACTS, f, k] += 1.0
-    cells[b, CELL_CONTACTS, f, cell] += 1.0
+    offered, context_firms, model_firms, bundle_saving, context_on, plain = reach
+    firm_since, held, group_count, extra = scratch[0], scratch[1], scratch[2], scratch[3]
+    books.fk[b, FK_CONTACTS, f, k] += 1.0
+    books.cells[b, CELL_CONTACTS, f, cell] += 1.0
+    current = state.provider[i, k]
     candidates = _bit(f)
     if current >= 0:
         candidates |= _bit(current)
-    _extra_utility(extra, firm_real, firm_int, bundle_mask, bundle_saving, held, group_count,
-                   current, k, -1, row, candidates, model_firms_k)
+    _extra_utility(extra, market, bundle_saving, held, group_count, current, k, -1, row,
+                   candidates, model_firms[k])
     extra[f] -= annoyance
-    habit_ik = habit[i, k]
-    status_quo = current
-    # Binary choice: f against the status quo (the outside option only when unserved).
-    chosen = _choose_provider(key, step, i, k, _CONTACT_DRAW + (f % 16), current, habit_ik,
-                              candidates, extra, brands_used, row, quality, log_price,
-                              convenience, brand)
-    if current >= 0 and chosen == OUTSIDE:
-        chosen = status_quo
+    chosen = _choose_provider(rules.key, STREAM_CONTACT, rules.step, i, k, need_id, f, current,
+                              state.habit[i, k], candidates, current < 0, extra, brands_used, row,
+                              market, rules.behaviour[TASTE_SCALE], rules.behaviour[SHOCK_SCALE])
     if chosen == f:
-        _move(provider, habit, since, held, group_count, firm_since, start_mask, firm_int,
-              bundle_mask, step, i, k, current, f)
-        fk[b, FK_CONVERSIONS, f, k] += 1.0
-        cells[b, CELL_CONVERSIONS, f, cell] += 1.0
+        _move(state, market, firm_since, held, group_count, start_mask, rules.step, i, k,
+              current, f)
+        books.fk[b, FK_CONVERSIONS, f, k] += 1.0
+        books.cells[b, CELL_CONVERSIONS, f, cell] += 1.0
+
+
+@njit(inline="always", cache=True)
+def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, scratch,
+                brands_used, row, fat, start_mask):
+    """Cross-sell: each firm contacts its own customers; returns the customer's new fatigue.
+
+    ``silo``: each product unit contacts on its own (one draw per need it could sell);
+    ``value_stream``: one draw per firm, then one coordinated offer, the need with the largest
+    utility gain. Needs are visited in the step's order (``scratch`` holds it).
+    """
+    order = scratch[5]
+    behaviour = rules.behaviour
+    n_firms, n_needs = market.available.shape
+    for f in range(n_firms):
+        if market.firm_real[f, CONTACTS_PER_STEP] <= 0.0:
+            continue
+        is_customer = False
+        for k in range(n_needs):
+            if state.provider[i, k] == f:
+                is_customer = True
+                break
+        if not is_customer:
+            continue
+        cell = _cell(market, f, s, customers.age_band[i], customers.income_band[i],
+                     rules.n_income)
+        p_contact = market.contact_p[f, cell]
+        value_stream = market.firm_int[f, ORGANISATION] == VALUE_STREAM
+        if value_stream and uniform(rules.key, STREAM_POLICY, rules.step, i, f) >= p_contact:
+            continue
+        best_k = -1
+        best_gain = -np.inf
+        for r in range(n_needs):
+            k = order[r]
+            current = state.provider[i, k]
+            if (not market.available[f, k] or current == f or not (state.flags[i, k] & HAS_NEED)
+                    or state.flags[i, k] & DEAD):
+                continue
+            if value_stream:  # one coordinated best offer: the largest utility gain
+                gain = _utility(row, f, k, current, 0.0, brands_used, market)
+                if current >= 0:
+                    gain -= _utility(row, current, k, current, state.habit[i, k], brands_used,
+                                     market)
+                if gain > best_gain:
+                    best_gain = gain
+                    best_k = k
+            elif uniform(rules.key, STREAM_POLICY, rules.step, i,
+                         (needs.need_id[k] + 1) * 64 + f) < p_contact:
+                _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch,
+                         brands_used, row, behaviour[FATIGUE_ANNOYANCE] * fat, start_mask,
+                         needs.need_id[k])
+                fat += behaviour[FATIGUE_PER_CONTACT]
+        if value_stream and best_k >= 0:
+            _contact(b, i, best_k, f, cell, rules, market, state, books, reach, scratch,
+                     brands_used, row, behaviour[FATIGUE_ANNOYANCE] * fat, start_mask,
+                     needs.need_id[best_k])
+            fat += behaviour[FATIGUE_PER_CONTACT]
+    return fat
+
+
+@njit(inline="always", cache=True)
+def _open_books(i, market, state, scratch):
+    """Start-of-step bookkeeping of customer i: who provides what, into ``scratch``.
+
+    Returns ``(brands_used, n_held_needs)``: the brands the customer uses and the number of
+    needs they have and are alive for (the denominator of pooled data).
+    """
+    firm_since, held, group_count = scratch[0], scratch[1], scratch[2]
+    start_provider, products, captured = scratch[4], scratch[8], scratch[7]
+    held[:] = 0
+    group_count[:] = 0
+    products[:] = 0
+    captured[:] = 0.0
+    brands_used = np.uint64(0)
+    n_held_needs = 0
+    for k in range(state.provider.shape[1]):
+        p = state.provider[i, k]
+        start_provider[k] = p
+        if state.flags[i, k] & HAS_NEED and not state.flags[i, k] & DEAD:
+            n_held_needs += 1
+        if p >= 0:
+            firm_since[p] = state.since[i, k]
+            brands_used |= _bit(market.brand[p, k])
+            held[p] += _in_bundle(market.bundle_mask, p, k)
+            products[p] += 1
+            if market.firm_int[p, GROUP] >= 0:
+                group_count[market.firm_int[p, GROUP]] += 1
+    return brands_used, n_held_needs
+
+
+@njit(inline="always", cache=True)
+def _close_books(b, i, s, rules, market, customers, state, books, scratch, known, fat,
+                 start_mask, trial_firm, wallet):
+    """End-of-step accounting of customer i: customers, new and churned, cohorts, wallets."""
+    firm_since, start_provider, captured, products = scratch[0], scratch[4], scratch[7], \
+        scratch[8]
+    fk, f_ledger, step = books.fk, books.f, rules.step
+    n_firms, n_needs = market.available.shape
+    end_mask = np.uint64(0)
+    for k in range(n_needs):
+        p0 = start_provider[k]
+        current = state.provider[i, k]
+        if current != p0:
+            if p0 >= 0:
+                fk[b, FK_CHURNED, p0, k] += 1.0
+            if current >= 0:
+                fk[b, FK_NEW, current, k] += 1.0
+        if current >= 0:
+            fk[b, FK_CUSTOMERS, current, k] += 1.0
+            end_mask |= _bit(current)
+            known |= _bit(current)
+    state.aware[i] = known
+    state.customer_of[i] = end_mask
+    state.fatigue[i] = fat
+    state.trial[i] = -1
+    books.sf[b, SF_CUSTOMERS, s, n_firms] += 1.0
+    for f in range(n_firms):
+        bit = _bit(f)
+        if end_mask & bit:
+            f_ledger[b, F_CUSTOMERS, f] += 1.0
+            f_ledger[b, F_WALLET, f] += wallet
+            f_ledger[b, F_CAPTURED, f] += captured[f]
+            books.sf[b, SF_CUSTOMERS, s, f] += 1.0
+            if start_mask & bit:
+                books.cohort[b, C_ALIVE, f, firm_since[f]] += 1.0
+            else:
+                f_ledger[b, F_NEW, f] += 1.0
+                books.cohort[b, C_ALIVE, f, step] += 1.0
+                if f == trial_firm:
+                    f_ledger[b, F_REFERRAL_JOINS, f] += 1.0
+            if market.firm_real[f, CONTACTS_PER_STEP] > 0.0:
+                cell = _cell(market, f, s, customers.age_band[i], customers.income_band[i],
+                             rules.n_income)
+                books.cells[b, CELL_CUSTOMERS, f, cell] += 1.0
+        if start_mask & bit:
+            single = products[f] == 1
+            f_ledger[b, F_START_SINGLE if single else F_START_MULTI, f] += 1.0
+            if not end_mask & bit:
+                f_ledger[b, F_CHURNED, f] += 1.0
+                f_ledger[b, F_CHURNED_SINGLE if single else F_CHURNED_MULTI, f] += 1.0
+
+
+@njit(parallel=True, cache=True)
+def _step_customers(rules, market, customers, needs, state, books):
+    """Advance every customer by one step and fill the per-block ledgers.
+
+    Args:
+        rules: ``state.Rules`` — replication key, step (>= 1), lifecycle kind, number of income
+            bands, behaviour parameters (habit gain, fatigue, price alert, taste and shock
+            scales).
+        market: ``state.Market`` — the (F, K) offers (``available`` = firm active and offering the
+            need; ``loss_rate`` share of spend lost to defaults; ``price_rise`` = max(0, change
+            of ln price this step)), business models and policies (``business``), and
+            ``contact_p`` (F, C) cross-sell contact probability per targeting cell.
+        customers: ``state.Customers`` — (N, 8) float32 traits, (N, 2) float32 lifecycle draws
+            (hazard or purchase rate per step, dropout probability), uint8 bands.
+        needs: ``state.Needs`` — stable ids, occurrence per step, basket distributions (spend per
+            occurrence at price index 1, currency, before the income multiplier).
+        state: ``state.State`` — per customer-need provider, habit, cohort step and flags; per
+            customer known and used firms (uint64 bitmasks), fatigue and the referring firm of
+            this step (-1 none); updated in place.
+        books: ``state.Books`` — per-block ledgers (``accounting.Ledgers``), zeroed; the
+            transaction rows (capacity 0 for no log), their counts, and ``capped`` set to 1 in a
+            block where a cap bound (purchases per step or log capacity).
+    """
+    n = state.provider.shape[0]
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    reach = _reach(market)
+    for b in prange(n_blocks):
+        _step_block(b, rules, market, customers, needs, state, books, reach)
+
+
+@njit(cache=True)
+def _step_block(b, rules, market, customers, needs, state, books, reach):
+    """Advance the customers of block b, in index order, into the block's ledgers."""
+    n, n_needs = state.provider.shape
+    n_firms = market.available.shape[0]
+    plain = reach[5]
+    behaviour = rules.behaviour
+    # per-customer scratch: firm_since, held, group_count, extra, start_provider, order,
+    # priority, captured, products
+    scratch = (np.zeros(n_firms, np.int64), np.zeros(n_firms, np.int64),
+               np.zeros(n_firms, np.int64), np.zeros(n_firms), np.zeros(n_needs, np.int64),
+               np.zeros(n_needs, np.int64), np.zeros(n_needs, np.uint64), np.zeros(n_firms),
+               np.zeros(n_firms, np.int64))
+    order = scratch[5]
+    for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+        if plain:  # what _extra_utility would write for every firm but a referrer
+            scratch[3][:] = 0.0
+        row = customers.traits[i]
+        s = customers.segment[i]
+        start_mask = state.customer_of[i]
+        known = state.aware[i]
+        trial_firm = state.trial[i]
+        fat = state.fatigue[i] * (1.0 - behaviour[FATIGUE_DECAY])
+        base_open = row[OPENNESS] + behaviour[FATIGUE_OPENNESS] * fat
+        brands_used, n_held_needs = _open_books(i, market, state, scratch)
+        _need_order(rules.key, rules.step, i, needs.need_id, order, scratch[6])
+        wallet = 0.0
+        for r in range(n_needs):
+            k = order[r]
+            if not (state.flags[i, k] & HAS_NEED):
+                continue
+            known, brands_used, spent = _live_need(
+                b, i, k, s, rules, market, customers, needs, state, books, reach, scratch,
+                known, brands_used, base_open, trial_firm, n_held_needs, start_mask, row)
+            wallet += spent
+            books.sf[b, SF_WALLET, s, n_firms] += spent
+        fat = _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach,
+                          scratch, brands_used, row, fat, start_mask)
+        _close_books(b, i, s, rules, market, customers, state, books, scratch, known, fat,
+                     start_mask, trial_firm, wallet)

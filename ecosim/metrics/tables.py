@@ -1,4 +1,4 @@
-"""Tidy tables of a run (DESIGN §4): one row per (step, firm), (step, firm, need), ...
+"""Tidy tables of a run (docs/design.md, "Outputs"): one row per (step, firm), (step, firm, need)...
 
 Every table carries ``arm`` and ``replication`` so that tables of many runs concatenate into one.
 Definitions (per step; currency in the config's unit):
@@ -6,8 +6,11 @@ Definitions (per step; currency in the config's unit):
 * ``cac = marketing_spend / new_customers`` (NaN when no customer is new);
 * ``churn_rate = churned_customers / customers at the start of the step`` (NaN when none);
 * ``arpu = revenue / customers`` at the end of the step;
-* ``share_of_wallet = revenue / wallet of the firm's customers`` (the reference-price spend of every
-  need that arose for them, whoever served it);
+* ``share_of_wallet`` = the part of its end-of-step customers' wallet that they bought from the
+  firm, over that wallet (the reference-price spend of every need that arose for them, whoever
+  served it): a share in [0, 1], at reference prices on both sides;
+* ``churn_rate_single`` / ``churn_rate_multi``: churn rate of the customers who held one / several
+  of the firm's products at the start of the step;
 * ``partner_fees`` = fees received from partners (ecosystem) - fees paid to the host (partner);
 * ``profit = gross_margin - losses - marketing_spend - contact_cost + partner_fees``;
 * ``marketing_spend`` = advertising budget + referral rewards (all acquisition spending);
@@ -38,6 +41,11 @@ class HistoryLike(Protocol):
     new_customers: np.ndarray
     churned_customers: np.ndarray
     customer_wallet: np.ndarray
+    captured_wallet: np.ndarray
+    start_single: np.ndarray
+    start_multi: np.ndarray
+    churned_single: np.ndarray
+    churned_multi: np.ndarray
     marketing_spend: np.ndarray
     contact_cost: np.ndarray
     contacts: np.ndarray
@@ -48,6 +56,7 @@ class HistoryLike(Protocol):
     segment_customers: np.ndarray
     segment_revenue: np.ndarray
     segment_wallet: np.ndarray
+    segment_captured: np.ndarray
     cohort_alive: np.ndarray
     cohort_contribution: np.ndarray
     transactions: list[np.ndarray]
@@ -88,6 +97,8 @@ def firm_metrics(h: HistoryLike, firms: list[str], arm: str = "base",
         "new_customers": h.new_customers,
         "churned_customers": h.churned_customers,
         "churn_rate": _ratio(h.churned_customers, start),
+        "churn_rate_single": _ratio(h.churned_single, h.start_single),
+        "churn_rate_multi": _ratio(h.churned_multi, h.start_multi),
         "marketing_spend": h.marketing_spend,
         "contact_cost": h.contact_cost,
         "cac": _ratio(h.marketing_spend, h.new_customers),
@@ -98,14 +109,14 @@ def firm_metrics(h: HistoryLike, firms: list[str], arm: str = "base",
         "profit": profit,
         "arpu": _ratio(revenue, h.customers),
         "products_per_customer": _ratio(h.unit_customers.sum(axis=2), h.customers),
-        "share_of_wallet": _ratio(revenue, h.customer_wallet),
+        "share_of_wallet": _ratio(h.captured_wallet, h.customer_wallet),
         "contacts": h.contacts.sum(axis=2),
         "conversions": h.conversions.sum(axis=2),
         "referral_joins": h.referral_joins,
     }
     for name, values in columns.items():
         frame[name] = np.asarray(values, float).ravel()
-    frame.loc[frame["step"] == 0, "churn_rate"] = np.nan
+    frame.loc[frame["step"] == 0, ["churn_rate", "churn_rate_single", "churn_rate_multi"]] = np.nan
     for name in ("customers", "new_customers", "churned_customers", "contacts", "conversions",
                  "referral_joins"):
         frame[name] = frame[name].astype(np.int64)
@@ -147,18 +158,21 @@ def segment_metrics(h: HistoryLike, segments: list[str], firms: list[str], arm: 
     """One row per (step, segment, firm): how much of the segment's wallet each firm captures.
 
     ``wallet`` is the segment's spend on every need that arose, at reference price (currency per
-    step), whoever served it; ``share_of_wallet = revenue / wallet``. The row ``firm = "all"``
-    holds the segment's size.
+    step), whoever served it; ``share_of_wallet`` = the part of it bought from the firm (at
+    reference price) over the wallet, in [0, 1]. The row ``firm = "all"`` holds the segment's
+    size and the share served by any firm.
     """
     frame = _grid(step=list(range(h.segment_wallet.shape[0])), segment=segments,
                   firm=[*firms, "all"])
     revenue = h.segment_revenue.copy()
     revenue[:, :, -1] = revenue[:, :, :-1].sum(axis=2)
+    captured = h.segment_captured.copy()
+    captured[:, :, -1] = captured[:, :, :-1].sum(axis=2)
     wallet = np.repeat(h.segment_wallet[:, :, None], len(firms) + 1, axis=2)
     frame["customers"] = h.segment_customers.ravel().astype(np.int64)
     frame["revenue"] = revenue.ravel()
     frame["wallet"] = wallet.ravel()
-    frame["share_of_wallet"] = _ratio(revenue, wallet).ravel()
+    frame["share_of_wallet"] = _ratio(captured, wallet).ravel()
     return _tag(frame, arm, replication)
 
 
@@ -195,13 +209,15 @@ def transactions(h: HistoryLike, firms: list[str], needs: list[str], arm: str = 
     """One row per purchase: customer, step, time (continuous, in steps), need, firm, amount.
 
     ``time`` lies in (step - 1, step]; ``amount`` is what the customer paid (currency) and
-    ``margin`` what the firm kept net of losses. Columns fit the usual BG/NBD tools
+    ``margin`` what the firm kept net of losses. Non-contractual runs also log, at step 0 and
+    time 0, the trial purchase of every relationship that exists at the start (made before the
+    run; amount and margin 0, not simulated). Columns fit the usual BG/NBD tools
     (customer id, time, monetary value).
     """
     rows = np.concatenate(h.transactions) if h.transactions else np.zeros((0, 6))
     frame = pd.DataFrame({
         "customer": rows[:, 0].astype(np.int64),
-        "step": np.floor(rows[:, 1]).astype(np.int64) + 1,
+        "step": np.ceil(rows[:, 1]).astype(np.int64),
         "time": rows[:, 1],
         "need": pd.Categorical.from_codes(rows[:, 2].astype(np.int64), needs),
         "firm": pd.Categorical.from_codes(rows[:, 3].astype(np.int64), firms),
