@@ -180,10 +180,12 @@ class EcosystemModel(mesa.Model):
             h.cohort_alive[0, f, 0] = h.customers[0, f]
         h.segment_customers[0, :, -1] = np.bincount(pop.segment,
                                                     minlength=h.segment_customers.shape[1])
-        if self.cfg.output.transactions and pop.lifecycle_kind == NONCONTRACTUAL:
-            # the trial purchases of step-0 relationships, made at t = 0 before the run: logged
-            # so the log's BG/NBD summary (x, t_x, T) starts there; their spend is not simulated
-            i, k = np.nonzero(pop.provider >= 0)
+        if self.cfg.output.transactions:
+            # step 0 of the log: non-contractually, the trial purchases of the relationships
+            # that exist at the start, made at t = 0 before the run (so the log's BG/NBD summary
+            # starts there); their spend is not simulated
+            i, k = np.nonzero(pop.provider >= 0) if pop.lifecycle_kind == NONCONTRACTUAL \
+                else (np.zeros(0, np.int64), np.zeros(0, np.int64))
             rows = np.zeros((len(i), 6))
             rows[:, 0], rows[:, 2], rows[:, 3] = i, k, pop.provider[i, k]
             h.transactions.append(rows)
@@ -225,7 +227,7 @@ class EcosystemModel(mesa.Model):
                                    - h.partner_fees[step, i].sum() + h.partner_income[step, i]),
                 marketing_spend=h.marketing_spend[step, i]),
                 cells[acc.CELL_CONTACTS, i], cells[acc.CELL_CONVERSIONS, i],
-                cells[acc.CELL_CUSTOMERS, i])
+                cells[acc.CELL_TARGETS, i])
         h.segment_customers[step] = sf[acc.SF_CUSTOMERS]
         h.segment_revenue[step] = sf[acc.SF_REVENUE]
         h.segment_wallet[step] = sf[acc.SF_WALLET][:, -1]

@@ -127,13 +127,16 @@ def market(n: int, horizon: int, needs: dict[str, NeedConfig], firms: dict[str, 
 
 
 def monopoly(n: int, horizon: int, initial_share: float = 1.0, initial_awareness: float = 1.0,
-             basket: float = 1.0, margin_rate: float = 0.2, **kwargs: Any) -> EcosimConfig:
-    """One need arising every step, one firm nobody leaves voluntarily (``HUGE_QUALITY``).
+             basket: float = 1.0, margin_rate: float = 0.2, quality: float = HUGE_QUALITY,
+             **kwargs: Any) -> EcosimConfig:
+    """One need arising every step, one firm (by default one that customers without a provider
+    always choose: ``HUGE_QUALITY``).
 
-    Openness is 0, so a customer with a provider never looks around; one without a provider
-    chooses among the firms they know. ``kwargs`` go to ``market``.
+    Openness is 0, so a customer with a provider is on autopilot and never chooses; one without a
+    provider chooses among the firms they know and the outside option. ``kwargs`` go to
+    ``market``.
     """
-    offers = {"x": offering(quality=HUGE_QUALITY, margin_rate=margin_rate)}
+    offers = {"x": offering(quality=quality, margin_rate=margin_rate)}
     firms = {"solo": firm(offers, {"x": initial_share} if initial_share else None,
                           initial_awareness=initial_awareness)}
     kwargs.setdefault("segments", {"all": segment(openness=0.0)})

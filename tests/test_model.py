@@ -98,10 +98,19 @@ def test_segments_add_up_to_the_market(busy):
 
 
 def test_transactions_add_up_to_the_ledgers(busy):
-    """The purchase log, step by step: amounts = revenue, contributions = margin - losses."""
-    _, h = busy
-    assert len(h.transactions) == h.revenue.shape[0] - 1
-    for t, log in enumerate(h.transactions, start=1):
+    """The purchase log, step by step: amounts = revenue, contributions = margin - losses.
+
+    Step 0 holds the trial purchases of the relationships that exist at the start (non-contractual
+    only: made at t = 0 before the run, amount 0); steps 1.. the simulated purchases."""
+    model, h = busy
+    assert len(h.transactions) == h.revenue.shape[0]
+    trials = h.transactions[0]
+    if model.population.lifecycle_kind == 0:  # contractual: no trial purchases
+        assert trials.shape[0] == 0
+    else:
+        assert trials.shape[0] == h.unit_customers[0].sum()
+        assert np.all(trials[:, [1, 4, 5]] == 0.0)
+    for t, log in enumerate(h.transactions[1:], start=1):
         assert log.shape[0] == h.purchases[t].sum()
         np.testing.assert_allclose(log[:, 4].sum(), h.revenue[t].sum(), rtol=1e-12)
         np.testing.assert_allclose(log[:, 5].sum(),

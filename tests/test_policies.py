@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from conftest import HUGE_QUALITY, firm, fixed, market, need, offering, run_model, segment
 
-from ecosim.agents.policies import CrossSellTargeting, LtvCacTarget, StepResults
+from ecosim.agents.policies import CrossSellTargeting, LtvCacTarget, StepResults, spread_contacts
 from ecosim.config import EventConfig, LifecycleConfig, MarketingConfig, SociodemoConfig
 from ecosim.config.schema import CrossSellConfig, FatigueConfig
 from ecosim.metrics.tables import firm_metrics
@@ -202,19 +202,37 @@ def test_sociodemographic_targeting_without_information_is_untargeted():
 
 
 def test_targeting_keeps_the_expected_contacts_and_aims_them():
-    """The contact probability per cell is contacts_per_step × w_c / sum(share_c w_c) with the
-    Laplace estimates w_c: the population-weighted mean stays contacts_per_step (no cap bound)."""
+    """The contact probability per cell is ``min(1, λ w_c)`` with the Laplace estimates w_c,
+    and λ keeps the firm's expected contacts at contacts_per_step × its own customers
+    (weighted by the firm's customers per cell, not the population's); a capped cell passes its
+    excess to the others."""
     targeting = CrossSellTargeting(3)
     cfg = CrossSellConfig(contacts_per_step=0.1, targeting="behavioural")
-    share = np.array([0.5, 0.3, 0.2])
-    np.testing.assert_allclose(targeting.probabilities(cfg, share), 0.1)  # no history yet
-    targeting.record(np.array([100.0, 100.0, 0.0]), np.array([49.0, 9.0, 0.0]))
-    p = targeting.probabilities(cfg, share)
+    np.testing.assert_allclose(targeting.probabilities(cfg), 0.1)  # no history yet
+    customers = np.array([800.0, 150.0, 50.0])  # the firm's customers, not the population's
+    targeting.record(np.array([100.0, 100.0, 0.0]), np.array([49.0, 9.0, 0.0]), customers)
+    p = targeting.probabilities(cfg)
     weight = np.array([50 / 102, 10 / 102, 0.5])
-    np.testing.assert_allclose(p, 0.1 * weight / np.dot(share, weight))
-    assert np.dot(share, p) == pytest.approx(0.1)
-    untargeted = targeting.probabilities(CrossSellConfig(contacts_per_step=0.1), share)
+    np.testing.assert_allclose(p, 0.1 * weight / (np.dot(customers, weight) / customers.sum()))
+    assert np.dot(customers, p) == pytest.approx(0.1 * customers.sum())
+    untargeted = targeting.probabilities(CrossSellConfig(contacts_per_step=0.1))
     np.testing.assert_allclose(untargeted, [0.1, 0.0, 0.0])
+    # a cap that binds: at 0.6 per customer the best cell would need p > 1
+    capped = spread_contacts(0.6, weight, customers)
+    assert capped.max() == 1.0 and np.all(capped <= 1.0)
+    assert np.dot(customers, capped) == pytest.approx(0.6 * customers.sum())
+
+
+def test_targeted_contacts_match_the_firms_customers():
+    """In a run, the contacts of a targeting firm at each step stay within 5 Poisson-binomial SE
+    of contacts_per_step × the customers it can contact (its customers at the start of the step
+    who lack its y). The first version spread contacts by the population's cells: as the keen
+    converted, the seller kept contacting ~10 % of the population's keen share."""
+    h = run_model(targeting_market("behavioural", 1.0))
+    contacts = h.contacts[2:, SELLER].sum(axis=1)
+    eligible = h.customers[1:-1, SELLER] - h.unit_customers[1:-1, SELLER, 1]
+    expected = 0.1 * eligible
+    assert np.all(np.abs(contacts - expected) <= 5 * np.sqrt(expected) + 1), (contacts, expected)
 
 
 # -- LTV/CAC marketing rule ---------------------------------------------------------------------

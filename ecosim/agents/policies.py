@@ -74,9 +74,10 @@ class CrossSellTargeting:
     ``contacts_per_step``. Otherwise the probability in cell c is ``min(1, λ w_c)``, where ``w_c``
     is the Laplace estimate ``(conversions + 1) / (contacts + 2)`` from the firm's own history and
     ``λ`` is set so that the expected contacts ``Σ_c n_c min(1, λ w_c)`` equal
-    ``contacts_per_step × Σ_c n_c``, with ``n_c`` the firm's own customers in cell c at the end of
-    the last step (the customers it can contact): the same expected contacts as untargeted,
-    aimed where they convert. Cells that hit probability 1 pass their excess to the others.
+    ``contacts_per_step × Σ_c n_c``, with ``n_c`` the contacts the firm could make in cell c (its
+    own customers there at the end of the last step, per need they buy elsewhere; per customer
+    for a value stream): the same expected contacts as untargeted, aimed where they convert.
+    Cells that hit probability 1 pass their excess to the others.
     """
 
     def __init__(self, n_cells: int) -> None:
@@ -87,7 +88,7 @@ class CrossSellTargeting:
 
     def record(self, contacts: np.ndarray, conversions: np.ndarray,
                customers: np.ndarray) -> None:
-        """Add a step's contacts and conversions per cell; keep its customers per cell."""
+        """Add a step's contacts and conversions per cell; keep the contacts it could make."""
         self.contacts += contacts
         self.conversions += conversions
         self.customers = np.asarray(customers, float).copy()

@@ -26,8 +26,10 @@ N_FK = 10
  F_START_SINGLE, F_START_MULTI, F_CHURNED_SINGLE, F_CHURNED_MULTI) = range(11)
 N_F = 11
 # Ledger rows per (firm, targeting cell): cross-sell contacts, the adoptions they won, and the
-# firm's customers in the cell at the end of the step (as that firm's targeting sees cells).
-CELL_CONTACTS, CELL_CONVERSIONS, CELL_CUSTOMERS = range(3)
+# contacts the firm could make next step to its customers in the cell at the end of the step
+# (silo: one per need it offers that they have and buy elsewhere; value stream: one per
+# customer with any such need), as that firm's targeting sees cells.
+CELL_CONTACTS, CELL_CONVERSIONS, CELL_TARGETS = range(3)
 N_CELL = 3
 # Ledger rows per (segment, firm); the last firm column holds the segment's totals. SF_CAPTURED
 # is the reference-price spend bought from the firm (its share of the segment's wallet).

@@ -110,8 +110,9 @@ def _noise(key, stream, step, i, slot_taste, slot_shock, taste_scale, shock_scal
 def _choose_provider(key, stream, step, i, k, need_id, occasion, current, habit_ik, candidates,
                      with_outside, extra, brands_used, trait_row, market, taste_scale,
                      shock_scale):
-    """The option chosen on one triggered occasion of need ``k``: a firm of ``candidates``, or
-    OUTSIDE (only when ``with_outside``: a full search).
+    """The option chosen on one triggered occasion of need ``k``.
+
+    A firm of ``candidates``, or OUTSIDE (only when ``with_outside``: a full search).
 
     ``candidates`` is the bitmask of firms compared; ``extra[f]`` is utility from business models
     and policies (bundle, entry bonus, incentives, a contact's annoyance). ``stream`` and

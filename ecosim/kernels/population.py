@@ -11,7 +11,13 @@ import numpy as np
 from numba import njit, prange
 
 from ecosim.kernels.distributions import draw
-from ecosim.kernels.rng import STREAM_INITIAL, STREAM_PREVALENCE, STREAM_SOCIODEMO, STREAM_TRAITS, uniform
+from ecosim.kernels.rng import (
+    STREAM_INITIAL,
+    STREAM_PREVALENCE,
+    STREAM_SOCIODEMO,
+    STREAM_TRAITS,
+    uniform,
+)
 
 #: Column of each trait in the ``traits`` array (float32, one row per customer).
 PRICE_SENS, CONV_SENS, BRAND_AFF, HABIT_STR, OPENNESS, SOCIAL, SWITCH_COST, INCOME_SCALE = range(8)

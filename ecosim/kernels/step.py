@@ -43,7 +43,7 @@ from ecosim.kernels.accounting import (
     C_CONTRIBUTION,
     CELL_CONTACTS,
     CELL_CONVERSIONS,
-    CELL_CUSTOMERS,
+    CELL_TARGETS,
     F_CAPTURED,
     F_CHURNED,
     F_CHURNED_MULTI,
@@ -155,7 +155,8 @@ def _cell(market, f, segment, age_band, income_band, n_income):
 def _reach(market):
     """Per-need bitmasks of the step, computed once: firms offering k, with a contextual offer
     for k, and with a business-model rule for k (bundling k or in an ecosystem group); and
-    whether any contextual offer or business-model rule is on at all (else they are skipped)."""
+    whether any contextual offer or business-model rule is on at all (else they are skipped).
+    """
     n_firms, n_needs = market.available.shape
     offered = np.zeros(n_needs, np.uint64)
     context_firms = np.zeros(n_needs, np.uint64)
@@ -610,9 +611,16 @@ def _close_books(b, i, s, rules, market, customers, state, books, scratch, known
                 if f == trial_firm:
                     f_ledger[b, F_REFERRAL_JOINS, f] += 1.0
             if market.firm_real[f, CONTACTS_PER_STEP] > 0.0:
+                targets = 0
+                for k in range(n_needs):
+                    if (market.available[f, k] and state.provider[i, k] != f
+                            and state.flags[i, k] & HAS_NEED and not state.flags[i, k] & DEAD):
+                        targets += 1
+                if market.firm_int[f, ORGANISATION] == VALUE_STREAM:
+                    targets = min(targets, 1)
                 cell = _cell(market, f, s, customers.age_band[i], customers.income_band[i],
                              rules.n_income)
-                books.cells[b, CELL_CUSTOMERS, f, cell] += 1.0
+                books.cells[b, CELL_TARGETS, f, cell] += targets
         if start_mask & bit:
             single = products[f] == 1
             f_ledger[b, F_START_SINGLE if single else F_START_MULTI, f] += 1.0
