@@ -217,10 +217,10 @@ def test_targeting_keeps_the_expected_contacts_and_aims_them():
     assert np.dot(customers, p) == pytest.approx(0.1 * customers.sum())
     untargeted = targeting.probabilities(CrossSellConfig(contacts_per_step=0.1))
     np.testing.assert_allclose(untargeted, [0.1, 0.0, 0.0])
-    # a cap that binds: at 0.6 per customer the best cell would need p > 1
-    capped = spread_contacts(0.6, weight, customers)
+    # a cap that binds: at 0.9 per customer the best cells would need p > 1
+    capped = spread_contacts(0.9, weight, customers)
     assert capped.max() == 1.0 and np.all(capped <= 1.0)
-    assert np.dot(customers, capped) == pytest.approx(0.6 * customers.sum())
+    assert np.dot(customers, capped) == pytest.approx(0.9 * customers.sum())
 
 
 def test_targeted_contacts_match_the_firms_customers():
