@@ -1,4 +1,4 @@
-"""Running a scenario's replications and writing the run directory (DESIGN §4)."""
+"""Running a scenario's replications and writing the run directory (docs/design.md §4)."""
 
 from __future__ import annotations
 
@@ -198,7 +198,7 @@ def _atomic_write(path: Path, write: Any) -> None:
 
 
 def write_tables(result: RunResult, out_dir: str | Path) -> Path:
-    """Write the config and the tables of DESIGN §4 into ``out_dir`` (created if needed).
+    """Write the config and the tables of docs/design.md §4 into ``out_dir`` (created if needed).
 
     The run is not complete until ``mark_complete`` writes ``metadata.json``.
     """

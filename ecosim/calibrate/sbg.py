@@ -10,7 +10,7 @@ still active ``t`` periods after acquisition (``alive[0]`` = acquired),
 and the log-likelihood of a cohort is ``sum_t (alive[t-1] - alive[t]) ln P(T = t)
 + alive[T] ln S(T)``. Cohorts observed for different lengths add up. In ecosim this is the
 ``contractual`` lifecycle with ``hazard: {dist: beta, a, b}`` (per step), whose cohort survival is
-``S(t)`` (DESIGN §7).
+``S(t)`` (docs/design.md §7).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The public configuration schema of ecosim (DESIGN §8), one dataclass per block.
+"""The public configuration schema of ecosim (docs/design.md §8), one dataclass per block.
 
 Every scalar has a default and every collection starts empty, so a user's YAML that starts with
 ``defaults: [ecosim, _self_]`` only states what differs. Collections (segments, needs, firms,
@@ -35,7 +35,7 @@ MAX_FIRMS = 64
 MAX_NEEDS = 64
 MAX_HORIZON = 32767
 
-#: The six behavioural factors of a customer (DESIGN §2.2), in the order the kernels store them.
+#: A customer's six behavioural factors (docs/design.md §2.2), in the order the kernels store them.
 FACTORS = (
     "price_sensitivity",
     "convenience_sensitivity",
@@ -91,7 +91,7 @@ class SegmentConfig:
 
 @dataclass
 class LifecycleConfig:
-    """Exogenous end of relationships (DESIGN §2.5).
+    """Exogenous end of relationships (docs/design.md §2.5).
 
     ``contractual``: per-step hazard ``hazard`` (fixed: geometric; beta: shifted-beta-geometric).
     ``noncontractual``: BG/NBD, purchases Poisson with rate ``rate`` per step (gamma with ``shape``
@@ -147,7 +147,7 @@ class FatigueConfig:
 
 @dataclass
 class CustomersConfig:
-    """The population of customers (DESIGN §2.2)."""
+    """The population of customers (docs/design.md §2.2)."""
 
     n: int = 10_000
     segments: dict[str, SegmentConfig] = field(default_factory=dict)
@@ -163,7 +163,7 @@ class CustomersConfig:
 
 @dataclass
 class NeedConfig:
-    """A need: a spending category (DESIGN §2.1).
+    """A need: a spending category (docs/design.md §2.1).
 
     ``prevalence``: share of customers who have it; ``occurrence``: probability per step that it
     arises (1.0 = a monthly subscription); ``basket``: spend per occurrence before price and income
@@ -179,7 +179,7 @@ class NeedConfig:
 
 @dataclass
 class OfferingConfig:
-    """A firm's offering for one need (DESIGN §2.3).
+    """A firm's offering for one need (docs/design.md §2.3).
 
     The customer pays ``basket × price_index``; the firm keeps ``margin_rate`` of it. ``experience``
     multiplies habit formation with this provider. ``brand`` defaults to the firm's brand.
@@ -211,7 +211,7 @@ class MarketingConfig:
 
 @dataclass
 class EcosystemConfig:
-    """Contextual ecosystem (``model: ecosystem``), DESIGN §2.3.
+    """Contextual ecosystem (``model: ecosystem``), docs/design.md §2.3.
 
     When a need arises for a customer who already uses the ecosystem (or a partner) for another
     need, its offer for that need is considered with probability ``context_reach`` even on

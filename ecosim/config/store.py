@@ -1,4 +1,4 @@
-"""Registration of the schema in Hydra's ConfigStore under the name ``ecosim`` (DESIGN §8).
+"""Registration of the schema in Hydra's ConfigStore under the name ``ecosim`` (docs/design.md §8).
 
 The node is stored as a *plain* dict of the dataclass defaults, not as a structured config: Hydra
 then composes a user's file (``defaults: [ecosim, _self_]``) without checking it against the

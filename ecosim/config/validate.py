@@ -1,6 +1,6 @@
 """Checking a configuration before any run: one line naming the key, the value and what is allowed.
 
-``load_config`` turns the user's composed config (DESIGN §8) into a checked ``EcosimConfig``:
+``load_config`` turns the composed config (docs/design.md §8) into a checked ``EcosimConfig``:
 
 1. *structure* — unknown keys, wrong types and distribution specs (``ecosim.config.structure``);
 2. *merge* — the tree is merged into ``OmegaConf.structured(EcosimConfig)`` and made into objects;
