@@ -35,7 +35,7 @@ def set_dotted(target: Any, path: str, value: Any) -> None:
 
 
 class Firm(mesa.Agent):
-    """A firm in the market (DESIGN §2.3): offerings per need, a brand, marketing and events.
+    """A firm (docs/design.md §2.3): offerings per need, a brand, marketing and events.
 
     Attributes:
         name: the firm's key in ``firms``.
@@ -101,7 +101,7 @@ class Firm(mesa.Agent):
                                                          self.model.cfg.time.discount_rate)
 
     def reach_probability(self, n_customers: int) -> float:
-        """Advertising reach per step, ``1 - exp(-budget / (N * reach_cost))`` (DESIGN §2.4)."""
+        """Advertising reach per step, ``1 - exp(-budget / (N * reach_cost))`` (docs/model.md)."""
         return 1.0 - math.exp(-self.marketing_spend / (n_customers * self.cfg.marketing.reach_cost))
 
     def publish(self, offers: Offers, step: int, need_index: dict[str, int],
