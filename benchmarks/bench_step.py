@@ -129,7 +129,7 @@ def _bench_dict(n_customers: int, horizon: int, seed: int) -> dict[str, Any]:
 
 
 #: The "all mechanisms on" variant (issue 3, item 9): the same market, load and sizes, with
-#: every business model and policy of DESIGN §2.3–2.5 switched on somewhere.
+#: every business model and policy of docs/design.md §2.3–2.5 switched on somewhere.
 ALL_ON_FIRMS: dict[str, dict[str, Any]] = {
     # a contextual ecosystem with one partner; value-stream cross-sell aimed by segment
     "bank": {"model": "ecosystem",

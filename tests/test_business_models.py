@@ -1,11 +1,11 @@
-"""Business models (issue 3 item 7; DESIGN §2.3): each mechanism in a controlled market.
+"""Business models (issue 3 item 7; docs/design.md §2.3): each mechanism in a controlled market.
 
 Every test builds a tiny market (see ``conftest``) in which the effect of one mechanism can be
 computed exactly (money, counts) or from a logit probability. Stochastic checks compare a count
 with its binomial expectation and allow ``Z`` standard errors (two-sided normal tail 5.7e-7 per
 check, so the file's few dozen checks give a false alarm less than once in 10^4 runs). Where two
-configs are compared they share the seed (common random numbers, DESIGN §3): each customer sees
-the same shocks in both, so differences are exact or monotone rather than noisy.
+configs are compared they share the seed (common random numbers, docs/design.md §3): each
+customer sees the same shocks in both, so differences are exact or monotone rather than noisy.
 
 Markers used throughout: ``HUGE_QUALITY`` (50) makes an offering one nobody leaves (the outside
 option wins with probability ~e^-50), and openness 0 keeps customers on autopilot, so only the
@@ -609,9 +609,9 @@ FIRMS = ["bank", "ride", "telco", "mall", "solo"]
                     dropout=DistSpec(dist="beta", a=1.0, b=20.0)),
 ], ids=["contractual", "noncontractual"])
 def test_money_and_customers_reconcile_with_every_mechanism_on(lifecycle):
-    """DESIGN §7 conservation with all mechanisms on: the P&L identity per row, firms' revenue =
-    customers' spend (segments, transaction log), partner fees net to 0, take rates and data
-    pooling within their bounds, and customers_t = customers_(t-1) + new - churned."""
+    """Conservation (docs/design.md §7) with all mechanisms on: the P&L identity per row, firms'
+    revenue = customers' spend (segments, transaction log), partner fees net to 0, take rates and
+    data pooling within their bounds, and customers_t = customers_(t-1) + new - churned."""
     cfg = everything_market(lifecycle)
     h = run_model(cfg)
     bank, ride, telco, mall, solo = range(5)

@@ -23,7 +23,7 @@ from ecosim.config import (
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
-# The user file of DESIGN §8, trimmed to what the schema has today.
+# A user's market file (docs/design.md §8, README "Your own market"), trimmed to the schema.
 MY_MARKET_YAML = """\
 defaults: [ecosim, _self_]
 seed: 0

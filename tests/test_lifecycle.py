@@ -1,4 +1,4 @@
-"""Exogenous churn (DESIGN §2.5, §7): geometric and shifted-beta-geometric survival, BG/NBD.
+"""Exogenous churn (docs/design.md §2.5, §7): geometric and shifted-beta-geometric survival, BG/NBD.
 
 Setting: one need arising every step, one firm with a quality nobody leaves voluntarily
 (``conftest.HUGE_QUALITY``), openness 0. Contractual survival is read from the cohort table:
