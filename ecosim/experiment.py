@@ -87,13 +87,21 @@ class _Progress:
             self.bar.close()
 
 
-def _git_commit() -> str | None:
+def git_commit() -> str | None:
+    """The commit of the ecosim source that runs, ``+dirty`` when the package has local changes.
+
+    ``None`` when ecosim is not in a git checkout (an installed wheel) or git is not available.
+    Run metadata and the benchmarks record it (one definition for both).
+    """
+    package = Path(ecosim.__file__).parent
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(ecosim.__file__).parent, timeout=5, check=False)
-    except OSError:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                cwd=package, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], capture_output=True,
+                               text=True, cwd=package, timeout=5, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    return commit + ("+dirty" if dirty else "") if commit else None
 
 
 def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None) -> RunResult:
@@ -150,7 +158,7 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None) -> R
         "bytes_per_customer": memory.get("per_customer"),
         "bytes_per_customer_need": memory.get("per_customer_need"),
         "network_bytes": memory.get("network"),
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "python": platform.python_version(),
         "warnings": warnings,
     }
