@@ -10,12 +10,9 @@ import numpy as np
 from ecosim.agents.firm import Firm
 from ecosim.agents.policies import StepResults
 from ecosim.agents.population import CustomerPopulation, Offers, Policies
-from ecosim.config.schema import EcosimConfig
+from ecosim.config.schema import MAX_BRANDS, EcosimConfig
 from ecosim.kernels import accounting as acc
 from ecosim.kernels.rng import run_key
-
-#: Brands are bits of a uint64 mask in the kernels.
-MAX_BRANDS = 64
 
 
 @dataclass

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
 from ecosim.agents.policies import CrossSellTargeting, StepResults, marketing_rule
+from ecosim.config.paths import set_dotted
 from ecosim.config.schema import EventConfig, FirmConfig, OfferingConfig
 from ecosim.kernels import business as bm
 
@@ -19,19 +20,6 @@ if TYPE_CHECKING:
 
 TARGETING_CODES = {"none": bm.TARGET_NONE, "sociodemographic": bm.TARGET_SOCIODEMOGRAPHIC,
                    "behavioural": bm.TARGET_BEHAVIOURAL}
-
-
-def set_dotted(target: Any, path: str, value: Any) -> None:
-    """Set ``a.b.c`` on nested dataclasses and dicts (validated beforehand by the config)."""
-    *parents, last = path.split(".")
-    for part in parents:
-        target = target[part] if isinstance(target, dict) else getattr(target, part)
-    if isinstance(target, dict):
-        if last not in target and isinstance(value, dict):
-            value = OfferingConfig(**value)
-        target[last] = value
-    else:
-        setattr(target, last, value)
 
 
 class Firm(mesa.Agent):

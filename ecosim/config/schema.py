@@ -30,10 +30,19 @@ MARKETING_RULES = ("fixed", "ltv_cac_target")
 ORGANISATIONS = ("silo", "value_stream")
 TARGETINGS = ("none", "sociodemographic", "behavioural")
 
-#: The most firms, needs and steps a run can hold (the kernels index them with small integers).
-MAX_FIRMS = 64
-MAX_NEEDS = 64
+#: The most firms, needs and brands a run can hold: the kernels keep each as one bit of a uint64
+#: mask per customer and reserve this many draw slots per customer (``kernels.population``
+#: defines the same number, as kernels import only numpy and numba; a test checks they agree).
+MAX_INDEX = 64
+MAX_FIRMS = MAX_NEEDS = MAX_BRANDS = MAX_INDEX
+#: The most segments and socio-demographic bands (age, income): each is a uint8 per customer.
+MAX_SEGMENTS = 256
+MAX_BANDS = 256
+#: The most steps: cohort steps are int16 per customer-need.
 MAX_HORIZON = 32767
+#: The most replications of a run: beyond this, confidence intervals narrow by less than 1 %
+#: per extra thousand replications, and the run takes days.
+MAX_REPLICATIONS = 10_000
 
 #: A customer's six behavioural factors (docs/design.md §2.2), in the order the kernels store them.
 FACTORS = (
