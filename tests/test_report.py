@@ -237,3 +237,48 @@ def test_shares_and_ratios_have_their_units() -> None:
     assert format_difference("churn_rate", -0.0297) == "−3.0 pp"
     assert format_value("ltv_cac", 3.4) == "3.40×"
     assert format_difference("arpu", 0.5) == "+0.500"
+
+
+def broken_copy(experiment_dir: Path, tmp_path: Path, name: str, change) -> Path:
+    """A copy of the run directory without its deck, with ``change(path)`` done to one file."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(experiment_dir, run, ignore=shutil.ignore_patterns("deck.pptx"))
+    change(run / name)
+    return run
+
+
+def truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("name, change, message", [
+    ("metadata.json", Path.unlink,
+     "is not a complete run (no metadata.json: the run did not finish, or is still writing)"),
+    ("metadata.json", truncate, "metadata.json: cannot be read (Unterminated string"),
+    ("firm_metrics.parquet", truncate, "firm_metrics.parquet: cannot be read ("),
+    ("cohort_retention.parquet", lambda p: p.write_bytes(b"\x00" * 64),
+     "cohort_retention.parquet: cannot be read ("),
+    ("config.yaml", lambda p: p.write_text(p.read_text().replace("n: 1500", "n: -5")),
+     "config.yaml: customers.n: -5 is not allowed"),
+    ("config.yaml", lambda p: p.write_text("customers: {n: 5\n"),
+     "config.yaml: cannot be read (while parsing a flow mapping"),
+], ids=["incomplete", "metadata-truncated", "parquet-truncated", "parquet-garbage",
+        "config-invalid", "config-malformed"])
+def test_ecosim_deck_refuses_incomplete_or_damaged_runs(experiment_dir: Path, tmp_path: Path,
+                                                        capsys, name, change,
+                                                        message) -> None:
+    """An incomplete run (no metadata.json) used to get a deck, and damaged files tracebacks:
+    one line naming the file, exit status 2, no deck."""
+    run = broken_copy(experiment_dir, tmp_path, name, change)
+    with pytest.raises(SystemExit) as stop:
+        deck_main([str(run)])
+    assert stop.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert err.startswith("ecosim-deck: ") and message in err, err
+    if name != "metadata.json":
+        assert err.startswith(f"ecosim-deck: {run / name}: ")
+    assert not (run / "deck.pptx").exists()
