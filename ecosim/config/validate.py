@@ -30,6 +30,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from ecosim.config import limits
 from ecosim.config.errors import PROBABILITY, ConfigError, list_names, one_of, require
+from ecosim.config.overrides import replace_from_command_line
 from ecosim.config.paths import get_dotted
 from ecosim.config.schema import (
     BUSINESS_MODELS,
@@ -140,15 +141,24 @@ def _from_omegaconf(error: OmegaConfBaseException, allowed: str) -> ConfigError:
 
 
 def user_tree(raw: Any) -> dict[str, Any]:
-    """The user's tree as plain data, interpolations resolved, Hydra's own keys dropped."""
+    """The user's tree as plain data, interpolations resolved, Hydra's own keys dropped.
+
+    A composed ``DictConfig`` that carries ``hydra.overrides.task`` gets its command-line
+    overrides' meaning (``ecosim.config.overrides``): changing ``dist`` replaces a spec, ``{}``
+    empties a collection.
+    """
+    overrides = None
     if isinstance(raw, DictConfig):
         tree = OmegaConf.to_container(raw, resolve=False)
+        overrides = OmegaConf.select(raw, "hydra.overrides.task", default=None)
     elif isinstance(raw, Mapping):
         tree = dict(raw)
     else:
         raise ConfigError("", raw, "expected a mapping (the composed configuration)")
     for name in HYDRA_KEYS:
         tree.pop(name, None)
+    if overrides:
+        replace_from_command_line(tree, list(overrides))
     try:
         return OmegaConf.to_container(OmegaConf.create(tree), resolve=True)
     except OmegaConfBaseException as error:
