@@ -22,6 +22,7 @@ a typo reaches ``load_config``, which names it on one line.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -70,6 +71,25 @@ def replace_from_command_line(tree: dict[str, Any], overrides: Sequence[str]) ->
     """
     if not any("dist" in text or "{}" in text for text in overrides):
         return
+    written, replaced = _plan(tuple(overrides))
+    for node in replaced:
+        fresh: dict[str, Any] = {}
+        for leaf in written:
+            if leaf.startswith(node + "."):
+                try:
+                    set_dotted(fresh, leaf[len(node) + 1:], get_dotted(tree, leaf))
+                except (KeyError, AttributeError, TypeError):
+                    continue  # deleted again by a later override
+        set_dotted(tree, node, fresh)
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(overrides: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Leaf paths the overrides set, and the nodes to rebuild from them (outer nodes first).
+
+    Cached: an experiment validates the same overrides once per arm, and Hydra's parser takes
+    tens of milliseconds.
+    """
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     written: list[str] = []  # leaf paths the command line sets
@@ -86,12 +106,4 @@ def replace_from_command_line(tree: dict[str, Any], overrides: Sequence[str]) ->
                      if leaf.endswith(".dist") and schema_type(leaf.rsplit(".", 1)[0]) is DistSpec]
         if value == {} and typing.get_origin(schema_type(key)) is dict:
             replaced.append(key)
-    for node in sorted(set(replaced), key=lambda path: path.count(".")):
-        fresh: dict[str, Any] = {}
-        for leaf in written:
-            if leaf.startswith(node + "."):
-                try:
-                    set_dotted(fresh, leaf[len(node) + 1:], get_dotted(tree, leaf))
-                except (KeyError, AttributeError, TypeError):
-                    continue  # deleted again by a later override
-        set_dotted(tree, node, fresh)
+    return written, sorted(set(replaced), key=lambda path: path.count("."))
