@@ -164,6 +164,7 @@ output: {figures: false}
 """
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # optuna 2 on SQLAlchemy 1.4
 def test_optuna_sweeper_tunes_a_budget_to_target_kpis(tmp_path: Path) -> None:
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")

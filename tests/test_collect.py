@@ -118,6 +118,7 @@ def test_collect_of_nothing_is_an_error(tmp_path: Path) -> None:
     assert main([str(tmp_path / "nowhere")]) == 2
 
 
+@pytest.mark.slow
 def test_a_real_sweep_with_a_bad_job_reports_it_failed(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -119,6 +119,7 @@ def scenario_dir(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_experiment_writes_every_figure_as_png_and_svg(written) -> None:
     out, paths = written
     expected = [out / "figures" / f"{name}.{suffix}"
@@ -128,6 +129,7 @@ def test_experiment_writes_every_figure_as_png_and_svg(written) -> None:
         assert path.stat().st_size > 20_000, path.name
 
 
+@pytest.mark.slow
 def test_report_states_question_arms_table_and_answer(experiment_dir: Path) -> None:
     text = (experiment_dir / "report.md").read_text()
     assert QUESTION in text and CLAIM in text
@@ -144,6 +146,7 @@ def test_report_states_question_arms_table_and_answer(experiment_dir: Path) -> N
     assert len(re.findall(r"\]\(figures/", text)) == len(EXPERIMENT_FIGURES)
 
 
+@pytest.mark.slow
 def test_answer_and_titles_quote_the_summary(experiment_result, experiment_dir: Path) -> None:
     """The numbers in the answer are the summary's, formatted."""
     summary = experiment_result.summary
@@ -156,6 +159,7 @@ def test_answer_and_titles_quote_the_summary(experiment_result, experiment_dir: 
     assert sum(shapley["share_of_uplift"]) == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_deck_has_title_one_picture_per_figure_and_the_table(experiment_dir: Path) -> None:
     deck = Presentation(str(experiment_dir / "deck.pptx"))
     slides = list(deck.slides)
@@ -170,6 +174,7 @@ def test_deck_has_title_one_picture_per_figure_and_the_table(experiment_dir: Pat
     assert deck.slide_width * 9 == deck.slide_height * 16
 
 
+@pytest.mark.slow
 def test_ecosim_deck_reads_a_run_directory(experiment_dir: Path, tmp_path: Path,
                                            capsys) -> None:
     (experiment_dir / "deck.pptx").unlink()
@@ -181,6 +186,7 @@ def test_ecosim_deck_reads_a_run_directory(experiment_dir: Path, tmp_path: Path,
     assert stop.value.code == 2
 
 
+@pytest.mark.slow
 def test_run_directory_and_result_give_the_same_report(experiment_result,
                                                        experiment_dir: Path,
                                                        tmp_path: Path) -> None:
@@ -254,6 +260,7 @@ def truncate(path: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, change, message", [
     ("metadata.json", Path.unlink,
      "is not a complete run (no metadata.json: the run did not finish, or is still writing)"),
