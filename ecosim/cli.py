@@ -20,12 +20,15 @@ import sys
 from pathlib import Path
 
 import hydra
+import yaml
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import CompactHydraException
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from ecosim.calibrate.targets import distance
-from ecosim.config import ConfigError, arm_configs, register_configs
+from ecosim.config import ConfigError, EcosimConfig, arm_configs, register_configs
+from ecosim.config.limits import resource_warning
 from ecosim.experiment import RunResult, mark_complete, run_experiment, write_tables
 from ecosim.sweep.launchers import job_threads, set_job_threads
 from ecosim.sweep.resume import is_complete
@@ -35,6 +38,13 @@ log = logging.getLogger("ecosim.cli")
 
 #: The YAML shipped with the repository (an editable install finds it here).
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+#: Hydra's options that take the next argument as their value.
+VALUE_OPTIONS = ("--config-dir", "-cd", "--config-name", "-cn", "--config-path", "-cp",
+                 "--package", "-p", "--cfg", "-c", "--info", "--experimental-rerun")
+
+
+class JobConfigError(CompactHydraException):
+    """A config error in one job of a sweep: Hydra reports it on one line, without a traceback."""
 
 
 def write_run_dir(result: RunResult, out_dir: str | Path) -> Path:
@@ -62,10 +72,14 @@ def _app(raw: DictConfig) -> float | None:
         configs = arm_configs(raw)  # one per arm of an experiment; "base" for a scenario
     except (ConfigError, ValueError, OSError) as error:
         if sweeping:  # the launcher records the job as failed and the sweep reports it
-            raise
+            raise JobConfigError(
+                f"ecosim: config error in job {hydra_cfg.job.num}: {error}") from None
         print(f"ecosim: config error: {error}", file=sys.stderr)
         sys.exit(2)
     cfg = next(iter(configs.values()))
+    warning = resource_warning(cfg)
+    if warning:
+        print(f"ecosim: warning: {warning}", file=sys.stderr)
     if sweeping and is_complete(out_dir, cfg):
         log.info("complete with the same config, skipped: %s", out_dir)
         print(f"ecosim: skipped {out_dir} (complete)")
@@ -92,8 +106,63 @@ def _stored_distance(out_dir: Path) -> float:
     return float(record.get("distance", math.inf))
 
 
+def _options(argv: list[str]) -> tuple[dict[str, str], list[int]]:
+    """Hydra's options with a value (``--config-dir DIR``) and the indices of the overrides."""
+    options, overrides, i = {}, [], 0
+    while i < len(argv):
+        arg = argv[i]
+        name, eq, value = arg.partition("=")
+        if arg.startswith("-"):
+            if name in VALUE_OPTIONS and not eq and i + 1 < len(argv):
+                options[name], i = argv[i + 1], i + 1
+            elif name in VALUE_OPTIONS:
+                options[name] = value
+        elif eq:
+            overrides.append(i)
+        i += 1
+    return options, overrides
+
+
+def _check_command_line(argv: list[str]) -> list[str]:
+    """One line and exit 2 for a malformed YAML file the run would read; ``argv`` prepared.
+
+    Checks the primary config and the group options named on the command line
+    (``experiment=NAME``). A root key that is no schema field, no group and no Hydra key gets
+    ``+`` so that ``load_config`` names it (Hydra's own message takes five lines).
+    """
+    options, indices = _options(argv)
+    dirs = [Path(d) for d in (options.get("--config-dir") or options.get("-cd"),) if d]
+    dirs.append(CONF_DIR)
+    name = options.get("--config-name") or options.get("-cn") or "config"
+    files = [next((d / f"{name}.yaml" for d in dirs if (d / f"{name}.yaml").is_file()), None)]
+    argv = list(argv)
+    for i in indices:
+        key, _, value = argv[i].partition("=")
+        group = [d / key for d in dirs if (d / key).is_dir()]
+        files += [g / f"{option.strip()}.yaml" for g in group for option in value.split(",")]
+        root = key.lstrip("+~")
+        if (key == root and not group and root != "hydra" and "." not in root and "/" not in root
+                and "@" not in root and root not in EcosimConfig.__dataclass_fields__):
+            argv[i] = "+" + argv[i]
+    for path in files:
+        if path is not None and path.is_file():
+            try:
+                OmegaConf.load(path)
+            except yaml.MarkedYAMLError as error:
+                mark = error.problem_mark or error.context_mark
+                where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+                context = ""
+                if error.context and error.context_mark and error.context_mark is not mark:
+                    context = f" ({error.context} at line {error.context_mark.line + 1})"
+                problem = " ".join(str(error.problem or error.context).split())
+                print(f"ecosim: config error: {where}: {problem}{context}", file=sys.stderr)
+                sys.exit(2)
+    return argv
+
+
 def main() -> None:
     """Entry point of the ``ecosim`` console script."""
+    sys.argv[1:] = _check_command_line(sys.argv[1:])
     register_configs()
     config_path = str(CONF_DIR) if CONF_DIR.is_dir() else None
     hydra.main(version_base="1.3", config_path=config_path, config_name="config")(_app)()
