@@ -15,6 +15,9 @@ Definitions (per step; currency in the config's unit):
   partner fees paid)
   of the cohort, discounted to its acquisition step at ``time.discount_rate`` per step, summed
   from age 0 (the acquisition step, undiscounted) to the age, per acquired customer.
+
+A ratio is NaN where its denominator is 0 (``MAY_BE_NAN`` lists these columns); every other
+number of every table is finite, and ``check_finite`` fails a run whose tables are not.
 """
 
 from __future__ import annotations
@@ -53,6 +56,58 @@ class HistoryLike(Protocol):
     transactions: list[np.ndarray]
 
 
+#: The columns that are NaN by definition in some rows: ratios whose denominator is 0 there
+#: (``_ratio``), and ``churn_rate`` at step 0. No column may hold inf.
+MAY_BE_NAN: dict[str, frozenset[str]] = {
+    "firm_metrics": frozenset({"churn_rate", "cac", "arpu", "products_per_customer",
+                               "share_of_wallet"}),
+    "unit_metrics": frozenset({"market_share", "revenue_share"}),
+    "segment_metrics": frozenset({"share_of_wallet"}),
+    "cohort_retention": frozenset(),
+    "transactions": frozenset(),
+}
+#: Columns that say where a row is, in the order ``check_finite`` names them.
+_ROW_KEYS = ("arm", "replication", "step", "segment", "firm", "need", "cohort", "age", "customer")
+
+
+class NonFiniteError(ValueError):
+    """A table holds inf, or NaN where a number is required; the message names table and column.
+
+    Such values come from parameters that overflow (a lognormal basket with a huge mean) or
+    make no sense; writing them would give a run that looks finished but is not a result.
+    """
+
+
+def check_finite(table: str, frame: pd.DataFrame) -> None:
+    """Fail when a column of ``frame`` holds inf, or NaN outside ``MAY_BE_NAN[table]``.
+
+    Args:
+        table: the table's name (``firm_metrics``, ...), which says where NaN is allowed.
+        frame: the table.
+
+    Raises:
+        NonFiniteError: naming every offending ``table.column``, how many rows, and the first.
+    """
+    allowed = MAY_BE_NAN.get(table, frozenset())
+    problems = []
+    for column in frame.columns:
+        if not pd.api.types.is_float_dtype(frame[column]):
+            continue  # integers, labels and categories are finite by construction
+        values = frame[column].to_numpy(dtype=float)
+        infinite = np.isinf(values)
+        missing = np.isnan(values) if column not in allowed else np.zeros_like(infinite)
+        bad = infinite | missing
+        if not bad.any():
+            continue
+        kinds = [f"{kind} in {int(mask.sum())} of {len(values)} rows"
+                 for kind, mask in (("inf", infinite), ("NaN", missing)) if mask.any()]
+        first = frame.iloc[int(np.argmax(bad))]
+        where = ", ".join(f"{key} {first[key]}" for key in _ROW_KEYS if key in frame.columns)
+        problems.append(f"{table}.{column} has {' and '.join(kinds)} (first: {where})")
+    if problems:
+        raise NonFiniteError("; ".join(problems))
+
+
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """Elementwise ratio, NaN (never inf) where the denominator is 0."""
     out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
@@ -70,6 +125,18 @@ def _tag(frame: pd.DataFrame, arm: str, replication: int) -> pd.DataFrame:
     frame.insert(0, "replication", replication)
     frame.insert(0, "arm", arm)
     return frame
+
+
+#: The value columns of ``firm_metrics`` (after ``arm``, ``replication``, ``step``, ``firm``).
+FIRM_METRICS = ("customers", "new_customers", "churned_customers", "churn_rate", "marketing_spend",
+                "contact_cost", "cac", "revenue", "gross_margin", "losses", "partner_fees",
+                "profit", "arpu", "products_per_customer", "share_of_wallet", "contacts",
+                "conversions", "referral_joins")
+#: The value columns of ``unit_metrics`` (after ``arm``, ``replication``, ``step``, ``firm``,
+#: ``need``).
+UNIT_METRICS = ("customers", "new_customers", "churned_customers", "revenue", "gross_margin",
+                "losses", "market_share", "revenue_share", "contacts", "conversions",
+                "partner_fees_paid")
 
 
 def firm_metrics(h: HistoryLike, firms: list[str], arm: str = "base",
