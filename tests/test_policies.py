@@ -296,3 +296,51 @@ def test_rule_switch_event_starts_the_rule_from_the_budget():
                          lifecycle=LifecycleConfig(kind="contractual", hazard=fixed(0.05))))
     assert np.all(h.marketing_spend[1:t + 1, 0] == 2000.0)
     assert np.all(h.marketing_spend[t + 1:, 0] != 2000.0)
+
+
+# -- no churn and no discounting: an unbounded LTV (issue 8 item 8) ----------------------------
+
+@pytest.mark.parametrize("contribution, factor", [(50.0, 2.0), (-50.0, 0.5), (0.0, 0.5)])
+def test_ltv_cac_rule_without_churn_or_discount_takes_the_limit(contribution, factor):
+    """1 + d - r = 0 used to raise ZeroDivisionError: the LTV is unbounded, so the budget
+    doubles when customers bring a positive margin, and halves otherwise."""
+    last = StepResults(customers=100.0, new_customers=10.0, churned_customers=0.0,
+                       customers_at_start=90.0, contribution=contribution,
+                       marketing_spend=100.0)
+    cfg = MarketingConfig(budget=100.0, rule="ltv_cac_target", target=3.0, adjust=0.5)
+    assert LtvCacTarget(cfg).next_budget(cfg, last, 0.0) == 100.0 * factor
+
+
+def loyal_market(discount_rate: float):
+    """Customers join through ads and never leave (HUGE quality, openness 0, no hazard)."""
+    own = firm({"x": offering(quality=HUGE_QUALITY, margin_rate=0.3)}, {"x": 0.3})
+    own.marketing = MarketingConfig(budget=200.0, reach_cost=1.0, rule="ltv_cac_target",
+                                    target=3.0, adjust=0.5)
+    cfg = market(500, 3, {"x": need(basket=10.0)}, {"own": own},
+                 segments={"all": segment(openness=0.0)})
+    cfg.time.discount_rate = discount_rate
+    return cfg
+
+
+def test_no_churn_and_no_discount_gives_no_inf():
+    """The rule divided by zero (inf with numpy floats, ZeroDivisionError with Python ones) and
+    run_kpis gave ltv = inf. Now the budget doubles each step (the limit), and the LTV is NaN
+    flagged ltv_unbounded; with a discount rate d the same run has the LTV m (1 + d) / d."""
+    from ecosim.metrics.summary import run_kpis
+
+    h = run_model(loyal_market(0.0))
+    assert np.all(h.churned_customers == 0) and np.all(h.new_customers[1:, 0] > 0)
+    np.testing.assert_array_equal(h.marketing_spend[1:, 0], [200.0, 400.0, 800.0])
+    fm = firm_metrics(h, ["own"])
+    kpis = run_kpis(fm, 0.0)
+    numbers = kpis.select_dtypes("number").to_numpy(float)
+    assert not np.isinf(numbers).any()
+    assert np.isnan(kpis.loc[0, "ltv"]) and np.isnan(kpis.loc[0, "ltv_cac"])
+    assert bool(kpis.loc[0, "ltv_unbounded"])
+    d = 0.01
+    discounted = run_kpis(fm, d)
+    played = fm[fm["step"] > 0]
+    m = float((played["gross_margin"] - played["losses"] + played["partner_fees"]).sum()
+              / played["customers"].sum())
+    assert discounted.loc[0, "ltv"] == pytest.approx(m * (1 + d) / d)
+    assert not bool(discounted.loc[0, "ltv_unbounded"])
