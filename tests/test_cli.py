@@ -66,6 +66,7 @@ def one_line(stderr: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_default_scenario_writes_the_output_contract(tmp_path: Path) -> None:
     out = tmp_path / "run"
     done = ecosim(*TINY, "output.transactions=true", f"hydra.run.dir={out}", cwd=tmp_path)
@@ -89,6 +90,7 @@ def test_default_scenario_writes_the_output_contract(tmp_path: Path) -> None:
     assert (out / "figures" / "customers_and_revenue.svg").is_file()
 
 
+@pytest.mark.slow
 def test_user_config_in_the_design_form_runs(tmp_path: Path) -> None:
     (tmp_path / "my_market.yaml").write_text("""
 defaults: [ecosim, _self_]
