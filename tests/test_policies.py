@@ -19,7 +19,7 @@ from conftest import HUGE_QUALITY, firm, fixed, market, need, offering, run_mode
 from ecosim.agents.policies import CrossSellTargeting, LtvCacTarget, StepResults
 from ecosim.config import EventConfig, LifecycleConfig, MarketingConfig, SociodemoConfig
 from ecosim.config.schema import CrossSellConfig, FatigueConfig
-from ecosim.metrics.tables import firm_metrics
+from ecosim.metrics.tables import firm_metrics, predicted_ltv
 from ecosim.model import EcosystemModel
 
 Z = 5.0
@@ -309,6 +309,8 @@ def test_ltv_cac_rule_without_churn_or_discount_takes_the_limit(contribution, fa
                        marketing_spend=100.0)
     cfg = MarketingConfig(budget=100.0, rule="ltv_cac_target", target=3.0, adjust=0.5)
     assert LtvCacTarget(cfg).next_budget(cfg, last, 0.0) == 100.0 * factor
+    assert math.isnan(predicted_ltv(contribution / 100.0, 1.0, 0.0))
+    assert predicted_ltv(0.5, 1.0, 0.01) == pytest.approx(0.5 * 1.01 / 0.01)
 
 
 def loyal_market(discount_rate: float):

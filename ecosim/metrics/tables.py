@@ -283,6 +283,9 @@ def predicted_ltv(margin: float, retention: float, discount_rate: float) -> floa
 
     With survival ``retention`` per step and the margin of the acquisition step counted
     undiscounted (this package's timing convention): ``m (1 + d) / (1 + d - r)``. The textbook
-    ``m r / (1 + d - r)`` is the same sum without the acquisition step's margin.
+    ``m r / (1 + d - r)`` is the same sum without the acquisition step's margin. With
+    ``r = 1`` and ``d = 0`` the sum never ends: NaN (unbounded, as ``summary.run_kpis`` reports
+    it), never a division by zero.
     """
-    return margin * (1.0 + discount_rate) / (1.0 + discount_rate - retention)
+    denominator = 1.0 + discount_rate - retention
+    return margin * (1.0 + discount_rate) / denominator if denominator > 0 else float("nan")
