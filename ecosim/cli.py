@@ -9,6 +9,13 @@ In a sweep (``-m``) each job runs with its share of the cores (``ecosim.sweep.la
 its progress instead of drawing a bar, and skips itself when its directory already holds a
 complete run of the same config, so re-running a killed sweep into the same ``hydra.sweep.dir``
 finishes it (``ecosim.sweep.resume``).
+
+Before it simulates, a run checks that its directory can be written and has room for the
+tables, and removes the completeness mark (``metadata.json``) an earlier run left there; the
+mark is written again last of all files. Exit status: 0 done; 2 a config error or an output
+directory that cannot be written (one line on stderr, nothing left half-written); 1 a run whose
+tables hold inf or NaN where a number is required (the line names the table and column). In a
+sweep, such a job fails with the same line and the launcher records it as failed.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import logging
 import math
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import hydra
 import yaml
@@ -29,9 +37,16 @@ from omegaconf import DictConfig, OmegaConf
 from ecosim.calibrate.targets import distance
 from ecosim.config import ConfigError, EcosimConfig, arm_configs, register_configs
 from ecosim.config.limits import resource_warning
-from ecosim.experiment import RunResult, mark_complete, run_experiment, write_tables
+from ecosim.experiment import (
+    RunResult,
+    mark_complete,
+    run_experiment,
+    start_run_dir,
+    write_tables,
+)
+from ecosim.metrics.tables import NonFiniteError
 from ecosim.sweep.launchers import job_threads, set_job_threads
-from ecosim.sweep.resume import is_complete
+from ecosim.sweep.resume import is_complete, restate_overrides
 from ecosim.sweep.sensitivity import apply_sample
 
 log = logging.getLogger("ecosim.cli")
@@ -45,6 +60,10 @@ VALUE_OPTIONS = ("--config-dir", "-cd", "--config-name", "-cn", "--config-path",
 
 class JobConfigError(CompactHydraException):
     """A config error in one job of a sweep: Hydra reports it on one line, without a traceback."""
+
+
+class JobError(CompactHydraException):
+    """A job of a sweep that cannot write its directory, or whose tables are not numbers."""
 
 
 def write_run_dir(result: RunResult, out_dir: str | Path) -> Path:
@@ -80,14 +99,25 @@ def _app(raw: DictConfig) -> float | None:
     warning = resource_warning(cfg)
     if warning:
         print(f"ecosim: warning: {warning}", file=sys.stderr)
+    overrides = [str(item) for item in hydra_cfg.overrides.task]
     if sweeping and is_complete(out_dir, cfg):
+        restate_overrides(out_dir, overrides)  # the same config, perhaps written differently
         log.info("complete with the same config, skipped: %s", out_dir)
         print(f"ecosim: skipped {out_dir} (complete)")
         return _stored_distance(out_dir) if cfg.calibration.targets else None
+    try:
+        start_run_dir(out_dir, configs)  # writable, room for the tables, no old mark
+    except OSError as error:
+        _fail(hydra_cfg, 2, f"cannot write the output directory {out_dir}: {_reason(error)}")
     if sweeping and cfg.threads is None:
         threads = set_job_threads(job_threads(hydra_cfg.launcher))
         log.info("numba threads: %d", threads)
-    result = run_experiment(configs, progress=False if sweeping else None)
+    try:
+        result = run_experiment(configs, progress=False if sweeping else None)
+    except NonFiniteError as error:
+        _fail(hydra_cfg, 1, f"run failed, its tables are not numbers: {error}; check the "
+                            "parameters of the distributions (a value too large, or impossible)")
+    result.metadata["overrides"] = overrides
     if sample is not None:
         result.metadata["sample"] = sample
     objective = None
@@ -95,9 +125,27 @@ def _app(raw: DictConfig) -> float | None:
         objective, result.metadata["calibration"] = distance(
             cfg.calibration, result.firm_metrics, result.unit_metrics)
         log.info("distance to the calibration targets: %.6g", objective)
-    write_run_dir(result, out_dir)
+    try:
+        write_run_dir(result, out_dir)
+    except OSError as error:
+        _fail(hydra_cfg, 2, f"cannot write the output directory {out_dir}: {_reason(error)}")
     print(f"ecosim: wrote {out_dir}")
     return objective
+
+
+def _reason(error: OSError) -> str:
+    """An OSError in a few words (``No space left on device``), with its file when it has one."""
+    if not error.strerror:
+        return str(error)
+    return f"{error.strerror} ({error.filename})" if error.filename else error.strerror
+
+
+def _fail(hydra_cfg: DictConfig, status: int, message: str) -> NoReturn:
+    """Stop a run with one line on stderr and ``status``; a sweep's job fails with that line."""
+    if hydra_cfg.mode == RunMode.MULTIRUN:  # the launcher records the job as failed
+        raise JobError(f"ecosim: job {hydra_cfg.job.num}: {message}") from None
+    print(f"ecosim: {message}", file=sys.stderr)
+    sys.exit(status)
 
 
 def _stored_distance(out_dir: Path) -> float:

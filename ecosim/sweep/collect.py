@@ -51,7 +51,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from ecosim.experiment import TABLES
+from ecosim.experiment import TABLES, atomic_write
 
 #: Where ``collect`` writes, inside the sweep directory, unless told otherwise.
 COLLECTED = "collected"
@@ -464,17 +464,6 @@ def _with_params(frame: pd.DataFrame, job: Any, values: dict[str, Any]) -> pd.Da
     return pd.concat([head, frame], axis=1)
 
 
-def _atomic(path: Path, write: Any) -> None:
-    """Write through a temporary name, then rename; no temporary file is left on failure."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _read_job(row: dict[str, Any], values: dict[str, Any], tables: Iterable[str],
               schemas: Mapping[str, pa.Schema]) -> tuple[
         dict[str, pa.Table], pd.DataFrame, pd.DataFrame | None]:
@@ -551,7 +540,7 @@ def collect(sweep_dir: str | Path, out_dir: str | Path | None = None,
             if transactions is not None:
                 (out / "transactions").mkdir(exist_ok=True)
                 name = f"job={row['job']}.parquet"
-                _atomic(out / "transactions" / name,
+                atomic_write(out / "transactions" / name,
                         lambda p, f=transactions: f.to_parquet(p, index=False))
                 logged.append(name)
         for writer in writers.values():
@@ -573,8 +562,8 @@ def collect(sweep_dir: str | Path, out_dir: str | Path | None = None,
                                                                   else [])
     summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
     jobs = _jobs_frame(rows, params, values)
-    _atomic(out / "summary.csv", lambda p: summary.to_csv(p, index=False))
-    _atomic(out / "jobs.csv", lambda p: jobs.to_csv(p, index=False))
+    atomic_write(out / "summary.csv", lambda p: summary.to_csv(p, index=False))
+    atomic_write(out / "jobs.csv", lambda p: jobs.to_csv(p, index=False))
     return Collection(sweep_dir=sweep, out_dir=out, jobs=jobs, params=params, tables=written,
                       expected_known=expected_known)
 
