@@ -265,7 +265,8 @@ def test_bands_beyond_uint8_are_refused(path: str, value: Any, key: str, allowed
 
 
 def test_age_band_299_of_300_bands_is_refused_not_overflowed() -> None:
-    raw = _market(**{"customers/sociodemo/age_bands": 300, "customers/segments/loyal/age_band": 299})
+    raw = _market(**{"customers/sociodemo/age_bands": 300,
+                     "customers/segments/loyal/age_band": 299})
     assert _rejected(raw).startswith("customers.sociodemo.age_bands: 300 is not allowed")
 
 
@@ -366,7 +367,18 @@ def test_memory_estimate_matches_the_population_and_ledgers() -> None:
     assert (sizes["per_customer"], sizes["per_customer_need"]) == (PER_CUSTOMER_BYTES,
                                                                    PER_CUSTOMER_NEED_BYTES)
     ledgers = sum(a.nbytes for a in vars(population.ledgers).values())
-    assert memory_estimate(cfg)["ledgers"] == ledgers
+    estimate = memory_estimate(cfg)
+    assert estimate["ledgers"] + estimate["cell_ledgers"] == ledgers
+
+
+def test_age_income_cells_that_do_not_fit_in_memory_are_refused(machine_8gib: None) -> None:
+    raw = _market(**{"customers/n": 1_000_000, "customers/network/kind": "none",
+                     "customers/sociodemo/age_bands": 256,
+                     "customers/sociodemo/income_scale": [1.0] * 256,
+                     **{f"firms/f{i}": {"offerings": {"taxi": {}}} for i in range(39)}})
+    message = _rejected(raw)
+    assert message.startswith("customers.sociodemo.age_bands: 256 is not allowed; expected a run "
+                              "that fits in this machine's 8.0 GiB of memory"), message
 
 
 @pytest.mark.parametrize(("path", "value", "key", "allowed"), [

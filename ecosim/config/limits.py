@@ -96,7 +96,8 @@ def memory_estimate(cfg: EcosimConfig) -> dict[str, float]:
 
     Returns:
         ``population``, ``network``, ``ledgers`` (per-block step ledgers) and ``buffers`` (the
-        step's transaction buffers) grow with ``customers.n``; ``history`` (arrays over steps,
+        step's transaction buffers) grow with ``customers.n``; ``cell_ledgers`` (per-block
+        cross-sell ledgers) also with the age × income cells; ``history`` (arrays over steps,
         cohorts: steps² × firms) and ``tables`` (result tables of one replication, cohort table
         steps² / 2 × firms) with ``time.horizon``; ``all_tables`` is ``tables`` times replications
         and arms, ``transactions`` the purchase log (``output.transactions``), ``base`` the
@@ -123,8 +124,8 @@ def memory_estimate(cfg: EcosimConfig) -> dict[str, float]:
     return {
         "population": float(n) * (PER_CUSTOMER_BYTES + PER_CUSTOMER_NEED_BYTES * k),
         "network": float(links) * NETWORK_BYTES_PER_LINK + 8.0 * (n + 1) * (links > 0),
-        "ledgers": 8.0 * blocks * (N_CELL * f * cells + N_FK * f * k + N_F * f
-                                   + N_SF * s * (f + 1) + N_C * f * t),
+        "ledgers": 8.0 * blocks * (N_FK * f * k + N_F * f + N_SF * s * (f + 1) + N_C * f * t),
+        "cell_ledgers": 8.0 * blocks * N_CELL * f * cells,
         "buffers": buffers,
         "history": 8.0 * t * (10 * f * k + 8 * f + 2 * s * (f + 1) + s + 2 * f * t),
         "tables": tables,

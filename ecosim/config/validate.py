@@ -561,6 +561,7 @@ def _check_memory(cfg: EcosimConfig) -> None:
     by_key = {
         "customers.n": parts["population"] + parts["network"] + parts["ledgers"]
         + parts["buffers"],
+        "customers.sociodemo.age_bands": parts["cell_ledgers"],
         "time.horizon": parts["history"] + parts["tables"],
         "replications": parts["all_tables"] - parts["tables"],
         "output.transactions": parts["transactions"],
