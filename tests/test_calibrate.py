@@ -112,6 +112,34 @@ def test_bgnbd_recovers_known_parameters_from_a_transaction_csv(tmp_path: Path) 
     assert same.params["r"] == pytest.approx(fit.params["r"], rel=0.01)
 
 
+@pytest.mark.parametrize("x, t_x, big_t", [(0, 0.0, 5.0), (1, 2.0, 6.0), (4, 3.5, 9.0)])
+def test_bgnbd_likelihood_is_the_model_integrated_over_customers(x, t_x, big_t) -> None:
+    """The closed form against the model's definition, integrated numerically (an independent
+    reference, not a second copy of the formula): given rate lambda and dropout p, a customer's
+    likelihood is (1-p)^x lambda^x e^(-lambda T) + 1{x>0} p (1-p)^(x-1) lambda^x e^(-lambda t_x)
+    (Fader, Hardie & Lee 2005, eq. 3), with lambda ~ Gamma(r, rate alpha), p ~ Beta(a, b)."""
+    from scipy import stats
+
+    from ecosim.calibrate.bgnbd import loglik, loglik_per_customer
+
+    r, alpha, a, b = 2.3, 1.5, 1.7, 2.5
+    # Gauss-Legendre on [0, 1] x [0, top]: 400 nodes each integrate these smooth densities
+    # to ~1e-9 (the Gamma mass above top is 1e-15)
+    nodes, weights = np.polynomial.legendre.leggauss(400)
+    top = stats.gamma.ppf(1 - 1e-15, r, scale=1 / alpha)
+    p, lam = np.meshgrid((nodes + 1) / 2, (nodes + 1) / 2 * top, indexing="ij")
+    weight = np.outer(weights / 2, weights / 2 * top)
+    still = (1 - p) ** x * lam ** x * np.exp(-lam * big_t)
+    gone = p * (1 - p) ** (x - 1) * lam ** x * np.exp(-lam * t_x) if x > 0 else 0.0
+    density = stats.gamma.pdf(lam, r, scale=1 / alpha) * stats.beta.pdf(p, a, b)
+    value = float(np.sum(weight * (still + gone) * density))
+    closed = loglik_per_customer(r, alpha, a, b, np.array([x]), np.array([t_x]),
+                                 np.array([big_t]))
+    assert closed[0] == pytest.approx(np.log(value), abs=1e-6)
+    assert loglik(r, alpha, a, b, [x, x], [t_x, t_x], [big_t, big_t]) == pytest.approx(
+        2 * closed[0])
+
+
 def test_bgnbd_summary_counts_repeat_purchases() -> None:
     log = pd.DataFrame({"customer": [1, 1, 1, 2], "time": [2.0, 3.0, 5.0, 4.0]})
     summary = summarise(log, date="time", end=10.0)

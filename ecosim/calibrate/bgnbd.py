@@ -169,7 +169,7 @@ def loglik_per_customer(r: float | np.ndarray, alpha: float | np.ndarray, a: flo
     ``r`` and ``alpha`` may be arrays, one per customer (a customer's posterior after their
     first purchase, for instance).
     """
-    x = np.asarray(x, float)
+    x, t_x, big_t = (np.asarray(v, float) for v in (x, t_x, big_t))
     head = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
     alive = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + big_t)
     with np.errstate(divide="ignore", invalid="ignore"):
