@@ -279,6 +279,16 @@ def test_the_index_limits_are_defined_once_and_agree_with_the_kernels() -> None:
     assert schema.MAX_INDEX is MAX_BRANDS  # imported, not defined again
 
 
+def test_draw_bounds_agree_with_the_kernels() -> None:
+    from ecosim.config import limits
+    from ecosim.kernels import rng
+    from ecosim.kernels.lifecycle import MAX_PURCHASES
+
+    smallest_uniform = 0.5 * rng._TWO_M53  # uniform() is (bits + 0.5) * 2**-53
+    assert limits.Z_MAX == pytest.approx(math.sqrt(-2.0 * math.log(smallest_uniform)), rel=1e-12)
+    assert limits.MAX_PURCHASES_PER_STEP == MAX_PURCHASES
+
+
 BAD_DISTRIBUTIONS = [
     # (id, position, spec, key of the message, what the message says is allowed)
     ("normal basket can go negative", "needs/banking/basket",

@@ -42,6 +42,8 @@ TABLE_BYTES_PER_CELL = 24
 TRANSACTION_BYTES = 160
 #: The interpreter, numba, pandas and the figures, whatever the market.
 BASE_BYTES = 2**29
+#: Most purchases of one need a customer makes in a step (``kernels.lifecycle.MAX_PURCHASES``).
+MAX_PURCHASES_PER_STEP = 32
 #: Throughput of the step kernels, customer-need-steps per core-second (benchmarks/results.json:
 #: about 3.1e6 for the standalone market), for the work estimate.
 STEPS_PER_CORE_SECOND = 3e6
@@ -145,7 +147,7 @@ def _rate(cfg: EcosimConfig, occurrence: float) -> float:
     means = {"fixed": rate.value, "normal": rate.mean, "uniform": (low + high) / 2,
              "beta": 0.5, "gamma": (rate.shape or 0) * (rate.scale or 0),
              "lognormal": _exp((rate.mean or 0) + (rate.sd or 0) ** 2 / 2)}
-    return max(0.0, min(float(means[rate.dist]), 32.0))  # kernels.lifecycle.MAX_PURCHASES
+    return max(0.0, min(float(means[rate.dist]), MAX_PURCHASES_PER_STEP))
 
 
 def total_memory(parts: dict[str, float]) -> float:
