@@ -19,7 +19,19 @@ import math
 
 import numpy as np
 import pytest
-from conftest import HUGE_QUALITY, firm, fixed, market, need, offering, run_model, segment
+from conftest import (
+    HUGE_QUALITY,
+    Z,
+    assert_binomial,
+    firm,
+    fixed,
+    market,
+    need,
+    offering,
+    run_model,
+    segment,
+    step_through,
+)
 
 from ecosim.config import DistSpec, EventConfig, LifecycleConfig, NetworkConfig, SociodemoConfig
 from ecosim.config.schema import (
@@ -34,7 +46,6 @@ from ecosim.kernels.population import HAS_NEED
 from ecosim.metrics.tables import firm_metrics
 from ecosim.model import EcosystemModel, History
 
-Z = 5.0
 OUTSIDE = -1
 HISTORY_FIELDS = [f.name for f in dataclasses.fields(History) if f.name != "transactions"]
 
@@ -48,26 +59,10 @@ def assert_same_history(a: History, b: History, steps: slice = slice(None)) -> N
                                       err_msg=name)
 
 
-def assert_binomial(count: float, trials: float, p: float, what: str = "") -> None:
-    """``count`` successes in ``trials`` Bernoulli(p) within Z standard errors."""
-    se = math.sqrt(trials * p * (1.0 - p))
-    assert abs(count - trials * p) <= Z * se + 1e-9, (what, count, trials * p, se)
-
-
 def logit(v: float, *others: float) -> float:
     """Logit probability of the option of utility ``v`` against ``others`` and the outside (0)."""
     e = math.exp(v)
     return e / (1.0 + e + sum(math.exp(o) for o in others))
-
-
-def step_through(cfg) -> tuple[EcosystemModel, np.ndarray]:
-    """Run step by step; returns the model and providers [step 0..T, customer, need]."""
-    model = EcosystemModel(cfg)
-    providers = [model.population.provider.copy()]
-    for _ in range(cfg.time.horizon):
-        model.step()
-        providers.append(model.population.provider.copy())
-    return model, np.array(providers, np.int64)
 
 
 def with_(base, **changes):

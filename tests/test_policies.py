@@ -14,32 +14,25 @@ import math
 
 import numpy as np
 import pytest
-from conftest import HUGE_QUALITY, firm, fixed, market, need, offering, run_model, segment
+from conftest import (
+    HUGE_QUALITY,
+    assert_binomial,
+    firm,
+    fixed,
+    market,
+    need,
+    offering,
+    run_model,
+    segment,
+    step_through,
+)
 
 from ecosim.agents.policies import CrossSellTargeting, LtvCacTarget, StepResults
 from ecosim.config import EventConfig, LifecycleConfig, MarketingConfig, SociodemoConfig
 from ecosim.config.schema import CrossSellConfig, FatigueConfig
 from ecosim.metrics.tables import firm_metrics, predicted_ltv
-from ecosim.model import EcosystemModel
 
-Z = 5.0
 SELLER, RIVAL = 0, 1
-
-
-def assert_binomial(count: float, trials: float, p: float, what: str = "") -> None:
-    """``count`` successes in ``trials`` Bernoulli(p) within Z standard errors."""
-    se = math.sqrt(trials * p * (1.0 - p))
-    assert abs(count - trials * p) <= Z * se + 1e-9, (what, count, trials * p, se)
-
-
-def step_through(cfg) -> np.ndarray:
-    """Providers [step 0..T, customer, need] of a run played step by step."""
-    model = EcosystemModel(cfg)
-    providers = [model.population.provider.copy()]
-    for _ in range(cfg.time.horizon):
-        model.step()
-        providers.append(model.population.provider.copy())
-    return np.array(providers, np.int64)
 
 
 # -- cross-sell organisation and contact costs -------------------------------------------------
@@ -116,7 +109,7 @@ def test_fatigue_raises_openness_and_decays():
     incumbent's customer is open with probability ``openness_gain × fatigue`` and then moves to
     the equal alternative with probability 1/2. Steps 1-4, ~8000 at risk each: SE <= 0.004."""
     c, decay, gain = 0.4, 0.5, 1.0
-    provider = step_through(fatigue_market(
+    _, provider = step_through(fatigue_market(
         FatigueConfig(per_contact=c, decay=decay, openness_gain=gain, annoyance=0.0),
         -HUGE_QUALITY, with_z=True))
     incumbent, alternative = 2, 3
@@ -128,7 +121,7 @@ def test_fatigue_raises_openness_and_decays():
             assert moved == 0
         else:
             assert_binomial(moved, at_risk.sum(), gain * fatigue / 2, f"step {t}")
-    none = step_through(fatigue_market(FatigueConfig(per_contact=c, decay=decay,
+    _, none = step_through(fatigue_market(FatigueConfig(per_contact=c, decay=decay,
                                                      openness_gain=0.0, annoyance=0.0),
                                        -HUGE_QUALITY, with_z=True))
     assert np.all(none[:, :, 2] == incumbent)
