@@ -105,6 +105,12 @@ parameters:
     assert (out / "tornado.png").stat().st_size > 10_000 and (out / "tornado.svg").is_file()
     assert len(pd.read_csv(out / "samples.csv")) == 2 * (2 + 1)
     assert main(["analyze", str(tmp_path / "spec.yaml"), "--out", str(out)]) == 0  # again
+    capsys.readouterr()
+    other = tmp_path / "other.yaml"  # analysed for a firm the sweep does not have
+    other.write_text((tmp_path / "spec.yaml").read_text().replace("firm: shop", "firm: shp"))
+    assert main(["analyze", str(other), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (f"ecosim-sensitivity: {other}: kpi.firm: 'shp' is not a "
+                                       f"firm of the sweep; it has shop\n")
     from ecosim.metrics.tables import FIRM_METRICS, UNIT_METRICS  # the KPIs a spec may name
 
     job = next((out / "sweep").glob("*/firm_metrics.parquet"))

@@ -520,7 +520,11 @@ def sweep_command(spec: SensitivitySpec, samples: Path, sweep_dir: Path,
 
 
 def kpi_per_sample(spec: SensitivitySpec, sweep_dir: str | Path) -> pd.Series:
-    """The KPI of each sample, from the sweep's collected tables (NaN where a job is missing)."""
+    """The KPI of each sample, from the sweep's collected tables (NaN where a job is missing).
+
+    Raises:
+        ValueError: the KPI's firm or need is not in the sweep's tables.
+    """
     from ecosim.sweep.collect import collect
 
     collection = collect(sweep_dir)
@@ -531,6 +535,11 @@ def kpi_per_sample(spec: SensitivitySpec, sweep_dir: str | Path) -> pd.Series:
             samples[row.job] = int(meta["sample"])
     kpi = spec.kpi
     table = collection.read("unit_metrics" if kpi.need else "firm_metrics")
+    for column, name in (("firm", kpi.firm), ("need", kpi.need)):
+        present = [str(v) for v in pd.unique(table[column])] if name is not None else []
+        if name is not None and name not in present:
+            raise ValueError(f"kpi.{column}: {name!r} is not a {column} of the sweep; it has "
+                             f"{', '.join(present) or 'none'}")
     table = table[table["step"] > table["step"].max() - kpi.window]
     if kpi.firm is not None:
         table = table[table["firm"] == kpi.firm]
@@ -592,7 +601,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ecosim-sensitivity: no {samples}; run the sample step first", file=sys.stderr)
         return 2
     design = pd.read_csv(samples)
-    values = kpi_per_sample(spec, sweep_dir)
+    try:
+        values = kpi_per_sample(spec, sweep_dir)
+    except (OSError, ValueError, KeyError) as error:
+        print(f"ecosim-sensitivity: {args.spec}: {_first_line(error)}", file=sys.stderr)
+        return 2
     missing = sorted(set(design["sample"]) - set(values.index))
     if missing:
         print(f"ecosim-sensitivity: {len(missing)} samples have no result (first: {missing[:5]});"
