@@ -10,11 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from test_cli import SMALL, ecosim_here
 
 from ecosim.config import config_to_dict, load_config
+from ecosim.experiment import TABLES
 from ecosim.sweep.collect import collect
 from ecosim.sweep.resume import is_complete
 
@@ -60,11 +62,37 @@ def test_a_job_is_complete_only_with_its_mark_and_the_same_config(tmp_path: Path
     cfg = load_config({"customers": {"n": 100}, "needs": {"x": {}},
                        "firms": {"f": {"offerings": {"x": {}}}}})
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    for name in TABLES:
+        pd.DataFrame({"arm": ["base"], "replication": [0]}).to_parquet(tmp_path / f"{name}.parquet")
+    (tmp_path / "summary.csv").write_text("arm,firm,kpi,mean\n")
     assert not is_complete(tmp_path, cfg)  # no metadata.json: killed before the end
     (tmp_path / "metadata.json").write_text("{}")
     assert is_complete(tmp_path, cfg)
     cfg.customers.n = 101
     assert not is_complete(tmp_path, cfg)  # a changed config is run again
+
+
+@pytest.mark.parametrize("damage", ["mark", "table-truncated", "table-missing", "summary"])
+def test_a_damaged_job_is_run_again_not_skipped(tmp_path: Path, damage: str) -> None:
+    """A job that collect calls corrupt was skipped by every re-run: it could not be repaired."""
+    cfg = load_config({"customers": {"n": 100}, "needs": {"x": {}},
+                       "firms": {"f": {"offerings": {"x": {}}}}})
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    for name in TABLES:
+        pd.DataFrame({"arm": ["base"], "replication": [0]}).to_parquet(tmp_path / f"{name}.parquet")
+    (tmp_path / "summary.csv").write_text("arm,firm,kpi,mean\n")
+    (tmp_path / "metadata.json").write_text("{}")
+    assert is_complete(tmp_path, cfg)
+    table = tmp_path / "unit_metrics.parquet"
+    if damage == "mark":
+        (tmp_path / "metadata.json").write_text('{"wall_sec')
+    elif damage == "table-truncated":
+        table.write_bytes(table.read_bytes()[:100])
+    elif damage == "table-missing":
+        table.unlink()
+    else:
+        (tmp_path / "summary.csv").unlink()
+    assert not is_complete(tmp_path, cfg)
 
 
 def test_a_rerun_removes_the_old_mark_before_it_simulates(

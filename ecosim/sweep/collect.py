@@ -125,6 +125,9 @@ class Collection:
             problem = row.problem if isinstance(row.problem, str) and row.problem else None
             lines.append(f"  {row.status}: job {row.job} [{row.overrides}]"
                          + (f": {problem}" if problem else ""))
+        if not self.incomplete.empty:
+            lines.append("  (running the sweep again with the same command and hydra.sweep.dir "
+                         "redoes these jobs and skips the complete ones)")
         if self.params:
             lines.append(f"parameters: {', '.join(self.params)}")
         lines.append(f"wrote {self.out_dir}: {', '.join([*self.tables, 'summary', 'jobs'])}")

@@ -18,10 +18,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 
 from ecosim.config import EcosimConfig, config_to_dict
-from ecosim.experiment import atomic_write
+from ecosim.experiment import TABLES, atomic_write
 
 
 def config_as_written(cfg: EcosimConfig) -> Any:
@@ -33,6 +35,9 @@ def config_as_written(cfg: EcosimConfig) -> Any:
 
 def is_complete(out_dir: str | Path, cfg: EcosimConfig) -> bool:
     """True if ``out_dir`` holds a finished run of exactly ``cfg``.
+
+    Finished: ``metadata.json`` is readable, and so is every table (its Parquet footer) and the
+    summary; a damaged job is run again rather than skipped for ever.
 
     Args:
         out_dir: a job's (or a run's) directory.
@@ -46,9 +51,14 @@ def is_complete(out_dir: str | Path, cfg: EcosimConfig) -> bool:
             return False  # a damaged mark: run the job again
         stored = yaml.load((out / "config.yaml").read_text(),
                            Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (OSError, ValueError, yaml.YAMLError):
+        if stored != config_as_written(cfg) or not (out / "summary.csv").is_file():
+            return False
+        tables = [*TABLES, *(["transactions"] if cfg.output.transactions else [])]
+        for name in tables:
+            pq.read_metadata(out / f"{name}.parquet")
+    except (OSError, ValueError, yaml.YAMLError, pa.ArrowException):
         return False
-    return stored == config_as_written(cfg)
+    return True
 
 
 def restate_overrides(out_dir: str | Path, overrides: list[str]) -> None:
