@@ -83,6 +83,7 @@ output: {figures: false}
 """
 
 
+@pytest.mark.slow
 def test_morris_on_a_tiny_market_through_a_sweep(tmp_path: Path, capsys) -> None:
     (tmp_path / "market.yaml").write_text(MARKET)
     (tmp_path / "spec.yaml").write_text("""
