@@ -320,8 +320,11 @@ def loyal_market(discount_rate: float):
 def test_no_churn_and_no_discount_gives_no_inf():
     """The rule divided by zero (inf with numpy floats, ZeroDivisionError with Python ones) and
     run_kpis gave ltv = inf. Now the budget doubles each step (the limit), and the LTV is NaN
-    flagged ltv_unbounded; with a discount rate d the same run has the LTV m (1 + d) / d."""
-    from ecosim.metrics.summary import run_kpis
+    flagged ltv_unbounded (summaries cope with the flag); with a discount rate d the same run
+    has the LTV m (1 + d) / d."""
+    import pandas as pd
+
+    from ecosim.metrics.summary import experiment_summary, run_kpis
 
     h = run_model(loyal_market(0.0))
     assert np.all(h.churned_customers == 0) and np.all(h.new_customers[1:, 0] > 0)
@@ -331,11 +334,14 @@ def test_no_churn_and_no_discount_gives_no_inf():
     numbers = kpis.select_dtypes("number").to_numpy(float)
     assert not np.isinf(numbers).any()
     assert np.isnan(kpis.loc[0, "ltv"]) and np.isnan(kpis.loc[0, "ltv_cac"])
-    assert bool(kpis.loc[0, "ltv_unbounded"])
+    assert kpis.loc[0, "ltv_unbounded"] == 1.0
+    summary = experiment_summary(pd.concat([kpis, kpis.assign(arm="other")]))
+    flag = summary.query("kpi == 'ltv_unbounded'")
+    assert flag["mean"].tolist() == [1.0, 1.0] and flag["diff_mean"].iloc[1] == 0.0
     d = 0.01
     discounted = run_kpis(fm, d)
     played = fm[fm["step"] > 0]
     m = float((played["gross_margin"] - played["losses"] + played["partner_fees"]).sum()
               / played["customers"].sum())
     assert discounted.loc[0, "ltv"] == pytest.approx(m * (1 + d) / d)
-    assert not bool(discounted.loc[0, "ltv_unbounded"])
+    assert discounted.loc[0, "ltv_unbounded"] == 0.0
