@@ -242,6 +242,7 @@ def _rejected(raw: Any) -> str:
     return message
 
 
+@pytest.mark.slow
 def test_more_than_256_segments_is_refused() -> None:
     segments = {f"s{i}": {"weight": 1.0} for i in range(257)}
     message = _rejected(_market(**{"customers/segments": segments}))

@@ -24,6 +24,7 @@ TINY = ["customers.n=3000", "time.horizon=6", "events=[]", "output.figures=false
 SEEDS = "seed=0,1,2,3"
 
 
+@pytest.mark.slow
 def test_killed_sweep_resumes_without_redoing_finished_jobs(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     command = [sys.executable, "-m", "ecosim.cli", "-m", *TINY, SEEDS, f"hydra.sweep.dir={sweep}"]
