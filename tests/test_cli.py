@@ -44,12 +44,13 @@ def ecosim_here(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
     """The ``ecosim`` command in this process (so that a test can replace a function in it).
 
     Returns:
-        ``(exit status, stdout, stderr)``; Hydra's logging is off.
+        ``(exit status, stdout, stderr)``; Hydra leaves logging as it is (``none``), so
+        later tests still capture ecosim's loggers.
     """
     from ecosim import cli
 
-    monkeypatch.setattr(sys, "argv", ["ecosim", *args, "hydra/job_logging=disabled",
-                                      "hydra/hydra_logging=disabled"])
+    monkeypatch.setattr(sys, "argv", ["ecosim", *args, "hydra/job_logging=none",
+                                      "hydra/hydra_logging=none"])
     try:
         cli.main()
         code = 0
