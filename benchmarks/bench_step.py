@@ -36,7 +36,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -53,6 +52,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks.mesa_reference import MesaMarket  # noqa: E402
 from ecosim.config import EcosimConfig, load_config  # noqa: E402
+from ecosim.experiment import git_commit  # noqa: E402
 from ecosim.model import EcosystemModel  # noqa: E402
 
 NEEDS = ("banking", "credit", "groceries", "taxi", "delivery", "health", "media", "education")
@@ -129,7 +129,7 @@ def _bench_dict(n_customers: int, horizon: int, seed: int) -> dict[str, Any]:
 
 
 #: The "all mechanisms on" variant (issue 3, item 9): the same market, load and sizes, with
-#: every business model and policy of DESIGN §2.3–2.5 switched on somewhere.
+#: every business model and policy of docs/design.md §2.3–2.5 switched on somewhere.
 ALL_ON_FIRMS: dict[str, dict[str, Any]] = {
     # a contextual ecosystem with one partner; value-stream cross-sell aimed by segment
     "bank": {"model": "ecosystem",
@@ -350,17 +350,6 @@ def check_equivalence(mesa_model: MesaMarket, n_ecosim: int, seed: int) -> dict[
     }
 
 
-def _git_commit() -> str | None:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True,
-                                capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "ecosim"], cwd=ROOT,
-                               check=True, capture_output=True, text=True).stdout.strip()
-        return commit + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def _sizes(text: str) -> list[int]:
     return [int(float(x)) for x in text.split(",") if x.strip()]
 
@@ -511,7 +500,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "command": " ".join([Path(sys.executable).name, "-m", "benchmarks.bench_step",
                              *(argv if argv is not None else sys.argv[1:])]),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "market": {"needs": n_needs, "firms": len(FIRMS), "business_model": "standalone",
                    "prevalence": 1.0, "occurrence": 1.0, "openness": 1.0,
                    "initial_awareness": 1.0, "network": "none", "lifecycle": "contractual",

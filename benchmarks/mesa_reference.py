@@ -1,8 +1,8 @@
 """The benchmark's market written as plain Mesa agents: the yardstick for ``bench_step``.
 
-One ``mesa.Agent`` per customer and one per firm, as a Mesa user would write the model of
-DESIGN §2.4 without ecosim's kernels. It plays the same step as ``EcosystemModel`` for the subset
-of the configuration the benchmark uses:
+One ``mesa.Agent`` per customer and one per firm, as a Mesa user would write the step of
+docs/model.md ("Step order") without ecosim's kernels. It plays the same step as
+``EcosystemModel`` for the subset of the configuration the benchmark uses:
 
 * awareness (step 2): mean-field word of mouth plus advertising reach;
 * contractual lifecycle (step 3): each relationship ends with the customer's hazard per step;
@@ -32,7 +32,7 @@ from ecosim.config.schema import FACTORS, DistSpec, EcosimConfig
 
 
 def draw(rng: np.random.Generator, spec: DistSpec) -> float:
-    """One draw of a distribution spec (DESIGN §8 families and parameters)."""
+    """One draw of a distribution spec (docs/design.md §8 families and parameters)."""
     if spec.dist == "fixed":
         return float(spec.value)
     if spec.dist == "normal":

@@ -1,13 +1,16 @@
-"""Running a scenario's replications and writing the run directory (DESIGN §4)."""
+"""Running a scenario's replications and writing the run directory (docs/design.md §4)."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,13 +90,21 @@ class _Progress:
             self.bar.close()
 
 
-def _git_commit() -> str | None:
+def git_commit() -> str | None:
+    """The commit of the ecosim source that runs, ``+dirty`` when the package has local changes.
+
+    ``None`` when ecosim is not in a git checkout (an installed wheel) or git is not available.
+    Run metadata and the benchmarks record it (one definition for both).
+    """
+    package = Path(ecosim.__file__).parent
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(ecosim.__file__).parent, timeout=5, check=False)
-    except OSError:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                cwd=package, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], capture_output=True,
+                               text=True, cwd=package, timeout=5, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    return commit + ("+dirty" if dirty else "") if commit else None
 
 
 def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None) -> RunResult:
@@ -108,6 +119,9 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None) -> R
 
     Returns:
         The run's tables, one block of rows per replication.
+
+    Raises:
+        tables.NonFiniteError: a table holds inf, or NaN where a number is required (named).
     """
     if cfg.threads is not None:
         numba.set_num_threads(cfg.threads)
@@ -125,14 +139,18 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None) -> R
             model.step()
             bar.update()
         h = model.history
-        parts["firm_metrics"].append(tables.firm_metrics(h, firms, arm, replication))
-        parts["unit_metrics"].append(tables.unit_metrics(h, firms, needs, arm, replication))
-        parts["segment_metrics"].append(
-            tables.segment_metrics(h, segments, firms, arm, replication))
-        parts["cohort_retention"].append(
-            tables.cohort_retention(h, firms, cfg.time.discount_rate, arm, replication))
+        frames = {
+            "firm_metrics": tables.firm_metrics(h, firms, arm, replication),
+            "unit_metrics": tables.unit_metrics(h, firms, needs, arm, replication),
+            "segment_metrics": tables.segment_metrics(h, segments, firms, arm, replication),
+            "cohort_retention": tables.cohort_retention(h, firms, cfg.time.discount_rate, arm,
+                                                        replication),
+        }
         if cfg.output.transactions:
-            parts["transactions"].append(tables.transactions(h, firms, needs, arm, replication))
+            frames["transactions"] = tables.transactions(h, firms, needs, arm, replication)
+        for name, frame in frames.items():
+            tables.check_finite(name, frame)  # inf, or NaN where a number is required: fail
+            parts[name].append(frame)
         if model.population.was_capped:
             warnings.append(f"replication {replication}: a purchase or transaction-log cap bound;"
                             " some purchases were not simulated or not logged")
@@ -150,7 +168,7 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None) -> R
         "bytes_per_customer": memory.get("per_customer"),
         "bytes_per_customer_need": memory.get("per_customer_need"),
         "network_bytes": memory.get("network"),
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "python": platform.python_version(),
         "warnings": warnings,
     }
@@ -190,36 +208,97 @@ def run_experiment(configs: dict[str, EcosimConfig], progress: bool | None = Non
         arm_configs=configs)
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    """Write through a temporary name, then rename: a reader never sees half a file."""
+def atomic_write(path: Path, write: Any) -> None:
+    """Write through a temporary name, then rename: a reader never sees half a file.
+
+    When writing fails (a full disk), the temporary file is removed and the error raised.
+    """
     tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def check_writable(out_dir: str | Path) -> Path:
+    """Create ``out_dir`` if needed and write (then remove) a small file in it.
+
+    Raises:
+        OSError: the directory cannot be created or written (read-only, full, not a directory).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    handle, probe = tempfile.mkstemp(prefix=".ecosim-write-test-", dir=out)
+    try:
+        os.write(handle, b"ecosim\n")
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+        os.unlink(probe)
+    return out
+
+
+def output_bytes(configs: dict[str, EcosimConfig]) -> int:
+    """About how many bytes the tables of these arms take on disk, known before they run.
+
+    Eight bytes a value, as the float columns take; transactions and figures are not counted.
+    """
+    total = 0
+    for cfg in configs.values():
+        steps, firms = cfg.time.horizon + 1, len(cfg.firms)
+        needs, segments = len(cfg.needs), len(cfg.customers.segments)
+        values = (steps * firms * 22  # firm_metrics: rows × columns
+                  + steps * firms * needs * 16  # unit_metrics
+                  + steps * segments * (firms + 1) * 9  # segment_metrics
+                  + firms * steps * (steps + 1) // 2 * 9)  # cohort_retention, at most
+        total += 8 * values * cfg.replications
+    return total
+
+
+def start_run_dir(out_dir: str | Path, configs: dict[str, EcosimConfig]) -> Path:
+    """Before a run simulates: check that its directory takes the output, and unmark it.
+
+    The directory must be writable and have room for the tables (``output_bytes``). A
+    ``metadata.json`` left by an earlier run is removed, so that a run killed from now on never
+    leaves old results that look complete beside its new config.
+
+    Raises:
+        OSError: the directory cannot be written, or has too little free space (``ENOSPC``).
+    """
+    out = check_writable(out_dir)
+    need, free = output_bytes(configs), shutil.disk_usage(out).free
+    if free < need:
+        raise OSError(errno.ENOSPC, f"not enough free disk space: the tables need about "
+                                    f"{need / 1e6:.1f} MB, {free / 1e6:.1f} MB free")
+    (out / "metadata.json").unlink(missing_ok=True)
+    return out
 
 
 def write_tables(result: RunResult, out_dir: str | Path) -> Path:
-    """Write the config and the tables of DESIGN §4 into ``out_dir`` (created if needed).
+    """Write the config and the tables of docs/design.md §4 into ``out_dir`` (created if needed).
 
     The run is not complete until ``mark_complete`` writes ``metadata.json``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metadata.json").unlink(missing_ok=True)
+    (out / "metadata.json").unlink(missing_ok=True)  # already gone if start_run_dir ran
     config_text = yaml.safe_dump(config_to_dict(result.config), sort_keys=False)
-    _atomic_write(out / "config.yaml", lambda p: p.write_text(config_text))
+    atomic_write(out / "config.yaml", lambda p: p.write_text(config_text))
     for name in TABLES:
         frame = getattr(result, name)
-        _atomic_write(out / f"{name}.parquet", lambda p, f=frame: f.to_parquet(p, index=False))
+        atomic_write(out / f"{name}.parquet", lambda p, f=frame: f.to_parquet(p, index=False))
     if result.transactions is not None:
-        _atomic_write(out / "transactions.parquet",
+        atomic_write(out / "transactions.parquet",
                       lambda p: result.transactions.to_parquet(p, index=False))
-    _atomic_write(out / "summary.csv", lambda p: result.summary.to_csv(p, index=False))
+    atomic_write(out / "summary.csv", lambda p: result.summary.to_csv(p, index=False))
     shapley = result.shapley()
     if not shapley.empty:
-        _atomic_write(out / "shapley.csv", lambda p: shapley.to_csv(p, index=False))
+        atomic_write(out / "shapley.csv", lambda p: shapley.to_csv(p, index=False))
     if len(result.arm_configs) > 1:
         arms = {name: config_to_dict(cfg) for name, cfg in result.arm_configs.items()}
-        _atomic_write(out / "arms.yaml",
+        atomic_write(out / "arms.yaml",
                       lambda p: p.write_text(yaml.safe_dump(arms, sort_keys=False)))
     return out
 
@@ -227,5 +306,5 @@ def write_tables(result: RunResult, out_dir: str | Path) -> Path:
 def mark_complete(result: RunResult, out_dir: str | Path) -> Path:
     """Write ``metadata.json``, last of all files: its presence marks a finished run."""
     path = Path(out_dir) / "metadata.json"
-    _atomic_write(path, lambda p: p.write_text(json.dumps(result.metadata, indent=2) + "\n"))
+    atomic_write(path, lambda p: p.write_text(json.dumps(result.metadata, indent=2) + "\n"))
     return path

@@ -1,4 +1,7 @@
-"""The market: firms (Mesa agents) and a customer population (arrays), stepped per DESIGN §2.4."""
+"""The market: firms (Mesa agents) and a customer population (arrays), stepped in turn.
+
+docs/model.md, "Step order", states what one step does.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +13,10 @@ import numpy as np
 from ecosim.agents.firm import Firm
 from ecosim.agents.policies import StepResults
 from ecosim.agents.population import CustomerPopulation, Offers, Policies
-from ecosim.config.schema import EcosimConfig
+from ecosim.config.schema import MAX_BRANDS, EcosimConfig
 from ecosim.kernels import accounting as acc
 from ecosim.kernels.lifecycle import NONCONTRACTUAL
 from ecosim.kernels.rng import run_key
-
-#: Brands are bits of a uint64 mask in the kernels.
-MAX_BRANDS = 64
 
 
 @dataclass
@@ -105,7 +105,7 @@ class EcosystemModel(mesa.Model):
         self._record_initial_state()
 
     def step(self) -> None:
-        """One step of DESIGN §2.4 (``self.steps`` is the step being played, from 1)."""
+        """One step (docs/model.md "Step order"); ``self.steps`` is the step being played (>= 1)."""
         self.agents.do("step")
         previous, self.offers = self.offers, self.publish_offers(self.steps)
         policies = self.publish_policies(self.steps)

@@ -8,13 +8,16 @@ occasion), and every config validated by ``load_config``
 before it runs (a test never runs a config a user could not write).
 
 The helpers are plain functions exposed through fixtures of the same name (``market``,
-``offering``, ``run_model``, ...), so a test asks for them as arguments.
+``offering``, ``run_model``, ...), so a test asks for them as arguments; test files may also
+import them, with the checks they share (``assert_binomial``, ``step_through``, ``Z``).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import numpy as np
 import pytest
 
 from ecosim.config import (
@@ -32,6 +35,9 @@ from ecosim.config import (
 )
 from ecosim.model import EcosystemModel, History
 
+#: Standard errors allowed between a count and its expectation (two-sided normal tail 5.7e-7 per
+#: check, so a file's few dozen checks give a false alarm less than once in 10^4 runs).
+Z = 5.0
 #: Utility of an offering nobody leaves voluntarily: the outside option (Gumbel noise around 0)
 #: beats it with probability about exp(-50) ~ 2e-22 per occurrence.
 HUGE_QUALITY = 50.0
@@ -146,6 +152,22 @@ def monopoly(n: int, horizon: int, initial_share: float = 1.0, initial_awareness
 def run_model(cfg: EcosimConfig, replication: int = 0) -> History:
     """Run a config to its horizon and return its History."""
     return EcosystemModel(cfg, replication).run()
+
+
+def step_through(cfg: EcosimConfig) -> tuple[EcosystemModel, np.ndarray]:
+    """Run step by step; returns the model and providers [step 0..T, customer, need]."""
+    model = EcosystemModel(cfg)
+    providers = [model.population.provider.copy()]
+    for _ in range(cfg.time.horizon):
+        model.step()
+        providers.append(model.population.provider.copy())
+    return model, np.array(providers, np.int64)
+
+
+def assert_binomial(count: float, trials: float, p: float, what: str = "") -> None:
+    """``count`` successes in ``trials`` Bernoulli(p) within ``Z`` standard errors."""
+    se = math.sqrt(trials * p * (1.0 - p))
+    assert abs(count - trials * p) <= Z * se + 1e-9, (what, count, trials * p, se)
 
 
 @pytest.fixture(scope="session", name="market")

@@ -1,4 +1,4 @@
-"""Awareness as the discrete Bass model (DESIGN §2.4 step 2, §7 "Bass diffusion").
+"""Awareness as the discrete Bass model (docs/model.md "Step order", step 2; docs/design.md §7).
 
 One firm, one need arising every step, no network (word of mouth sees the share of all
 customers), social influence 1, nobody aware and nobody a customer at step 0, a quality nobody

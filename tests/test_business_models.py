@@ -1,11 +1,11 @@
-"""Business models (issue 3 item 7; DESIGN §2.3): each mechanism in a controlled market.
+"""Business models (issue 3 item 7; docs/design.md §2.3): each mechanism in a controlled market.
 
 Every test builds a tiny market (see ``conftest``) in which the effect of one mechanism can be
 computed exactly (money, counts) or from a logit probability. Stochastic checks compare a count
 with its binomial expectation and allow ``Z`` standard errors (two-sided normal tail 5.7e-7 per
 check, so the file's few dozen checks give a false alarm less than once in 10^4 runs). Where two
-configs are compared they share the seed (common random numbers, DESIGN §3): each customer sees
-the same shocks in both, so differences are exact or monotone rather than noisy.
+configs are compared they share the seed (common random numbers, docs/design.md §3): each
+customer sees the same shocks in both, so differences are exact or monotone rather than noisy.
 
 Markers used throughout: ``HUGE_QUALITY`` (50) makes an offering one nobody leaves (the outside
 option wins with probability ~e^-50), and openness 0 keeps customers on autopilot, so only the
@@ -19,7 +19,19 @@ import math
 
 import numpy as np
 import pytest
-from conftest import HUGE_QUALITY, firm, fixed, market, need, offering, run_model, segment
+from conftest import (
+    HUGE_QUALITY,
+    Z,
+    assert_binomial,
+    firm,
+    fixed,
+    market,
+    need,
+    offering,
+    run_model,
+    segment,
+    step_through,
+)
 
 from ecosim.config import DistSpec, EventConfig, LifecycleConfig, NetworkConfig, SociodemoConfig
 from ecosim.config.schema import (
@@ -34,7 +46,6 @@ from ecosim.kernels.population import HAS_NEED
 from ecosim.metrics.tables import firm_metrics
 from ecosim.model import EcosystemModel, History
 
-Z = 5.0
 OUTSIDE = -1
 HISTORY_FIELDS = [f.name for f in dataclasses.fields(History) if f.name != "transactions"]
 
@@ -48,26 +59,10 @@ def assert_same_history(a: History, b: History, steps: slice = slice(None)) -> N
                                       err_msg=name)
 
 
-def assert_binomial(count: float, trials: float, p: float, what: str = "") -> None:
-    """``count`` successes in ``trials`` Bernoulli(p) within Z standard errors."""
-    se = math.sqrt(trials * p * (1.0 - p))
-    assert abs(count - trials * p) <= Z * se + 1e-9, (what, count, trials * p, se)
-
-
 def logit(v: float, *others: float) -> float:
     """Logit probability of the option of utility ``v`` against ``others`` and the outside (0)."""
     e = math.exp(v)
     return e / (1.0 + e + sum(math.exp(o) for o in others))
-
-
-def step_through(cfg) -> tuple[EcosystemModel, np.ndarray]:
-    """Run step by step; returns the model and providers [step 0..T, customer, need]."""
-    model = EcosystemModel(cfg)
-    providers = [model.population.provider.copy()]
-    for _ in range(cfg.time.horizon):
-        model.step()
-        providers.append(model.population.provider.copy())
-    return model, np.array(providers, np.int64)
 
 
 def with_(base, **changes):
@@ -611,9 +606,9 @@ FIRMS = ["bank", "ride", "telco", "mall", "solo"]
                     dropout=DistSpec(dist="beta", a=1.0, b=20.0)),
 ], ids=["contractual", "noncontractual"])
 def test_money_and_customers_reconcile_with_every_mechanism_on(lifecycle):
-    """DESIGN §7 conservation with all mechanisms on: the P&L identity per row, firms' revenue =
-    customers' spend (segments, transaction log), partner fees net to 0, take rates and data
-    pooling within their bounds, and customers_t = customers_(t-1) + new - churned."""
+    """Conservation (docs/design.md §7) with all mechanisms on: the P&L identity per row, firms'
+    revenue = customers' spend (segments, transaction log), partner fees net to 0, take rates and
+    data pooling within their bounds, and customers_t = customers_(t-1) + new - churned."""
     cfg = everything_market(lifecycle)
     h = run_model(cfg)
     bank, ride, telco, mall, solo = range(5)

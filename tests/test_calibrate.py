@@ -112,6 +112,34 @@ def test_bgnbd_recovers_known_parameters_from_a_transaction_csv(tmp_path: Path) 
     assert same.params["r"] == pytest.approx(fit.params["r"], rel=0.01)
 
 
+@pytest.mark.parametrize("x, t_x, big_t", [(0, 0.0, 5.0), (1, 2.0, 6.0), (4, 3.5, 9.0)])
+def test_bgnbd_likelihood_is_the_model_integrated_over_customers(x, t_x, big_t) -> None:
+    """The closed form against the model's definition, integrated numerically (an independent
+    reference, not a second copy of the formula): given rate lambda and dropout p, a customer's
+    likelihood is (1-p)^x lambda^x e^(-lambda T) + 1{x>0} p (1-p)^(x-1) lambda^x e^(-lambda t_x)
+    (Fader, Hardie & Lee 2005, eq. 3), with lambda ~ Gamma(r, rate alpha), p ~ Beta(a, b)."""
+    from scipy import stats
+
+    from ecosim.calibrate.bgnbd import loglik, loglik_per_customer
+
+    r, alpha, a, b = 2.3, 1.5, 1.7, 2.5
+    # Gauss-Legendre on [0, 1] x [0, top]: 400 nodes each integrate these smooth densities
+    # to ~1e-9 (the Gamma mass above top is 1e-15)
+    nodes, weights = np.polynomial.legendre.leggauss(400)
+    top = stats.gamma.ppf(1 - 1e-15, r, scale=1 / alpha)
+    p, lam = np.meshgrid((nodes + 1) / 2, (nodes + 1) / 2 * top, indexing="ij")
+    weight = np.outer(weights / 2, weights / 2 * top)
+    still = (1 - p) ** x * lam ** x * np.exp(-lam * big_t)
+    gone = p * (1 - p) ** (x - 1) * lam ** x * np.exp(-lam * t_x) if x > 0 else 0.0
+    density = stats.gamma.pdf(lam, r, scale=1 / alpha) * stats.beta.pdf(p, a, b)
+    value = float(np.sum(weight * (still + gone) * density))
+    closed = loglik_per_customer(r, alpha, a, b, np.array([x]), np.array([t_x]),
+                                 np.array([big_t]))
+    assert closed[0] == pytest.approx(np.log(value), abs=1e-6)
+    assert loglik(r, alpha, a, b, [x, x], [t_x, t_x], [big_t, big_t]) == pytest.approx(
+        2 * closed[0])
+
+
 def test_bgnbd_summary_counts_repeat_purchases() -> None:
     log = pd.DataFrame({"customer": [1, 1, 1, 2], "time": [2.0, 3.0, 5.0, 4.0]})
     summary = summarise(log, date="time", end=10.0)
@@ -164,6 +192,7 @@ output: {figures: false}
 """
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # optuna 2 on SQLAlchemy 1.4
 def test_optuna_sweeper_tunes_a_budget_to_target_kpis(tmp_path: Path) -> None:
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
@@ -200,3 +229,192 @@ def test_optuna_sweeper_tunes_a_budget_to_target_kpis(tmp_path: Path) -> None:
 
     study = optuna.load_study(study_name="shop", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
     assert len(study.trials) == 12 and study.best_value == pytest.approx(best["best_value"])
+
+
+# -- bad input is refused with one line naming the column (issue 8 item 16) ---------------------
+
+def refused(argv: list[str], capsys) -> str:
+    """Run ecosim-calibrate on bad input: exit 2, nothing on stdout, one line on stderr."""
+    code = calibrate(argv)
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "", (code, out, err)
+    assert err.count("\n") == 1 and err.startswith("ecosim-calibrate: "), err
+    return err.strip().removeprefix("ecosim-calibrate: ")
+
+
+def bgnbd_summary(n: int = 300) -> pd.DataFrame:
+    """A valid x, t_x, T summary of the BG/NBD process (r 0.5, alpha 1.5, a 0.7, b 2.5)."""
+    purchases = simulate_bgnbd(np.random.default_rng(5), n, 0.5, 1.5, 0.7, 2.5, horizon=52.0)
+    return summarise(purchases, date="time", end=52.0).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("column, value, message", [
+    ("x", -1, "column 'x' (repeat purchases): -1 in row 4 is below 0; expected >= 0"),
+    ("x", 1.5, "column 'x' (repeat purchases): 1.5 in row 4 is not a whole number"),
+    ("t_x", -2.0, "column 't_x' (time of the last purchase after the first): -2 in row 4 is "
+                  "below 0"),
+    ("T", 0.5, "column 'T' (time observed after the first purchase): 0.5 in row 4 is before "
+               "its last purchase (t_x = 7); expected T >= t_x"),
+    ("x", "lots", "column 'x' (repeat purchases): 'lots' in row 4 is not a number"),
+    ("T", None, "column 'T' (time observed after the first purchase): blank in row 4"),
+])
+def test_bgnbd_refuses_impossible_summaries(column, value, message, tmp_path: Path,
+                                            capsys) -> None:
+    summary = bgnbd_summary()
+    summary.loc[3, ["x", "t_x", "T"]] = [3, 7.0, 20.0]  # row 4 of the CSV: a valid customer
+    assert calibrate(["bgnbd", str(write(summary, tmp_path / "ok.csv"))]) == 0
+    capsys.readouterr()
+    summary[column] = summary[column].astype(object)
+    summary.loc[3, column] = value
+    assert refused(["bgnbd", str(write(summary, tmp_path / "bad.csv"))], capsys).startswith(
+        message)
+
+
+def write(frame: pd.DataFrame, path: Path) -> Path:
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_two_customers_are_too_few_to_fit(tmp_path: Path, capsys) -> None:
+    """Two customers used to give r = 1.2e4 with exit 0."""
+    log = pd.DataFrame({"customer": [1, 1, 2, 2, 2], "time": [0.0, 1.0, 0.0, 2.0, 3.0]})
+    message = refused(["bgnbd", str(write(log, tmp_path / "two.csv")), "--date", "time",
+                       "--end", "4"], capsys)
+    assert message == ("only 2 customers with a repeat purchase: too few to fit 4 parameters "
+                       "(at least 40 needed, 10 per parameter)")
+    cohort = pd.DataFrame({"age": [0, 1, 2], "alive": [30, 25, 22]})  # 8 churned, 20 needed
+    assert refused(["sbg", str(write(cohort, tmp_path / "small.csv"))], capsys).startswith(
+        "only 8 customers churned in the data: too few to fit 2 parameters")
+
+
+SBG_TABLE = {"age": [0, 1, 2, 3], "alive": [1000, 800, 700, 640]}
+
+
+@pytest.mark.parametrize("value, message", [
+    (-5, "column 'alive' (active customers): -5 in row 4 is below 0; expected >= 0"),
+    (None, "column 'alive' (active customers): blank in row 4; every row needs a value"),
+    ("few", "column 'alive' (active customers): 'few' in row 4 is not a number"),
+    (0.64, "column 'alive' (active customers): 0.64 in row 4 is not a whole number; expected "
+           "counts"),
+])
+def test_sbg_refuses_blank_negative_text_and_share_counts(value, message, tmp_path: Path,
+                                                          capsys) -> None:
+    table = pd.DataFrame(SBG_TABLE, dtype=object)
+    table.loc[3, "alive"] = value
+    assert refused(["sbg", str(write(table, tmp_path / "r.csv"))], capsys) == message
+
+
+def test_yyyymmdd_numbers_are_dates_not_steps(tmp_path: Path, capsys) -> None:
+    """Integer dates like 20240105 used to be read as step numbers (and --step-unit ignored):
+    refused, and read as dates with --date-format, giving the fit of the same ISO dates."""
+    rng = np.random.default_rng(2)
+    purchases = simulate_bgnbd(rng, 400, 0.5, 1.5, 0.7, 2.5, horizon=52.0)
+    days = pd.Timestamp("2024-01-01") + pd.to_timedelta((purchases["time"] * 7).round(),
+                                                        unit="D")
+    numbers = write(pd.DataFrame({"customer": purchases["customer"],
+                                  "date": days.dt.strftime("%Y%m%d").astype(int)}),
+                    tmp_path / "numbers.csv")
+    iso = write(pd.DataFrame({"customer": purchases["customer"],
+                              "date": days.dt.strftime("%Y-%m-%d")}), tmp_path / "iso.csv")
+    message = refused(["bgnbd", str(numbers), "--step-unit", "week"], capsys)
+    assert message.startswith("column 'date' (purchase dates): numbers like 2024")
+    assert "look like YYYYMMDD dates, not step numbers" in message and "%Y%m%d" in message
+    assert calibrate(["bgnbd", str(numbers), "--step-unit", "week", "--date-format",
+                      "%Y%m%d"]) == 0
+    from_numbers = capsys.readouterr().out
+    assert calibrate(["bgnbd", str(iso), "--step-unit", "week"]) == 0
+    assert capsys.readouterr().out.replace("iso.csv", "numbers.csv") == from_numbers
+    steps = write(purchases, tmp_path / "steps.csv")
+    assert refused(["bgnbd", str(steps), "--date", "time", "--step-unit", "week"], capsys) == (
+        "column 'time' (purchase dates) holds step numbers, so a step unit (week) would be "
+        "ignored; give it only with dates or timestamps")
+
+
+def test_empty_table_missing_column_and_bad_where(tmp_path: Path, capsys) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("customer,date\n")
+    assert refused(["bgnbd", str(empty)], capsys) == f"{empty} has no rows"
+    log = write(pd.DataFrame({"customer": [1, 2], "when": ["2024-01-01", "2024-02-01"]}),
+                tmp_path / "t.csv")
+    assert refused(["bgnbd", str(log)], capsys) == (
+        f"no column 'date' in {log} (name it with --date); its columns are customer, when")
+    assert refused(["sbg", str(log)], capsys) == (
+        "no column 'age' (age in periods since acquisition) in the table; its columns are "
+        "customer, when")
+    assert refused(["bgnbd", str(log), "--where", "firm"], capsys) == (
+        "--where firm: expected COLUMN=VALUE")
+    assert refused(["bgnbd", str(log), "--where", "customer=3"], capsys) == (
+        f"no rows left in {log} after --where customer=3")
+
+
+def test_replications_of_an_ecosim_log_are_not_pooled(tmp_path: Path, capsys) -> None:
+    """Customers are numbered per replication: pooling two replications merged customer 7 of
+    one with customer 7 of the other. Refused until --where keeps one replication."""
+    rng = np.random.default_rng(4)
+    log = pd.concat([simulate_bgnbd(rng, 300, 0.5, 1.5, 0.7, 2.5, 52.0).assign(replication=r)
+                     for r in (0, 1)])
+    path = tmp_path / "transactions.parquet"
+    log.assign(arm="base").to_parquet(path)
+    assert refused(["bgnbd", str(path), "--date", "time"], capsys) == (
+        "the table holds 2 values of 'replication' (0, 1); customers are numbered per "
+        "replication and arms differ, so pooling would merge different customers: keep one "
+        "with --where replication=0")
+    assert calibrate(["bgnbd", str(path), "--date", "time", "--end", "52",
+                      "--where", "replication=1"]) == 0
+    one = fit_bgnbd(log[log["replication"] == 1], date="time", end=52.0)
+    assert f"{one.n} customers" in capsys.readouterr().out
+    cohorts = pd.DataFrame({"firm": ["bank"] * 4 + ["shop"] * 4, "cohort": 0,
+                            "age": [0, 1, 2, 3] * 2, "alive": SBG_TABLE["alive"] * 2})
+    assert refused(["sbg", str(write(cohorts, tmp_path / "c.csv"))], capsys).startswith(
+        "the table holds 2 values of 'firm' (bank, shop); their lifecycles differ")
+
+
+def test_sbg_prints_the_projected_survival(tmp_path: Path, capsys) -> None:
+    rng = np.random.default_rng(8)
+    alive = simulate_sbg(rng, 3000, 0.8, 3.0, 8)
+    path = write(pd.DataFrame({"age": range(9), "alive": alive}), tmp_path / "r.csv")
+    assert calibrate(["sbg", str(path)]) == 0
+    out, err = capsys.readouterr()
+    fit = fit_sbg([alive])
+    line = next(x for x in out.splitlines() if x.startswith("# projected survival"))
+    s = survival(fit.params["a"], fit.params["b"], [1, 12, 60])
+    assert f"t=1 {s[0]:.3f}" in line and f"t=12 {s[1]:.3f}" in line and f"t=60 {s[2]:.3f}" in line
+    assert "(observed to t=8; later ages extrapolate)" in line
+    assert err == ""  # 3000 customers pin both parameters down
+
+
+def test_a_fit_the_data_do_not_pin_down_is_written_with_a_warning(tmp_path: Path,
+                                                                 capsys) -> None:
+    """One period of retention (1000 -> 800) fixes the mean churn a / (a + b) = 0.2 but not
+    a + b: the standard errors are hundreds of times the estimates."""
+    path = write(pd.DataFrame({"age": [0, 1], "alive": [1000, 800]}), tmp_path / "r.csv")
+    assert calibrate(["sbg", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "hazard:" in out
+    assert err.startswith("ecosim-calibrate: warning: the data do not pin down a = 0.5 (se ")
+    assert "relative standard error above 0.5" in err and err.count("\n") == 1
+
+
+def test_a_fit_with_no_proper_maximum_is_not_converged(tmp_path: Path, capsys,
+                                                       monkeypatch) -> None:
+    """The optimiser stops with success on a flat direction: no maximum, so not converged."""
+    from ecosim.calibrate import cli
+    from ecosim.calibrate.mle import maximise
+
+    theta, se, _, converged, message = maximise(
+        lambda p: -(np.log(p[0]) - 1.0) ** 2 + 0.0 * p[1], np.array([1.0, 1.0]))
+    assert theta[0] == pytest.approx(np.e, rel=1e-4) and np.isnan(se[1])
+    assert not converged and message.startswith("no proper maximum")
+
+    from ecosim.calibrate.mle import Fit
+
+    fit = fit_sbg([np.array([1000.0, 800.0, 700.0, 650.0])])
+    failed = Fit(**{**fit.__dict__, "converged": False, "message": "no proper maximum: x"})
+    monkeypatch.setattr(cli, "fit_sbg", lambda *args, **kwargs: failed)
+    path = write(pd.DataFrame(SBG_TABLE), tmp_path / "r.csv")
+    assert calibrate(["sbg", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith("# ecosim-calibrate sbg on r.csv: 1000 customers, log-likelihood ")
+    assert " -- NOT CONVERGED (no proper maximum: x)" in out.splitlines()[0]
+    assert err == ("ecosim-calibrate: warning: the fit did not converge: no proper maximum: x; "
+                   "do not use these estimates\n")

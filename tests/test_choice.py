@@ -1,4 +1,4 @@
-"""Logit choice (DESIGN §2.4 step 4, §7 "Logit shares").
+"""Logit choice (docs/model.md "Step order", step 4; docs/design.md §7).
 
 With no habit, no switching cost, no brand affinity, openness 1 and full awareness, every
 occurrence of a need is an independent multinomial-logit draw over the firms and the outside
@@ -46,7 +46,7 @@ def logit_market(market, need, offering, firm, segments, basket=1.0):
 
 def test_homogeneous_customers_buy_in_logit_shares(market, need, offering, firm, segment,
                                                     run_model):
-    """Identical customers: purchase shares = exp(V_f) / (1 + sum exp(V_g)) (DESIGN §7)."""
+    """Identical customers: purchase shares = exp(V_f) / (1 + sum exp(V_g)) (docs/design.md §7)."""
     beta_price, beta_conv = 1.5, 1.0
     cfg = logit_market(market, need, offering, firm,
                        {"all": segment(price_sensitivity=beta_price,

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+
+from ecosim.metrics import tables
 
 TINY = ["customers.n=3000", "time.horizon=6", "events=[]"]
 CONTRACT = {
@@ -25,11 +30,44 @@ CONTRACT = {
 }
 
 
+#: A market small enough for a run inside the test process.
+SMALL = ["customers.n=500", "time.horizon=3", "events=[]", "output.figures=false"]
+
+
 def ecosim(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "ecosim.cli", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=600)
 
 
+def ecosim_here(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
+                *args: str) -> tuple[int, str, str]:
+    """The ``ecosim`` command in this process (so that a test can replace a function in it).
+
+    Returns:
+        ``(exit status, stdout, stderr)``; Hydra leaves logging as it is (``none``), so
+        later tests still capture ecosim's loggers.
+    """
+    from ecosim import cli
+
+    monkeypatch.setattr(sys, "argv", ["ecosim", *args, "hydra/job_logging=none",
+                                      "hydra/hydra_logging=none"])
+    try:
+        cli.main()
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def one_line(stderr: str) -> str:
+    """The only non-blank line of ``stderr`` (fails when there are more, or a traceback)."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    return lines[0]
+
+
+@pytest.mark.slow
 def test_default_scenario_writes_the_output_contract(tmp_path: Path) -> None:
     out = tmp_path / "run"
     done = ecosim(*TINY, "output.transactions=true", f"hydra.run.dir={out}", cwd=tmp_path)
@@ -53,6 +91,7 @@ def test_default_scenario_writes_the_output_contract(tmp_path: Path) -> None:
     assert (out / "figures" / "customers_and_revenue.svg").is_file()
 
 
+@pytest.mark.slow
 def test_user_config_in_the_design_form_runs(tmp_path: Path) -> None:
     (tmp_path / "my_market.yaml").write_text("""
 defaults: [ecosim, _self_]
@@ -110,4 +149,125 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, override: str,
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, done.stderr
     assert key in lines[0] and "Traceback" not in done.stderr
+    assert not list(out.glob("*.parquet")) and not (out / "metadata.json").exists()
+
+
+BAD_YAML = {
+    "unclosed brace": ("needs:\n  a: {prevalence: 1.0\nfirms: {}\n", ":4:"),
+    "tab indentation": ("needs:\n\ta: {prevalence: 1.0}\n", ":3:"),
+    "duplicate need": ("needs:\n  a: {}\n  a: {prevalence: 0.5}\n", ":4:"),
+    "duplicate firm": ("needs: {a: {}}\nfirms:\n  f: {offerings: {a: {}}}\n"
+                       "  f: {offerings: {a: {}}}\n", ":5:"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_YAML))
+def test_malformed_yaml_is_one_line_with_file_and_line(tmp_path: Path, case: str) -> None:
+    text, line = BAD_YAML[case]
+    (tmp_path / "bad.yaml").write_text("defaults: [ecosim, _self_]\n" + text)
+    done = ecosim("--config-dir", str(tmp_path), "--config-name", "bad", *TINY,
+                  f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"ecosim: config error: {tmp_path / 'bad.yaml'}{line}"), lines[0]
+
+
+def test_a_config_error_in_a_sweep_job_is_one_line(tmp_path: Path) -> None:
+    done = ecosim("-m", *TINY, "customers.n=-5,-6", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                  cwd=tmp_path)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr, done.stderr
+    errors = [line for line in done.stderr.splitlines() if "config error" in line]
+    assert errors == ["ecosim: config error in job 0: customers.n: -5 is not allowed; expected an "
+                      "integer >= 1"], done.stderr
+
+
+@pytest.mark.parametrize("override, start", [
+    ("firms.bank.enters_at=2x", "ecosim: config error: firms.bank.enters_at: '2x' is not allowed"),
+    ("seeed=1", "ecosim: config error: seeed: unknown key (set to 1)"),
+    ("customers.colour=blue", "ecosim: config error: customers.colour: unknown key"),
+    ("customers.n=3e12", "ecosim: config error: customers.n: 3000000000000 is not allowed; "
+                         "expected a run that fits in this machine's"),
+    ("threads=1000", "ecosim: config error: threads: 1000 is not allowed"),
+])
+def test_overrides_hydra_refused_are_one_line(tmp_path: Path, override: str, start: str) -> None:
+    done = ecosim(*TINY, override, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert lines[0].startswith(start), lines[0]
+
+
+@pytest.mark.parametrize("sweep", [False, True], ids=["run", "sweep"])
+def test_an_unwritable_output_directory_is_one_line(tmp_path: Path, sweep: bool) -> None:
+    """Issue 8.17: the output directory is checked before anything runs (here: under a file)."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    key = "hydra.sweep.dir" if sweep else "hydra.run.dir"
+    done = ecosim(*(["-m"] if sweep else []), *SMALL, f"{key}={blocker}/out", cwd=tmp_path)
+    assert done.returncode == 2
+    line = one_line(done.stderr)
+    assert line.startswith("ecosim: ") and f"{blocker}/out" in line and "Not a directory" in line
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_temporary_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """Issue 8.17: a write that fails half-way left ``.firm_metrics.parquet.tmp`` and a trace."""
+    def full(frame: pd.DataFrame, path: Path, *args, **kwargs) -> None:
+        Path(path).write_bytes(b"PAR1 half a table")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full)
+    out = tmp_path / "run"
+    code, _, stderr = ecosim_here(monkeypatch, capsys, *SMALL, f"hydra.run.dir={out}")
+    assert code == 2
+    line = one_line(stderr)
+    assert str(out) in line and "No space left on device" in line
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+    assert not (out / "metadata.json").exists()
+
+
+def test_too_little_free_space_is_refused_before_simulating(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage",
+                        lambda path: usage._replace(free=1000))
+    monkeypatch.setattr("ecosim.cli.run_experiment", lambda *a, **k: pytest.fail("simulated"))
+    out = tmp_path / "run"
+    code, _, stderr = ecosim_here(monkeypatch, capsys, *SMALL, f"hydra.run.dir={out}")
+    assert code == 2
+    line = one_line(stderr)
+    assert str(out) in line and "free" in line and "MB" in line
+
+
+def test_nan_is_allowed_only_where_a_table_defines_it() -> None:
+    frame = pd.DataFrame({"arm": ["base"] * 2, "replication": 0, "step": [0, 1],
+                          "firm": "bank", "customers": [10, 10], "cac": [np.nan, 5.0],
+                          "churn_rate": [np.nan, 0.1], "profit": [1.0, 2.0]})
+    tables.check_finite("firm_metrics", frame)  # cac: nobody new; churn_rate: at step 0
+    frame.loc[1, "profit"] = np.nan
+    with pytest.raises(tables.NonFiniteError, match=r"firm_metrics\.profit .*NaN"):
+        tables.check_finite("firm_metrics", frame)
+    frame.loc[1, ["profit", "cac"]] = [1.0, np.inf]  # inf is never a value of any column
+    with pytest.raises(tables.NonFiniteError, match=r"firm_metrics\.cac .*inf"):
+        tables.check_finite("firm_metrics", frame)
+
+
+def test_inf_or_nan_in_a_table_fails_the_run_naming_table_and_column(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """Issue 8.7: inf revenue and NaN profit used to be written with exit status 0."""
+    original = tables.firm_metrics
+
+    def overflowing(*args, **kwargs) -> pd.DataFrame:
+        frame = original(*args, **kwargs)
+        frame.loc[frame["step"] == 2, "revenue"] = np.inf
+        frame.loc[frame["step"] == 2, "profit"] = np.nan
+        return frame
+
+    monkeypatch.setattr(tables, "firm_metrics", overflowing)
+    out = tmp_path / "run"
+    code, _, stderr = ecosim_here(monkeypatch, capsys, *SMALL, f"hydra.run.dir={out}")
+    assert code == 1
+    line = one_line(stderr)
+    assert "firm_metrics.revenue" in line and "inf" in line
+    assert "firm_metrics.profit" in line and "NaN" in line
     assert not list(out.glob("*.parquet")) and not (out / "metadata.json").exists()

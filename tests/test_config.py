@@ -23,7 +23,7 @@ from ecosim.config import (
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
-# The user file of DESIGN §8, trimmed to what the schema has today.
+# A user's market file (docs/design.md §8, README "Your own market"), trimmed to the schema.
 MY_MARKET_YAML = """\
 defaults: [ecosim, _self_]
 seed: 0
@@ -222,3 +222,283 @@ def test_bad_input_is_rejected_on_one_line(path: str, value: Any, key: str, show
 def test_config_error_survives_pickling() -> None:
     error = ConfigError("customers.n", -5, "expected an integer >= 1")
     assert str(pickle.loads(pickle.dumps(error))) == str(error)
+
+
+# -- issue 8: bounds of the types, distributions by family, memory and work, overrides ---------
+
+def _market(**changes: Any) -> dict[str, Any]:
+    """MY_MARKET with ``path/to/key`` changes (``_set`` syntax)."""
+    raw = copy.deepcopy(MY_MARKET)
+    for path, value in changes.items():
+        _set(raw, path, value)
+    return raw
+
+
+def _rejected(raw: Any) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_config(raw)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.slow
+def test_more_than_256_segments_is_refused() -> None:
+    segments = {f"s{i}": {"weight": 1.0} for i in range(257)}
+    message = _rejected(_market(**{"customers/segments": segments}))
+    assert message.startswith("customers.segments: ")
+    assert "expected 1 to 256 entries" in message
+    segments.pop("s256")
+    assert len(load_config(_market(**{"customers/segments": segments})).customers.segments) == 256
+
+
+@pytest.mark.parametrize(("path", "value", "key", "allowed"), [
+    ("customers/sociodemo/age_bands", 300, "customers.sociodemo.age_bands",
+     "expected an integer in [1, 256]"),
+    ("customers/sociodemo/income_scale", [1.0] * 257, "customers.sociodemo.income_scale",
+     "1 to 256 numbers > 0"),
+    ("customers/segments/loyal/age_band", 299, "customers.segments.loyal.age_band",
+     "expected an integer in [0, 5)"),
+])
+def test_bands_beyond_uint8_are_refused(path: str, value: Any, key: str, allowed: str) -> None:
+    message = _rejected(_market(**{path: value}))
+    assert message.startswith(f"{key}: ") and allowed in message
+
+
+def test_age_band_299_of_300_bands_is_refused_not_overflowed() -> None:
+    raw = _market(**{"customers/sociodemo/age_bands": 300,
+                     "customers/segments/loyal/age_band": 299})
+    assert _rejected(raw).startswith("customers.sociodemo.age_bands: 300 is not allowed")
+
+
+def test_the_index_limits_are_defined_once_and_agree_with_the_kernels() -> None:
+    from ecosim.config import schema
+    from ecosim.kernels.population import MAX_INDEX
+    from ecosim.model import MAX_BRANDS
+
+    assert schema.MAX_FIRMS == schema.MAX_NEEDS == schema.MAX_BRANDS == MAX_BRANDS == MAX_INDEX
+    assert schema.MAX_INDEX is MAX_BRANDS  # imported, not defined again
+
+
+def test_draw_bounds_agree_with_the_kernels() -> None:
+    from ecosim.config import limits
+    from ecosim.kernels import rng
+    from ecosim.kernels.lifecycle import MAX_PURCHASES
+
+    smallest_uniform = 0.5 * rng._TWO_M53  # uniform() is (bits + 0.5) * 2**-53
+    assert limits.Z_MAX == pytest.approx(math.sqrt(-2.0 * math.log(smallest_uniform)), rel=1e-12)
+    assert limits.MAX_PURCHASES_PER_STEP == MAX_PURCHASES
+
+
+BAD_DISTRIBUTIONS = [
+    # (id, position, spec, key of the message, what the message says is allowed)
+    ("normal basket can go negative", "needs/banking/basket",
+     {"dist": "normal", "mean": -100, "sd": 10}, "needs.banking.basket.mean", "mean >= 8.65 * sd"),
+    ("normal basket mean 4 sd", "needs/banking/basket",
+     {"dist": "normal", "mean": 40, "sd": 10}, "needs.banking.basket.mean", "mean >= 8.65 * sd"),
+    ("uniform basket below 0", "needs/banking/basket",
+     {"dist": "uniform", "low": -1, "high": 10}, "needs.banking.basket.low", ">= 0"),
+    ("lognormal basket overflows", "needs/banking/basket",
+     {"dist": "lognormal", "mean": 1000, "sd": 0.5}, "needs.banking.basket.mean",
+     "mean + 8.65 * sd <= 27.6"),
+    ("lognormal factor overflows", "customers/segments/loyal/price_sensitivity",
+     {"dist": "lognormal", "mean": 0, "sd": 20}, "customers.segments.loyal.price_sensitivity.mean",
+     "mean + 8.65 * sd <= 27.6"),
+    ("huge fixed factor", "customers/segments/loyal/brand_affinity",
+     {"dist": "fixed", "value": 1e300}, "customers.segments.loyal.brand_affinity.value",
+     "at most 1e+12"),
+    ("huge gamma", "customers/switching_cost", {"dist": "gamma", "shape": 2, "scale": 1e12},
+     "customers.switching_cost.scale", "at most 1e+12"),
+    ("normal openness", "customers/segments/loyal/openness",
+     {"dist": "normal", "mean": 0.2, "sd": 0.1}, "customers.segments.loyal.openness.dist",
+     "beta, fixed or uniform"),
+    ("gamma social influence", "customers/segments/loyal/social_influence",
+     {"dist": "gamma", "shape": 2, "scale": 0.1},
+     "customers.segments.loyal.social_influence.dist", "beta, fixed or uniform"),
+    ("lognormal hazard", "customers/lifecycle/hazard", {"dist": "lognormal", "mean": -4, "sd": 1},
+     "customers.lifecycle.hazard.dist", "beta, fixed or uniform"),
+    ("uniform dropout above 1", "customers/lifecycle/dropout",
+     {"dist": "uniform", "low": 0.5, "high": 1.5}, "customers.lifecycle.dropout.high",
+     "probability in [0, 1]"),
+]
+
+
+@pytest.mark.parametrize(("path", "spec", "key", "allowed"), [c[1:] for c in BAD_DISTRIBUTIONS],
+                         ids=[c[0] for c in BAD_DISTRIBUTIONS])
+def test_distributions_are_range_checked_by_family(path: str, spec: dict[str, Any], key: str,
+                                                   allowed: str) -> None:
+    message = _rejected(_market(**{path: spec}))
+    assert message.startswith(f"{key}: "), message
+    assert allowed in message, message
+
+
+@pytest.mark.parametrize(("path", "spec"), [
+    ("needs/banking/basket", {"dist": "normal", "mean": 100, "sd": 10}),
+    ("needs/banking/basket", {"dist": "lognormal", "mean": 5.7, "sd": 0.5}),
+    ("customers/segments/loyal/openness", {"dist": "uniform", "low": 0.0, "high": 1.0}),
+    ("customers/segments/loyal/brand_affinity", {"dist": "normal", "mean": -1.0, "sd": 2.0}),
+    ("customers/lifecycle/hazard", {"dist": "beta", "a": 1, "b": 60}),
+])
+def test_distributions_that_stay_in_range_are_accepted(path: str, spec: dict[str, Any]) -> None:
+    load_config(_market(**{path: spec}))
+
+
+@pytest.fixture()
+def machine_8gib(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ecosim.config import limits
+
+    monkeypatch.setattr(limits, "machine_memory", lambda: 8 * 2**30)
+
+
+@pytest.mark.parametrize(("path", "value", "key"), [
+    ("customers/n", 3_000_000_000, "customers.n"),
+    ("customers/n", 10**12, "customers.n"),
+    ("time/horizon", 3650, "time.horizon"),
+    ("time/horizon", 32767, "time.horizon"),
+])
+def test_runs_that_do_not_fit_in_memory_are_refused(machine_8gib: None, path: str, value: int,
+                                                    key: str) -> None:
+    raw = _market(**{path: value, "firms/bank/initial_share": {},
+                     **{f"firms/f{i}": {"offerings": {"banking": {}}} for i in range(9)}})
+    raw["events"] = []
+    message = _rejected(raw)
+    assert message.startswith(f"{key}: {value} is not allowed; expected a run that fits in "
+                              "this machine's 8.0 GiB of memory"), message
+    assert "GiB" in message.split("needs about")[1]
+
+
+def test_memory_estimate_matches_the_population_and_ledgers() -> None:
+    from ecosim.agents.population import CustomerPopulation
+    from ecosim.config.limits import PER_CUSTOMER_BYTES, PER_CUSTOMER_NEED_BYTES, memory_estimate
+
+    cfg = load_config(_market(**{"customers/network/kind": "none"}))
+    population = CustomerPopulation(cfg.customers, list(cfg.needs.values()), len(cfg.firms), 1,
+                                    [0, 0], cfg.time.horizon)
+    sizes = population.nbytes()
+    assert (sizes["per_customer"], sizes["per_customer_need"]) == (PER_CUSTOMER_BYTES,
+                                                                   PER_CUSTOMER_NEED_BYTES)
+    ledgers = sum(a.nbytes for a in vars(population.ledgers).values())
+    estimate = memory_estimate(cfg)
+    assert estimate["ledgers"] + estimate["cell_ledgers"] == ledgers
+
+
+def test_age_income_cells_that_do_not_fit_in_memory_are_refused(machine_8gib: None) -> None:
+    raw = _market(**{"customers/n": 1_000_000, "customers/network/kind": "none",
+                     "customers/sociodemo/age_bands": 256,
+                     "customers/sociodemo/income_scale": [1.0] * 256,
+                     **{f"firms/f{i}": {"offerings": {"taxi": {}}} for i in range(39)}})
+    message = _rejected(raw)
+    assert message.startswith("customers.sociodemo.age_bands: 256 is not allowed; expected a run "
+                              "that fits in this machine's 8.0 GiB of memory"), message
+
+
+@pytest.mark.parametrize(("path", "value", "key", "allowed"), [
+    ("replications", 10**9, "replications", "expected an integer in [1, 10000]"),
+    ("threads", 1000, "threads", "expected null (all cores) or an integer in [1, "),
+])
+def test_counts_are_bounded(path: str, value: int, key: str, allowed: str) -> None:
+    message = _rejected(_market(**{path: value}))
+    assert message.startswith(f"{key}: {value} is not allowed; {allowed}"), message
+
+
+def test_more_than_64_brands_are_refused_at_validation() -> None:
+    raw = _market()
+    raw["firms"]["bank"]["offerings"] = {"banking": {"brand": "b-bank"}, "taxi": {}}
+    for i in range(63):
+        raw["firms"][f"f{i}"] = {"offerings": {"taxi": {}}}
+    message = _rejected(raw)  # 64 firm brands + b-bank
+    assert message.startswith("firms.f62.brand: 'f62' is not allowed; expected at most 64 "
+                              "distinct brands"), message
+
+
+def test_large_runs_get_a_warning_with_the_estimate(machine_8gib: None) -> None:
+    from ecosim.config.limits import resource_warning
+
+    assert resource_warning(load_config(_market())) is None
+    cfg = load_config(_market(**{"customers/n": 20_000_000, "time/horizon": 600,
+                                 "customers/network/kind": "none"}))
+    warning = resource_warning(cfg)
+    assert warning is not None and "GiB of memory" in warning and "core-hours" in warning
+
+
+def _schema_overrides(cls: type, prefix: str, default: Any) -> list[str]:
+    """``key=value`` for every leaf of a schema block, at its default value."""
+    import dataclasses
+
+    overrides = []
+    for field in dataclasses.fields(cls):
+        value, key = getattr(default, field.name), f"{prefix}.{field.name}"
+        if isinstance(value, DistSpec):
+            params = {name: v for name, v in vars(value).items() if v is not None}
+            overrides.append(f"{key}={{{', '.join(f'{n}: {v}' for n, v in params.items())}}}")
+        elif dataclasses.is_dataclass(value):
+            overrides += _schema_overrides(type(value), key, value)
+        elif isinstance(value, list):
+            overrides.append(f"{key}=[]")
+        elif not isinstance(value, dict):
+            shown = ("null" if value is None else str(value).lower() if isinstance(value, bool)
+                     else value)
+            overrides.append(f"{key}={shown}")
+    return overrides
+
+
+def test_every_schema_key_of_a_firm_need_or_segment_can_be_overridden(tmp_path: Path) -> None:
+    from ecosim.config import FirmConfig, NeedConfig, SegmentConfig
+
+    (tmp_path / "my_market.yaml").write_text(MY_MARKET_YAML)
+    overrides = (_schema_overrides(FirmConfig, "firms.bank", FirmConfig())
+                 + _schema_overrides(NeedConfig, "needs.taxi", NeedConfig())
+                 + _schema_overrides(SegmentConfig, "customers.segments.loyal", SegmentConfig()))
+    assert "firms.bank.enters_at=0" in overrides and len(overrides) > 40
+    cfg = load_config(_compose(tmp_path, "my_market", overrides))
+    bank = cfg.firms["bank"]
+    assert bank == FirmConfig(brand="bank", offerings=bank.offerings,
+                              initial_share=bank.initial_share)
+    assert cfg.needs["taxi"] == NeedConfig()
+    assert cfg.customers.segments["loyal"] == SegmentConfig()
+
+
+def test_a_missing_schema_key_is_set_without_plus(tmp_path: Path) -> None:
+    (tmp_path / "my_market.yaml").write_text(MY_MARKET_YAML)
+    cfg = load_config(_compose(tmp_path, "my_market", ["firms.bank.enters_at=2",
+                                                       "firms.bank.initial_share={}"]))
+    assert cfg.firms["bank"].enters_at == 2
+
+
+def test_a_typo_in_an_override_is_reported_by_ecosim(tmp_path: Path) -> None:
+    (tmp_path / "my_market.yaml").write_text(MY_MARKET_YAML)
+    message = _rejected(_compose(tmp_path, "my_market", ["firms.bank.enters_att=2"]))
+    assert message.startswith("firms.bank.enters_att: unknown key (set to 2)")
+
+
+@pytest.mark.parametrize("overrides", [
+    ["customers.segments.pragmatic.openness={dist: uniform, low: 0.1, high: 0.3}"],
+    ["++customers.segments.pragmatic.openness={dist: uniform, low: 0.1, high: 0.3}"],
+    ["customers.segments.pragmatic.openness.dist=uniform",
+     "customers.segments.pragmatic.openness.low=0.1",
+     "customers.segments.pragmatic.openness.high=0.3"],
+    ["customers.segments.pragmatic.openness.low=0.1",
+     "customers.segments.pragmatic.openness.dist=uniform",
+     "customers.segments.pragmatic.openness.high=0.3"],
+    ["customers.segments.pragmatic={openness: {dist: uniform, low: 0.1, high: 0.3}}"],
+])
+def test_changing_dist_on_the_command_line_replaces_the_spec(tmp_path: Path,
+                                                             overrides: list[str]) -> None:
+    (tmp_path / "my_market.yaml").write_text(MY_MARKET_YAML)
+    cfg = load_config(_compose(tmp_path, "my_market", overrides))
+    assert cfg.customers.segments["pragmatic"].openness == DistSpec("uniform", low=0.1, high=0.3)
+
+
+def test_changing_dist_without_its_parameters_names_a_missing_one(tmp_path: Path) -> None:
+    (tmp_path / "my_market.yaml").write_text(MY_MARKET_YAML)
+    message = _rejected(_compose(tmp_path, "my_market",
+                                 ["customers.segments.pragmatic.openness.dist=uniform"]))
+    assert message.startswith("customers.segments.pragmatic.openness.low: missing; ")
+
+
+def test_setting_a_collection_to_empty_on_the_command_line_empties_it(tmp_path: Path) -> None:
+    (tmp_path / "my_market.yaml").write_text(MY_MARKET_YAML)
+    cfg = load_config(_compose(tmp_path, "my_market", ["customers.segments={}"]))
+    assert list(cfg.customers.segments) == ["all"]
+    message = _rejected(_compose(tmp_path, "my_market", ["firms={}", "events=[]"]))
+    assert message.startswith("firms: [] is not allowed; expected 1 to 64 entries")

@@ -55,6 +55,7 @@ def test_the_catalogue_is_shipped() -> None:
         assert (CONF_DIR.parent / "experiments" / f"{name}.md").is_file(), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])
 def test_experiment_composes_and_runs_tiny(path: Path, restore_threads: None) -> None:
     name = path.stem

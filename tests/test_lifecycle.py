@@ -1,4 +1,4 @@
-"""Exogenous churn (docs/model.md, "Lifecycle"): geometric and shifted-beta-geometric survival,
+"""Exogenous churn (docs/design.md §2.5, §7): geometric and shifted-beta-geometric survival,
 BG/NBD.
 
 Setting: one need arising every step, one firm, openness 0: customers with a provider are on
@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from ecosim.calibrate.bgnbd import loglik_per_customer as bgnbd_log_likelihood
 from ecosim.config import DistSpec, LifecycleConfig
 
 Z = 5.0
@@ -73,21 +74,6 @@ def test_beta_hazard_gives_shifted_beta_geometric_survival(monopoly, run_model):
 # -- BG/NBD ------------------------------------------------------------------------------------
 
 
-def bgnbd_log_likelihood(r, alpha, a, b, x, t_x, T):
-    """Per-customer log-likelihood of the BG/NBD model (Fader, Hardie & Lee 2005, eq. 6).
-
-    ``x`` repeat purchases, the last at ``t_x`` after the first purchase, observed for ``T`` after
-    the first purchase. ``r`` and ``alpha`` may be arrays (one per customer).
-    """
-    log_a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-    log_a2 = special.betaln(a, b + x) - special.betaln(a, b)
-    log_a3 = -(r + x) * np.log(alpha + T)
-    repeat = x > 0
-    log_a4 = np.where(repeat, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300))
-                      - (r + x) * np.log(alpha + t_x), -np.inf)
-    return log_a1 + log_a2 + np.logaddexp(log_a3, log_a4)
-
-
 def log_likelihood_from_time_zero(log_params, t0, x, t_x, horizon, never):
     """Log-likelihood of every customer's purchases on [0, horizon], in the BG/NBD.
 
@@ -98,6 +84,8 @@ def log_likelihood_from_time_zero(log_params, t0, x, t_x, horizon, never):
     6 with (r, alpha) to customers selected by having bought would overstate r. The exact
     likelihood is therefore Lomax(t0) x BG/NBD(r + 1, alpha + t0, a, b), and ``never`` customers
     who did not buy at all contribute P(no purchase in [0, horizon]) = (alpha/(alpha+horizon))^r.
+    The BG/NBD term is ecosim.calibrate's (checked against the model's definition, by numerical
+    integration, in test_calibrate).
     """
     r, alpha, a, b = np.exp(log_params)
     lomax = np.log(r) + r * np.log(alpha) - (r + 1) * np.log(alpha + t0)

@@ -1,4 +1,4 @@
-"""The model's bookkeeping (DESIGN §7): conservation, realized LTV, memory per customer.
+"""The model's bookkeeping (docs/design.md §7): conservation, realized LTV, memory per customer.
 
 Conservation identities are exact (up to float summation order) and hold in any market, so they
 are checked on a busy one: three firms, three needs of different prevalence and occurrence,
@@ -88,7 +88,7 @@ def test_a_need_has_at_most_one_provider(busy):
 
 
 def test_segments_add_up_to_the_market(busy):
-    """Segment customers and revenue add up to the firms' (DESIGN §7: revenue = spend)."""
+    """Segment customers and revenue add up to the firms' (docs/design.md §7: revenue = spend)."""
     model, h = busy
     assert np.array_equal(h.segment_customers[:, :, :-1].sum(axis=1), h.customers)
     assert np.all(h.segment_customers[:, :, -1].sum(axis=1) == model.cfg.customers.n)
@@ -151,7 +151,8 @@ def test_realized_ltv_of_a_cohort(monopoly, run_model):
     Timing convention: a customer acquired at step c buys at step c (age 0, undiscounted), then
     at each later step while the relationship lasts (the hazard acts from step c + 1). Realized
     LTV = sum_a m r^a / (1 + d)^a = m (1 + d) / (1 + d - r). The initial cohort (customers at step
-    0, who buy nothing at step 0) earns the same sum without age 0: m r / (1 + d - r), DESIGN §4.
+    0, who buy nothing at step 0) earns the same sum without age 0: m r / (1 + d - r)
+    (docs/design.md §4).
     """
     theta, d, horizon = 0.1, 0.01, 60
     basket, margin_rate = 10.0, 0.3
@@ -192,7 +193,7 @@ def test_realized_ltv_of_a_cohort(monopoly, run_model):
 
 
 def test_memory_per_customer_and_per_customer_need(market, need, offering, firm):
-    """DESIGN §2.2: at most 64 bytes per customer and 8 per customer-need at K = 8, F = 8."""
+    """docs/design.md §2.2: at most 64 bytes per customer and 8 per customer-need, K = F = 8."""
     needs = {f"n{k}": need() for k in range(8)}
     firms = {f"f{j}": firm({f"n{j}": offering()}) for j in range(8)}
     model = EcosystemModel(market(1000, 2, needs, firms))

@@ -14,32 +14,25 @@ import math
 
 import numpy as np
 import pytest
-from conftest import HUGE_QUALITY, firm, fixed, market, need, offering, run_model, segment
+from conftest import (
+    HUGE_QUALITY,
+    assert_binomial,
+    firm,
+    fixed,
+    market,
+    need,
+    offering,
+    run_model,
+    segment,
+    step_through,
+)
 
 from ecosim.agents.policies import CrossSellTargeting, LtvCacTarget, StepResults, spread_contacts
 from ecosim.config import EventConfig, LifecycleConfig, MarketingConfig, SociodemoConfig
 from ecosim.config.schema import CrossSellConfig, FatigueConfig
-from ecosim.metrics.tables import firm_metrics
-from ecosim.model import EcosystemModel
+from ecosim.metrics.tables import firm_metrics, predicted_ltv
 
-Z = 5.0
 SELLER, RIVAL = 0, 1
-
-
-def assert_binomial(count: float, trials: float, p: float, what: str = "") -> None:
-    """``count`` successes in ``trials`` Bernoulli(p) within Z standard errors."""
-    se = math.sqrt(trials * p * (1.0 - p))
-    assert abs(count - trials * p) <= Z * se + 1e-9, (what, count, trials * p, se)
-
-
-def step_through(cfg) -> np.ndarray:
-    """Providers [step 0..T, customer, need] of a run played step by step."""
-    model = EcosystemModel(cfg)
-    providers = [model.population.provider.copy()]
-    for _ in range(cfg.time.horizon):
-        model.step()
-        providers.append(model.population.provider.copy())
-    return np.array(providers, np.int64)
 
 
 # -- cross-sell organisation and contact costs -------------------------------------------------
@@ -116,7 +109,7 @@ def test_fatigue_raises_openness_and_decays():
     incumbent's customer is open with probability ``openness_gain × fatigue`` and then moves to
     the equal alternative with probability 1/2. Steps 1-4, ~8000 at risk each: SE <= 0.004."""
     c, decay, gain = 0.4, 0.5, 1.0
-    provider = step_through(fatigue_market(
+    _, provider = step_through(fatigue_market(
         FatigueConfig(per_contact=c, decay=decay, openness_gain=gain, annoyance=0.0),
         -HUGE_QUALITY, with_z=True))
     incumbent, alternative = 2, 3
@@ -128,7 +121,7 @@ def test_fatigue_raises_openness_and_decays():
             assert moved == 0
         else:
             assert_binomial(moved, at_risk.sum(), gain * fatigue / 2, f"step {t}")
-    none = step_through(fatigue_market(FatigueConfig(per_contact=c, decay=decay,
+    _, none = step_through(fatigue_market(FatigueConfig(per_contact=c, decay=decay,
                                                      openness_gain=0.0, annoyance=0.0),
                                        -HUGE_QUALITY, with_z=True))
     assert np.all(none[:, :, 2] == incumbent)
@@ -314,3 +307,59 @@ def test_rule_switch_event_starts_the_rule_from_the_budget():
                          lifecycle=LifecycleConfig(kind="contractual", hazard=fixed(0.05))))
     assert np.all(h.marketing_spend[1:t + 1, 0] == 2000.0)
     assert np.all(h.marketing_spend[t + 1:, 0] != 2000.0)
+
+
+# -- no churn and no discounting: an unbounded LTV (issue 8 item 8) ----------------------------
+
+@pytest.mark.parametrize("contribution, factor", [(50.0, 2.0), (-50.0, 0.5), (0.0, 0.5)])
+def test_ltv_cac_rule_without_churn_or_discount_takes_the_limit(contribution, factor):
+    """1 + d - r = 0 used to raise ZeroDivisionError: the LTV is unbounded, so the budget
+    doubles when customers bring a positive margin, and halves otherwise."""
+    last = StepResults(customers=100.0, new_customers=10.0, churned_customers=0.0,
+                       customers_at_start=90.0, contribution=contribution,
+                       marketing_spend=100.0)
+    cfg = MarketingConfig(budget=100.0, rule="ltv_cac_target", target=3.0, adjust=0.5)
+    assert LtvCacTarget(cfg).next_budget(cfg, last, 0.0) == 100.0 * factor
+    assert math.isnan(predicted_ltv(contribution / 100.0, 1.0, 0.0))
+    assert predicted_ltv(0.5, 1.0, 0.01) == pytest.approx(0.5 * 1.01 / 0.01)
+
+
+def loyal_market(discount_rate: float):
+    """Customers join through ads and never leave (HUGE quality, openness 0, no hazard)."""
+    own = firm({"x": offering(quality=HUGE_QUALITY, margin_rate=0.3)}, {"x": 0.3})
+    own.marketing = MarketingConfig(budget=200.0, reach_cost=1.0, rule="ltv_cac_target",
+                                    target=3.0, adjust=0.5)
+    cfg = market(500, 3, {"x": need(basket=10.0)}, {"own": own},
+                 segments={"all": segment(openness=0.0)})
+    cfg.time.discount_rate = discount_rate
+    return cfg
+
+
+def test_no_churn_and_no_discount_gives_no_inf():
+    """The rule divided by zero (inf with numpy floats, ZeroDivisionError with Python ones) and
+    run_kpis gave ltv = inf. Now the budget doubles each step (the limit), and the LTV is NaN
+    flagged ltv_unbounded (summaries cope with the flag); with a discount rate d the same run
+    has the LTV m (1 + d) / d."""
+    import pandas as pd
+
+    from ecosim.metrics.summary import experiment_summary, run_kpis
+
+    h = run_model(loyal_market(0.0))
+    assert np.all(h.churned_customers == 0) and np.all(h.new_customers[1:, 0] > 0)
+    np.testing.assert_array_equal(h.marketing_spend[1:, 0], [200.0, 400.0, 800.0])
+    fm = firm_metrics(h, ["own"])
+    kpis = run_kpis(fm, 0.0)
+    numbers = kpis.select_dtypes("number").to_numpy(float)
+    assert not np.isinf(numbers).any()
+    assert np.isnan(kpis.loc[0, "ltv"]) and np.isnan(kpis.loc[0, "ltv_cac"])
+    assert kpis.loc[0, "ltv_unbounded"] == 1.0
+    summary = experiment_summary(pd.concat([kpis, kpis.assign(arm="other")]))
+    flag = summary.query("kpi == 'ltv_unbounded'")
+    assert flag["mean"].tolist() == [1.0, 1.0] and flag["diff_mean"].iloc[1] == 0.0
+    d = 0.01
+    discounted = run_kpis(fm, d)
+    played = fm[fm["step"] > 0]
+    m = float((played["gross_margin"] - played["losses"] + played["partner_fees"]).sum()
+              / played["customers"].sum())
+    assert discounted.loc[0, "ltv"] == pytest.approx(m * (1 + d) / d)
+    assert discounted.loc[0, "ltv_unbounded"] == 0.0

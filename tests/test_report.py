@@ -119,6 +119,7 @@ def scenario_dir(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_experiment_writes_every_figure_as_png_and_svg(written) -> None:
     out, paths = written
     expected = [out / "figures" / f"{name}.{suffix}"
@@ -128,6 +129,7 @@ def test_experiment_writes_every_figure_as_png_and_svg(written) -> None:
         assert path.stat().st_size > 20_000, path.name
 
 
+@pytest.mark.slow
 def test_report_states_question_arms_table_and_answer(experiment_dir: Path) -> None:
     text = (experiment_dir / "report.md").read_text()
     assert QUESTION in text and CLAIM in text
@@ -144,6 +146,7 @@ def test_report_states_question_arms_table_and_answer(experiment_dir: Path) -> N
     assert len(re.findall(r"\]\(figures/", text)) == len(EXPERIMENT_FIGURES)
 
 
+@pytest.mark.slow
 def test_answer_and_titles_quote_the_summary(experiment_result, experiment_dir: Path) -> None:
     """The numbers in the answer are the summary's, formatted."""
     summary = experiment_result.summary
@@ -156,6 +159,7 @@ def test_answer_and_titles_quote_the_summary(experiment_result, experiment_dir: 
     assert sum(shapley["share_of_uplift"]) == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_deck_has_title_one_picture_per_figure_and_the_table(experiment_dir: Path) -> None:
     deck = Presentation(str(experiment_dir / "deck.pptx"))
     slides = list(deck.slides)
@@ -170,6 +174,7 @@ def test_deck_has_title_one_picture_per_figure_and_the_table(experiment_dir: Pat
     assert deck.slide_width * 9 == deck.slide_height * 16
 
 
+@pytest.mark.slow
 def test_ecosim_deck_reads_a_run_directory(experiment_dir: Path, tmp_path: Path,
                                            capsys) -> None:
     (experiment_dir / "deck.pptx").unlink()
@@ -181,6 +186,7 @@ def test_ecosim_deck_reads_a_run_directory(experiment_dir: Path, tmp_path: Path,
     assert stop.value.code == 2
 
 
+@pytest.mark.slow
 def test_run_directory_and_result_give_the_same_report(experiment_result,
                                                        experiment_dir: Path,
                                                        tmp_path: Path) -> None:
@@ -237,3 +243,49 @@ def test_shares_and_ratios_have_their_units() -> None:
     assert format_difference("churn_rate", -0.0297) == "−3.0 pp"
     assert format_value("ltv_cac", 3.4) == "3.40×"
     assert format_difference("arpu", 0.5) == "+0.500"
+
+
+def broken_copy(experiment_dir: Path, tmp_path: Path, name: str, change) -> Path:
+    """A copy of the run directory without its deck, with ``change(path)`` done to one file."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(experiment_dir, run, ignore=shutil.ignore_patterns("deck.pptx"))
+    change(run / name)
+    return run
+
+
+def truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, change, message", [
+    ("metadata.json", Path.unlink,
+     "is not a complete run (no metadata.json: the run did not finish, or is still writing)"),
+    ("metadata.json", truncate, "metadata.json: cannot be read (Unterminated string"),
+    ("firm_metrics.parquet", truncate, "firm_metrics.parquet: cannot be read ("),
+    ("cohort_retention.parquet", lambda p: p.write_bytes(b"\x00" * 64),
+     "cohort_retention.parquet: cannot be read ("),
+    ("config.yaml", lambda p: p.write_text(p.read_text().replace("n: 1500", "n: -5")),
+     "config.yaml: customers.n: -5 is not allowed"),
+    ("config.yaml", lambda p: p.write_text("customers: {n: 5\n"),
+     "config.yaml: cannot be read (while parsing a flow mapping"),
+], ids=["incomplete", "metadata-truncated", "parquet-truncated", "parquet-garbage",
+        "config-invalid", "config-malformed"])
+def test_ecosim_deck_refuses_incomplete_or_damaged_runs(experiment_dir: Path, tmp_path: Path,
+                                                        capsys, name, change,
+                                                        message) -> None:
+    """An incomplete run (no metadata.json) used to get a deck, and damaged files tracebacks:
+    one line naming the file, exit status 2, no deck."""
+    run = broken_copy(experiment_dir, tmp_path, name, change)
+    with pytest.raises(SystemExit) as stop:
+        deck_main([str(run)])
+    assert stop.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert err.startswith("ecosim-deck: ") and message in err, err
+    if name != "metadata.json":
+        assert err.startswith(f"ecosim-deck: {run / name}: ")
+    assert not (run / "deck.pptx").exists()

@@ -1,4 +1,4 @@
-"""Determinism and common random numbers (DESIGN §3).
+"""Determinism and common random numbers (docs/design.md §3).
 
 Every draw is a pure function of (seed, replication, stream, step, customer, slot), and totals are
 summed in fixed blocks, so a run is bit-identical whatever the thread count; replications differ;

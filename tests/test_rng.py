@@ -1,4 +1,4 @@
-"""The counter-based generator and the distribution draws (DESIGN §3, ``ecosim.kernels.rng``).
+"""The counter-based generator and distribution draws (docs/design.md §3, ``ecosim.kernels.rng``).
 
 Tolerances: a sample statistic is compared with its exact value within 5 standard errors of
 that statistic at the sample size used (two-sided normal tail 5.7e-7), and distribution tests

@@ -43,6 +43,7 @@ def single_runs():
     return {seed: single_run(seed) for seed in SEEDS}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("launcher", ["local", "submitit_local"])
 def test_multirun_collects_to_the_tables_of_single_runs(tmp_path: Path, launcher: str,
                                                         single_runs) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
 from ecosim.agents.policies import CrossSellTargeting, StepResults, marketing_rule
+from ecosim.config.paths import set_dotted
 from ecosim.config.schema import EventConfig, FirmConfig, OfferingConfig
 from ecosim.kernels import business as bm
 
@@ -21,21 +22,8 @@ TARGETING_CODES = {"none": bm.TARGET_NONE, "sociodemographic": bm.TARGET_SOCIODE
                    "behavioural": bm.TARGET_BEHAVIOURAL}
 
 
-def set_dotted(target: Any, path: str, value: Any) -> None:
-    """Set ``a.b.c`` on nested dataclasses and dicts (validated beforehand by the config)."""
-    *parents, last = path.split(".")
-    for part in parents:
-        target = target[part] if isinstance(target, dict) else getattr(target, part)
-    if isinstance(target, dict):
-        if last not in target and isinstance(value, dict):
-            value = OfferingConfig(**value)
-        target[last] = value
-    else:
-        setattr(target, last, value)
-
-
 class Firm(mesa.Agent):
-    """A firm in the market (DESIGN §2.3): offerings per need, a brand, marketing and events.
+    """A firm (docs/design.md §2.3): offerings per need, a brand, marketing and events.
 
     Attributes:
         name: the firm's key in ``firms``.
@@ -102,7 +90,7 @@ class Firm(mesa.Agent):
                                                          self.model.cfg.time.discount_rate)
 
     def reach_probability(self, n_customers: int) -> float:
-        """Advertising reach per step, ``1 - exp(-budget / (N * reach_cost))`` (DESIGN §2.4)."""
+        """Advertising reach per step, ``1 - exp(-budget / (N * reach_cost))`` (docs/model.md)."""
         return 1.0 - math.exp(-self.marketing_spend / (n_customers * self.cfg.marketing.reach_cost))
 
     def publish(self, offers: Offers, step: int, need_index: dict[str, int],

@@ -42,6 +42,12 @@ class LtvCacTarget(MarketingRule):
     and ``r = 1 - churn_rate``, ``CAC = spend / new customers``; the budget is multiplied by
     ``((LTV / CAC) / target) ** adjust``, by at most ×2 or ÷2 per step. Spending more buys
     customers at rising CAC (reach has diminishing returns), so the ratio falls as budget grows.
+
+    A step without churn under ``time.discount_rate = 0`` (``1 + d - r = 0``) makes the LTV
+    unbounded: a customer who never leaves pays ``m`` every step, undiscounted, for ever. The
+    rule then takes the formula's limit instead of dividing by zero: LTV/CAC exceeds any
+    target, so the budget doubles (the largest step) when ``m > 0``, and halves when ``m <= 0``
+    (a customer worth nothing or less, as for any ``LTV <= 0``).
     """
 
     def next_budget(self, cfg: MarketingConfig, last: StepResults | None,
@@ -52,12 +58,16 @@ class LtvCacTarget(MarketingRule):
             return self.budget
         margin = last.contribution / last.customers
         retention = 1.0 - last.churned_customers / last.customers_at_start
-        ltv = margin * (1.0 + discount_rate) / (1.0 + discount_rate - retention)
-        cac = last.marketing_spend / last.new_customers
-        if ltv <= 0:
-            factor = 0.5
+        denominator = 1.0 + discount_rate - retention
+        if denominator <= 0.0:  # no churn, no discounting: the LTV is unbounded
+            factor = 2.0 if margin > 0 else 0.5
         else:
-            factor = float(np.clip((ltv / cac / cfg.target) ** cfg.adjust, 0.5, 2.0))
+            ltv = margin * (1.0 + discount_rate) / denominator
+            cac = last.marketing_spend / last.new_customers
+            if ltv <= 0:
+                factor = 0.5
+            else:
+                factor = float(np.clip((ltv / cac / cfg.target) ** cfg.adjust, 0.5, 2.0))
         self.budget *= factor
         return self.budget
 

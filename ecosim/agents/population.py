@@ -197,7 +197,10 @@ class CustomerPopulation:
 
     def spread_awareness(self, step: int, offers: Offers, policies: Policies,
                          users: np.ndarray) -> None:
-        """Awareness and referrals (DESIGN §2.4 steps 2, 5); ``users``: last step's customers."""
+        """Awareness and referrals (docs/model.md "Step order", step 2).
+
+        ``users``: last step's customers of each firm.
+        """
         _spread_awareness(self.key, step, offers.active, offers.reach_p, offers.word_of_mouth,
                           np.ascontiguousarray(policies.firm_real[:, LAUNCH_AWARENESS]),
                           np.ascontiguousarray(policies.firm_real[:, REFERRAL_RATE]),
@@ -206,7 +209,7 @@ class CustomerPopulation:
 
     def live_and_choose(self, step: int, offers: Offers, policies: Policies,
                         price_rise: np.ndarray) -> Ledgers:
-        """Lifecycle, choices, cross-sell and the step's ledgers (DESIGN §2.4 steps 3 to 6).
+        """Lifecycle, choices, cross-sell and the ledgers (docs/model.md "Step order", step 3).
 
         ``price_rise[f, k]`` is the rise of ln price_index this step (0 when none).
         """

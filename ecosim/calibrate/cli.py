@@ -3,10 +3,21 @@
 ecosim-calibrate sbg retention.csv                      # columns: [cohort,] age, alive
 ecosim-calibrate sbg results/run/cohort_retention.parquet --where firm=bank
 ecosim-calibrate bgnbd transactions.csv --step-unit week  # columns: customer, date, amount
-ecosim-calibrate bgnbd results/run/transactions.parquet --date time --where need=media
+ecosim-calibrate bgnbd log.csv --date-format %Y%m%d       # dates written as 20240105
+ecosim-calibrate bgnbd summary.csv                        # columns: x, t_x, T (in steps)
+ecosim-calibrate bgnbd results/run/transactions.parquet --date time --where replication=0
 
 The block is printed (or written with ``--out``) as YAML with the estimates and their standard
-errors in a comment; paste it into a config, or merge it on the command line.
+errors in a comment (for sBG also the projected survival); paste it into a config, or merge it on
+the command line.
+
+Bad data is refused with one line naming the column and row, exit status 2: blank, non-numeric,
+negative or fractional counts, recency after the end of observation, YYYYMMDD numbers read as
+steps, and fewer than 10 events per parameter (``mle.EVENTS_PER_PARAMETER``). An ecosim table
+with several arms or firms (sBG), or several arms or replications (BG/NBD: customers are numbered
+per replication, so pooling would merge different customers), is refused until ``--where``
+keeps one. A fit whose parameters the data do not pin down (relative standard error above 0.5)
+is written with a warning; one that did not converge is written, marked, with exit status 1.
 """
 
 from __future__ import annotations
@@ -15,25 +26,49 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
 from ecosim.calibrate.bgnbd import DAYS_PER_STEP, fit_bgnbd
-from ecosim.calibrate.mle import Fit
-from ecosim.calibrate.sbg import fit_sbg
+from ecosim.calibrate.mle import MAX_RELATIVE_SE, Fit
+from ecosim.calibrate.sbg import fit_sbg, survival
+
+#: Ages (periods since acquisition) at which the sBG fit's projected survival is printed.
+SURVIVAL_AGES = (1, 2, 3, 6, 12, 24, 36, 60)
+#: Exit statuses: a fit written; a fit written but not converged; input refused.
+OK, NOT_CONVERGED, REFUSED = 0, 1, 2
 
 
 def read_table(path: Path, where: list[str]) -> pd.DataFrame:
     """A CSV or Parquet file, keeping the rows where each ``column=value`` holds."""
     table = pd.read_parquet(path) if path.suffix in (".parquet", ".pq") else pd.read_csv(path)
+    if table.empty:
+        raise ValueError(f"{path} has no rows")
     for condition in where:
-        column, _, value = condition.partition("=")
+        column, equals, value = condition.partition("=")
+        if not equals or not column:
+            raise ValueError(f"--where {condition}: expected COLUMN=VALUE")
         if column not in table.columns:
             raise ValueError(f"--where {condition}: no column {column!r} in {path}")
-        table = table[table[column].astype(str) == value]
+        keep = table[column].astype(str) == value
+        if pd.api.types.is_numeric_dtype(table[column]):  # replication=0 matches 0.0
+            number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+            keep |= table[column] == number
+        table = table[keep]
     if table.empty:
         raise ValueError(f"no rows left in {path} after --where {' '.join(where)}")
     return table
+
+
+def refuse_pooling(table: pd.DataFrame, columns: tuple[str, ...], why: str) -> None:
+    """Refuse a table that mixes several values of one of ``columns`` (ecosim's arm, firm...)."""
+    for column in columns:
+        if column in table.columns and table[column].nunique(dropna=False) > 1:
+            values = [str(v) for v in pd.unique(table[column])]
+            shown = ", ".join(values[:5]) + (", ..." if len(values) > 5 else "")
+            raise ValueError(f"the table holds {len(values)} values of {column!r} ({shown}); "
+                             f"{why}: keep one with --where {column}={values[0]}")
 
 
 def lifecycle_yaml(fit: Fit, source: str) -> str:
@@ -43,10 +78,51 @@ def lifecycle_yaml(fit: Fit, source: str) -> str:
     lifecycle = {key: ({k: round(v, 6) if isinstance(v, float) else v for k, v in value.items()}
                        if isinstance(value, dict) else value)
                  for key, value in fit.lifecycle.items()}
+    mark = "" if fit.converged else f" -- NOT CONVERGED ({fit.message})"
     header = (f"# ecosim-calibrate {fit.model} on {source}: {fit.n} customers, "
-              f"log-likelihood {fit.loglik:.2f}{'' if fit.converged else ' (NOT converged)'}\n"
+              f"log-likelihood {fit.loglik:.2f}{mark}\n"
               f"# {estimates}\n")
+    if fit.model == "sbg":
+        ages = np.array(SURVIVAL_AGES)
+        shares = survival(fit.params["a"], fit.params["b"], ages)
+        header += ("# projected survival S(t) = B(a, b + t) / B(a, b): "
+                   + ", ".join(f"t={t} {s:.3f}" for t, s in zip(ages, shares, strict=True))
+                   + f" (observed to t={fit.horizon:g}; later ages extrapolate)\n")
     return header + yaml.safe_dump({"customers": {"lifecycle": lifecycle}}, sort_keys=False)
+
+
+def warnings(fit: Fit) -> list[str]:
+    """One line per problem of a fit: not converged; parameters the data do not pin down."""
+    lines = []
+    if not fit.converged:
+        lines.append(f"the fit did not converge: {fit.message}; do not use these estimates")
+    weak = fit.weak()
+    if weak:
+        shown = ", ".join(f"{name} = {fit.params[name]:.3g} (se {fit.se[name]:.2g})"
+                          for name in weak)
+        lines.append(f"the data do not pin down {shown}: a relative standard error "
+                     f"above {MAX_RELATIVE_SE:g} leaves even its size open; fit more customers "
+                     f"or a longer history")
+    return lines
+
+
+def _fit(args: argparse.Namespace) -> Fit:
+    """Read the table and fit the model the arguments ask for."""
+    table = read_table(args.table, args.where)
+    if args.model == "sbg":
+        refuse_pooling(table, ("arm", "firm"), "their lifecycles differ")
+        return fit_sbg(table, age=args.age, alive=args.alive, cohort=args.cohort)
+    refuse_pooling(table, ("arm", "replication"),
+                   "customers are numbered per replication and arms differ, so pooling would "
+                   "merge different customers")
+    if {"x", "t_x", "T"} <= set(table.columns):  # already summarised: the log options are moot
+        return fit_bgnbd(table)
+    for option, column in (("--customer", args.customer), ("--date", args.date)):
+        if column not in table.columns:
+            raise ValueError(f"no column {column!r} in {args.table} (name it with {option}); "
+                             f"its columns are {', '.join(map(str, table.columns))}")
+    return fit_bgnbd(table, customer=args.customer, date=args.date, step_unit=args.step_unit,
+                     end=args.end, date_format=args.date_format)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,15 +133,20 @@ def main(argv: list[str] | None = None) -> int:
                                         "retention table: [cohort columns,] age, alive")
     sbg.add_argument("table", type=Path)
     sbg.add_argument("--age", default="age")
-    sbg.add_argument("--alive", default="alive")
+    sbg.add_argument("--alive", default="alive", help="active customers (counts, not shares)")
     sbg.add_argument("--cohort", nargs="*", default=None,
                      help="columns that identify a cohort (default: all but age and counts)")
     bgnbd = models.add_parser("bgnbd", help="non-contractual purchasing (BG/NBD) from a "
-                                            "transaction log: customer, date[, amount]")
+                                            "transaction log: customer, date[, amount]; or a "
+                                            "summary: x, t_x, T")
     bgnbd.add_argument("table", type=Path)
     bgnbd.add_argument("--customer", default="customer")
     bgnbd.add_argument("--date", default="date", help="dates, timestamps, or times in steps")
-    bgnbd.add_argument("--step-unit", default="month", choices=sorted(DAYS_PER_STEP))
+    bgnbd.add_argument("--date-format", default=None, metavar="FORMAT",
+                       help="strftime format of the dates, e.g. %%Y%%m%%d for 20240105 "
+                            "(default: inferred; numbers are times in steps)")
+    bgnbd.add_argument("--step-unit", default=None, choices=sorted(DAYS_PER_STEP),
+                       help="the period of the rates, for dates (default: month)")
     bgnbd.add_argument("--end", default=None, help="end of observation (default: last purchase)")
     for sub in (sbg, bgnbd):
         sub.add_argument("--where", nargs="*", default=[], metavar="COLUMN=VALUE",
@@ -73,23 +154,20 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--out", type=Path, default=None, help="write the YAML block here")
     args = parser.parse_args(argv)
     try:
-        table = read_table(args.table, args.where)
-        if args.model == "sbg":
-            fit = fit_sbg(table, age=args.age, alive=args.alive, cohort=args.cohort)
-        else:
-            end = args.end
-            if end is not None and pd.api.types.is_numeric_dtype(table[args.date]):
-                end = float(end)
-            fit = fit_bgnbd(table, customer=args.customer, date=args.date,
-                            step_unit=args.step_unit, end=end)
-    except (OSError, ValueError, KeyError) as error:
-        print(f"ecosim-calibrate: {error}", file=sys.stderr)
-        return 2
+        fit = _fit(args)
+    except KeyError as error:  # a column the checks above missed
+        print(f"ecosim-calibrate: no column {error} in {args.table}", file=sys.stderr)
+        return REFUSED
+    except (OSError, ValueError) as error:
+        print(f"ecosim-calibrate: {' '.join(str(error).split())}", file=sys.stderr)
+        return REFUSED
     text = lifecycle_yaml(fit, args.table.name)
     if args.out is not None:
         args.out.write_text(text)
     print(text, end="")
-    return 0
+    for line in warnings(fit):
+        print(f"ecosim-calibrate: warning: {line}", file=sys.stderr)
+    return OK if fit.converged else NOT_CONVERGED
 
 
 if __name__ == "__main__":

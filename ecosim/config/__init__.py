@@ -1,4 +1,4 @@
-"""Configuration of ecosim: the schema, its registration with Hydra, and validation (DESIGN §8).
+"""Configuration of ecosim: the schema, its Hydra registration and validation (docs/design.md §8).
 
 Typical use, in a Hydra app::
 

@@ -14,21 +14,12 @@ from typing import Any
 from omegaconf import DictConfig
 
 from ecosim.config.errors import ConfigError
+from ecosim.config.paths import set_dotted
 from ecosim.config.schema import EcosimConfig
 from ecosim.config.validate import load_config, user_tree
 
 #: The arm every config has when it declares no experiment.
 SINGLE_ARM = "base"
-
-
-def _set_dotted(tree: dict[str, Any], path: str, value: Any) -> None:
-    *parents, last = path.split(".")
-    for part in parents:
-        node = tree.get(part)
-        if not isinstance(node, dict):
-            node = tree[part] = {}
-        tree = node
-    tree[last] = copy.deepcopy(value)
 
 
 def arm_configs(raw: DictConfig | Mapping[str, Any]) -> dict[str, EcosimConfig]:
@@ -45,7 +36,7 @@ def arm_configs(raw: DictConfig | Mapping[str, Any]) -> dict[str, EcosimConfig]:
     for name, overrides in base.experiment.arms.items():
         arm_tree = copy.deepcopy(tree)
         for path, value in overrides.items():
-            _set_dotted(arm_tree, path, value)
+            set_dotted(arm_tree, path, value)
         try:
             configs[name] = load_config(arm_tree)
         except ConfigError as error:

@@ -1,4 +1,4 @@
-"""The public configuration schema of ecosim (DESIGN §8), one dataclass per block.
+"""The public configuration schema of ecosim (docs/design.md §8), one dataclass per block.
 
 Every scalar has a default and every collection starts empty, so a user's YAML that starts with
 ``defaults: [ecosim, _self_]`` only states what differs. Collections (segments, needs, firms,
@@ -30,12 +30,21 @@ MARKETING_RULES = ("fixed", "ltv_cac_target")
 ORGANISATIONS = ("silo", "value_stream")
 TARGETINGS = ("none", "sociodemographic", "behavioural")
 
-#: The most firms, needs and steps a run can hold (the kernels index them with small integers).
-MAX_FIRMS = 64
-MAX_NEEDS = 64
+#: The most firms, needs and brands a run can hold: the kernels keep each as one bit of a uint64
+#: mask per customer and reserve this many draw slots per customer (``kernels.population``
+#: defines the same number, as kernels import only numpy and numba; a test checks they agree).
+MAX_INDEX = 64
+MAX_FIRMS = MAX_NEEDS = MAX_BRANDS = MAX_INDEX
+#: The most segments and socio-demographic bands (age, income): each is a uint8 per customer.
+MAX_SEGMENTS = 256
+MAX_BANDS = 256
+#: The most steps: cohort steps are int16 per customer-need.
 MAX_HORIZON = 32767
+#: The most replications of a run: beyond this, confidence intervals narrow by less than 1 %
+#: per extra thousand replications, and the run takes days.
+MAX_REPLICATIONS = 10_000
 
-#: The six behavioural factors of a customer (DESIGN §2.2), in the order the kernels store them.
+#: A customer's six behavioural factors (docs/design.md §2.2), in the order the kernels store them.
 FACTORS = (
     "price_sensitivity",
     "convenience_sensitivity",
@@ -91,7 +100,7 @@ class SegmentConfig:
 
 @dataclass
 class LifecycleConfig:
-    """Exogenous end of relationships (DESIGN §2.5).
+    """Exogenous end of relationships (docs/design.md §2.5).
 
     ``contractual``: per-step hazard ``hazard`` (fixed: geometric; beta: shifted-beta-geometric).
     ``noncontractual``: BG/NBD, purchases Poisson with rate ``rate`` per step (gamma with ``shape``
@@ -147,7 +156,7 @@ class FatigueConfig:
 
 @dataclass
 class CustomersConfig:
-    """The population of customers (DESIGN §2.2)."""
+    """The population of customers (docs/design.md §2.2)."""
 
     n: int = 10_000
     segments: dict[str, SegmentConfig] = field(default_factory=dict)
@@ -167,7 +176,7 @@ class CustomersConfig:
 
 @dataclass
 class NeedConfig:
-    """A need: a spending category (DESIGN §2.1).
+    """A need: a spending category (docs/design.md §2.1).
 
     ``prevalence``: share of customers who have it; ``occurrence``: probability per step that it
     arises (1.0 = a monthly subscription); ``basket``: spend per occurrence before price and income
@@ -183,7 +192,7 @@ class NeedConfig:
 
 @dataclass
 class OfferingConfig:
-    """A firm's offering for one need (DESIGN §2.3).
+    """A firm's offering for one need (docs/design.md §2.3).
 
     The customer pays ``basket × price_index``; the firm keeps ``margin_rate`` of it. ``experience``
     multiplies habit formation with this provider. ``brand`` defaults to the firm's brand.
@@ -215,7 +224,7 @@ class MarketingConfig:
 
 @dataclass
 class EcosystemConfig:
-    """Contextual ecosystem (``model: ecosystem``), DESIGN §2.3.
+    """Contextual ecosystem (``model: ecosystem``), docs/design.md §2.3.
 
     When a need arises for a customer who already uses the ecosystem (or a partner) for another
     need, its offer for that need is considered with probability ``context_reach`` even on

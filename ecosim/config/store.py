@@ -1,6 +1,6 @@
-"""Registration of the schema in Hydra's ConfigStore under the name ``ecosim`` (DESIGN §8).
+"""Registration of the schema in Hydra's ConfigStore under the name ``ecosim`` (docs/design.md §8).
 
-The node is stored as a *plain* dict of the dataclass defaults, not as a structured config: Hydra
+The node is stored as an *untyped* copy of the dataclass defaults, not as a structured config: Hydra
 then composes a user's file (``defaults: [ecosim, _self_]``) without checking it against the
 schema, and ``ecosim.config.load_config`` does every check with one-line messages. The node also
 sets Hydra's output folders under ``results/`` and registers ecosim's sweep callback.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from ecosim.config.schema import EcosimConfig
 
@@ -29,10 +29,19 @@ HYDRA_DEFAULTS: dict[str, Any] = {
 }
 
 
-def schema_node() -> dict[str, Any]:
-    """The stored node: the schema's defaults as a plain dict, plus the ``hydra`` block."""
-    node = OmegaConf.to_container(OmegaConf.structured(EcosimConfig))
-    assert isinstance(node, dict)
+def schema_node() -> DictConfig:
+    """The stored node: the schema's defaults, untyped, plus the ``hydra`` block.
+
+    Hydra closes the composed config (``struct``) before it applies the command line, so a key
+    the YAML leaves out (``firms.bank.enters_at``) would need ``+``. The node's own blocks are
+    marked open, and what the user's files put in them inherits that: every schema key can be
+    set as ``firms.bank.marketing.budget=1e5``, and a misspelt key reaches ``load_config``,
+    which reports it on one line.
+    """
+    node = OmegaConf.create(OmegaConf.to_container(OmegaConf.structured(EcosimConfig)))
+    for name in node:
+        if isinstance(node[name], DictConfig):
+            OmegaConf.set_struct(node[name], False)
     node["hydra"] = HYDRA_DEFAULTS
     return node
 

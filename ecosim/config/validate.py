@@ -1,6 +1,6 @@
 """Checking a configuration before any run: one line naming the key, the value and what is allowed.
 
-``load_config`` turns the user's composed config (DESIGN §8) into a checked ``EcosimConfig``:
+``load_config`` turns the composed config (docs/design.md §8) into a checked ``EcosimConfig``:
 
 1. *structure* — unknown keys, wrong types and distribution specs (``ecosim.config.structure``);
 2. *merge* — the tree is merged into ``OmegaConf.structured(EcosimConfig)`` and made into objects;
@@ -28,7 +28,10 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from ecosim.config import limits
 from ecosim.config.errors import PROBABILITY, ConfigError, list_names, one_of, require
+from ecosim.config.overrides import replace_from_command_line
+from ecosim.config.paths import get_dotted
 from ecosim.config.schema import (
     BUSINESS_MODELS,
     DIST_PARAMS,
@@ -36,9 +39,13 @@ from ecosim.config.schema import (
     FIRM_TARGET_KPIS,
     LIFECYCLE_KINDS,
     MARKETING_RULES,
+    MAX_BANDS,
+    MAX_BRANDS,
     MAX_FIRMS,
     MAX_HORIZON,
     MAX_NEEDS,
+    MAX_REPLICATIONS,
+    MAX_SEGMENTS,
     NETWORK_KINDS,
     ORGANISATIONS,
     STEP_UNITS,
@@ -61,8 +68,10 @@ HYDRA_KEYS = ("hydra", "defaults")
 STEP_ZERO_FIRM_KEYS = ("initial_share", "initial_awareness", "enters_at", "partner_of")
 #: Top-level keys an arm may not change: arms share seed, replications and horizon.
 ARM_FIXED_KEYS = ("seed", "replications", "time", "experiment")
-#: Distribution positions whose fixed values and uniform bounds must be probabilities, or >= 0.
+#: Distribution positions whose draws must be probabilities (families bounded to [0, 1] only),
+#: or >= 0 (a normal only when it cannot reach below 0).
 PROBABILITY_DISTS = ("openness", "social_influence", "hazard", "dropout")
+PROBABILITY_FAMILIES = ("beta", "fixed", "uniform")
 NONNEGATIVE_DISTS = ("basket", "rate", "switching_cost")
 #: Distribution parameters that must be > 0, or >= 0, in every family that has them.
 POSITIVE_PARAMS = ("a", "b", "shape", "scale")
@@ -107,8 +116,10 @@ def load_config(raw: DictConfig | Mapping[str, Any]) -> EcosimConfig:
     _check_structure_of_market(cfg)
     for i, event in enumerate(cfg.events):
         _check_event(event, i, cfg, inherited.get(event.firm, set()))
+    _check_brands(cfg)
     _check_experiment(cfg)
     _check_calibration(cfg)
+    _check_memory(cfg)
     return cfg
 
 
@@ -130,15 +141,24 @@ def _from_omegaconf(error: OmegaConfBaseException, allowed: str) -> ConfigError:
 
 
 def user_tree(raw: Any) -> dict[str, Any]:
-    """The user's tree as plain data, interpolations resolved, Hydra's own keys dropped."""
+    """The user's tree as plain data, interpolations resolved, Hydra's own keys dropped.
+
+    A composed ``DictConfig`` that carries ``hydra.overrides.task`` gets its command-line
+    overrides' meaning (``ecosim.config.overrides``): changing ``dist`` replaces a spec, ``{}``
+    empties a collection.
+    """
+    overrides = None
     if isinstance(raw, DictConfig):
         tree = OmegaConf.to_container(raw, resolve=False)
+        overrides = OmegaConf.select(raw, "hydra.overrides.task", default=None)
     elif isinstance(raw, Mapping):
         tree = dict(raw)
     else:
         raise ConfigError("", raw, "expected a mapping (the composed configuration)")
     for name in HYDRA_KEYS:
         tree.pop(name, None)
+    if overrides:
+        replace_from_command_line(tree, list(overrides))
     try:
         return OmegaConf.to_container(OmegaConf.create(tree), resolve=True)
     except OmegaConfBaseException as error:
@@ -170,9 +190,12 @@ def _check_unit(value: float, key: str, note: str = "") -> None:
 
 def _check_run(cfg: EcosimConfig) -> None:
     require(0 <= cfg.seed < 2**63, "seed", cfg.seed, "expected an integer in [0, 2**63)")
-    require(cfg.replications >= 1, "replications", cfg.replications, "expected an integer >= 1")
-    require(cfg.threads is None or cfg.threads >= 1, "threads", cfg.threads,
-            "expected null (all cores) or an integer >= 1")
+    require(1 <= cfg.replications <= MAX_REPLICATIONS, "replications", cfg.replications,
+            f"expected an integer in [1, {MAX_REPLICATIONS}]")
+    if cfg.threads is not None:
+        most = limits.max_threads()
+        require(1 <= cfg.threads <= most, "threads", cfg.threads,
+                f"expected null (all cores) or an integer in [1, {most}] (NUMBA_NUM_THREADS)")
     time = cfg.time
     require(time.step_unit in STEP_UNITS, "time.step_unit", time.step_unit, one_of(STEP_UNITS))
     require(1 <= time.horizon <= MAX_HORIZON, "time.horizon", time.horizon,
@@ -189,14 +212,15 @@ def _check_customers(cfg: EcosimConfig) -> None:
     _check_unit(customers.habit_gain, "customers.habit_gain")
     demo = customers.sociodemo
     _check_unit(demo.informativeness, "customers.sociodemo.informativeness")
-    require(demo.age_bands >= 1, "customers.sociodemo.age_bands", demo.age_bands,
-            "expected an integer >= 1")
-    require(len(demo.income_scale) >= 1, "customers.sociodemo.income_scale", demo.income_scale,
-            "expected a non-empty list of numbers > 0, one per income band")
+    require(1 <= demo.age_bands <= MAX_BANDS, "customers.sociodemo.age_bands", demo.age_bands,
+            f"expected an integer in [1, {MAX_BANDS}]")
+    require(1 <= len(demo.income_scale) <= MAX_BANDS, "customers.sociodemo.income_scale",
+            demo.income_scale, f"expected a list of 1 to {MAX_BANDS} numbers > 0, one per "
+            "income band")
     for i, scale in enumerate(demo.income_scale):
         require(scale > 0, f"customers.sociodemo.income_scale[{i}]", scale, "expected a number > 0")
     segments = customers.segments
-    _check_names(segments, "customers.segments", len(segments))
+    _check_names(segments, "customers.segments", MAX_SEGMENTS)
     bands = len(demo.income_scale)
     for name, segment in segments.items():
         key = f"customers.segments.{name}"
@@ -236,7 +260,13 @@ def _check_customers(cfg: EcosimConfig) -> None:
 
 
 def _check_dist(spec: DistSpec, key: str) -> None:
-    """Parameters present and in range; support of fixed and uniform specs where it matters."""
+    """Parameters present and in range, and every draw allowed at the spec's position.
+
+    Every draw must be finite and at most ``limits.MAX_DRAW`` in magnitude; at a probability
+    position only families bounded to [0, 1] are allowed, with fixed values and uniform bounds
+    in [0, 1]; at a non-negative position no draw may be below 0 (a normal needs
+    ``mean >= Z_MAX * sd``, as its draws reach ``mean - Z_MAX * sd``).
+    """
     params = DIST_PARAMS[spec.dist]
     for name in params:
         value = getattr(spec, name)
@@ -250,12 +280,35 @@ def _check_dist(spec: DistSpec, key: str) -> None:
     if spec.dist == "uniform":
         require(spec.low <= spec.high, f"{key}.high", spec.high, f"expected high >= low {spec.low}")
     position = key.rsplit(".", 1)[-1]
+    if position in PROBABILITY_DISTS:
+        require(spec.dist in PROBABILITY_FAMILIES, f"{key}.dist", spec.dist,
+                f"expected {', '.join(PROBABILITY_FAMILIES[:-1])} or {PROBABILITY_FAMILIES[-1]} "
+                f"({position} is a probability: every draw must lie in [0, 1])")
+    z = f"{limits.Z_MAX:.2f}"
+    if spec.dist == "lognormal":
+        require(spec.mean + limits.Z_MAX * spec.sd <= limits.LOG_MAX_DRAW, f"{key}.mean",
+                spec.mean, f"expected mean + {z} * sd <= {limits.LOG_MAX_DRAW:.1f} (ln "
+                f"{limits.MAX_DRAW:.0e}): draws reach exp(mean + {z} sd)")
+    for name in params:
+        value = getattr(spec, name)
+        require(abs(value) <= limits.MAX_DRAW, f"{key}.{name}", value,
+                f"expected a number of at most {limits.MAX_DRAW:.0e} in magnitude")
+    low, high = limits.draw_range(spec)
+    if spec.dist in ("normal", "gamma"):
+        last = params[-1]
+        require(max(-low, high) <= limits.MAX_DRAW, f"{key}.{last}", getattr(spec, last),
+                f"expected draws of at most {limits.MAX_DRAW:.0e} in magnitude; "
+                f"dist {spec.dist} reaches [{low:.3g}, {high:.3g}]")
     for name in {"fixed": ("value",), "uniform": ("low", "high")}.get(spec.dist, ()):
         value = getattr(spec, name)
         if position in PROBABILITY_DISTS:
             _check_unit(value, f"{key}.{name}", f" ({position} is a probability)")
         elif position in NONNEGATIVE_DISTS:
             require(value >= 0, f"{key}.{name}", value, f"expected a number >= 0 ({position})")
+    if spec.dist == "normal" and position in NONNEGATIVE_DISTS:
+        require(low >= 0, f"{key}.mean", spec.mean,
+                f"expected mean >= {z} * sd = {limits.Z_MAX * spec.sd:.4g}: normal draws reach "
+                f"mean - {z} sd and {position} cannot be negative (lognormal and gamma cannot)")
 
 
 def _check_need(need: NeedConfig, key: str) -> None:
@@ -437,7 +490,7 @@ def _check_event(event: EventConfig, i: int, cfg: EcosimConfig, inherited: set[s
             changed.offerings[need].brand = changed.offerings[need].brand or changed.brand
         _check_firm(changed, event.firm, cfg, f"{key}.set")
         for leaf in _leaf_paths(nested):
-            settings[leaf] = _get_dotted(changed, leaf)
+            settings[leaf] = get_dotted(changed, leaf)
         if changed.brand != firm.brand:  # re-brand the offerings that carry the firm's brand
             for need in sorted(inherited):
                 settings.setdefault(f"offerings.{need}.brand", changed.brand)
@@ -451,12 +504,6 @@ def _leaf_paths(tree: dict[str, Any], prefix: str = "") -> list[str]:
         path = f"{prefix}.{name}" if prefix else name
         paths += _leaf_paths(item, path) if isinstance(item, dict) else [path]
     return paths
-
-
-def _get_dotted(target: Any, path: str) -> Any:
-    for part in path.split("."):
-        target = target[part] if isinstance(target, dict) else getattr(target, part)
-    return target
 
 
 def _check_calibration(cfg: EcosimConfig) -> None:
@@ -484,3 +531,49 @@ def _check_calibration(cfg: EcosimConfig) -> None:
                 "expected null (|value|) or a number > 0")
         require(target.scale is not None or target.value != 0, f"{key}.scale", target.scale,
                 "expected a number > 0 when the target value is 0")
+
+
+def _check_brands(cfg: EcosimConfig) -> None:
+    """At most ``MAX_BRANDS`` distinct brands over firms, offerings and events."""
+    seen: dict[str, None] = {}
+    for name, firm in cfg.firms.items():
+        keys = [(f"firms.{name}.brand", firm.brand)]
+        keys += [(f"firms.{name}.offerings.{need}.brand", offering.brand)
+                 for need, offering in firm.offerings.items()]
+        for key, brand in keys:
+            _count_brand(seen, key, brand)
+    for i, event in enumerate(cfg.events):
+        for path, value in event.set.items():
+            if path == "brand" or path.endswith(".brand"):
+                _count_brand(seen, f"events[{i}].set.{path}", value)
+
+
+def _count_brand(seen: dict[str, None], key: str, brand: str) -> None:
+    seen.setdefault(brand)
+    require(len(seen) <= MAX_BRANDS, key, brand,
+            f"expected at most {MAX_BRANDS} distinct brands over firms, offerings and events "
+            "(each is a bit of a 64-bit mask per customer)")
+
+
+def _check_memory(cfg: EcosimConfig) -> None:
+    """Refuse a run whose estimated peak memory exceeds this machine's (``limits``)."""
+    machine = limits.machine_memory()
+    parts = limits.memory_estimate(cfg)
+    need = limits.total_memory(parts)
+    if not machine or need <= machine:
+        return
+    by_key = {
+        "customers.n": parts["population"] + parts["network"] + parts["ledgers"]
+        + parts["buffers"],
+        "customers.sociodemo.age_bands": parts["cell_ledgers"],
+        "time.horizon": parts["history"] + parts["tables"],
+        "replications": parts["all_tables"] - parts["tables"],
+        "output.transactions": parts["transactions"],
+    }
+    key = max(by_key, key=by_key.__getitem__)
+    value = get_dotted(cfg, key)
+    shown = ", ".join(f"{name} {limits.gib(size)}" for name, size in parts.items()
+                      if name != "tables" and size >= 2**28)
+    raise ConfigError(key, value, f"expected a run that fits in this machine's "
+                      f"{limits.gib(machine)} of memory; this one needs about "
+                      f"{limits.gib(need)} ({shown})")

@@ -1,4 +1,7 @@
-"""Awareness: advertising reach with diminishing returns plus word of mouth (DESIGN §2.4 step 2).
+"""Awareness: advertising reach with diminishing returns plus word of mouth.
+
+docs/model.md, "Step order", step 2. A customer is referred by at most one firm per step: firms
+are tried in index order and the first successful draw wins.
 
 A customer unaware of firm ``f`` becomes aware with probability
 ``1 - (1 - p_f) * (1 - q_f * s_i * w_if)`` where ``p_f`` is the advertising reach of the step,

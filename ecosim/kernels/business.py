@@ -3,7 +3,7 @@
 ``firm_real[f, :]`` and ``firm_int[f, :]`` hold, per firm, the parameters of its business model
 and policies (columns below); ``bundle_mask[f]`` has bit k set when need k is in f's bundle.
 A firm's *group* is the ecosystem it belongs to: itself for an ecosystem, its host for a partner,
--1 otherwise. The helpers are the customer-level rules of DESIGN §2.3:
+-1 otherwise. The helpers are the customer-level rules of docs/model.md "Business-model terms":
 
 * **bundle**: with ``h`` bundled products already held with the firm (other than need k), taking
   k from it pays ``price × (1 - discount)`` when ``h + 1 >= min_products``; when ``h + 1`` is

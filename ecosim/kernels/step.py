@@ -1,6 +1,6 @@
 """One step for every customer, in phases: trigger, consideration, choice, purchase, lifecycle.
 
-docs/model.md, "One step", states the rules; each phase below is a small inlined function named
+docs/model.md, "Step order", states the rules; each phase below is a small inlined function named
 after its section there:
 
 * ``_need_order`` — the order in which a customer's needs arise within the step (random per
@@ -153,9 +153,11 @@ def _cell(market, f, segment, age_band, income_band, n_income):
 
 @njit(cache=True)
 def _reach(market):
-    """Per-need bitmasks of the step, computed once: firms offering k, with a contextual offer
-    for k, and with a business-model rule for k (bundling k or in an ecosystem group); and
-    whether any contextual offer or business-model rule is on at all (else they are skipped).
+    """Per-need bitmasks of the step, computed once.
+
+    Firms offering k, with a contextual offer for k, and with a business-model rule for k
+    (bundling k or in an ecosystem group); and whether any contextual offer or business-model
+    rule is on at all (else they are skipped).
     """
     n_firms, n_needs = market.available.shape
     offered = np.zeros(n_needs, np.uint64)

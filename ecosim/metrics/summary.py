@@ -52,6 +52,12 @@ def run_kpis(firm_metrics: pd.DataFrame, discount_rate: float) -> pd.DataFrame:
     retention ``r = 1 - churn_rate`` give ``m (1 + d) / (1 + d - r)`` (the package's timing
     convention); ``ltv_cac`` divides it by marketing spend per new customer over the same window.
     ``conversion_rate`` is cross-sell conversions per contact over the whole run.
+
+    With no churn in the window and ``discount_rate = 0`` (``1 + d - r = 0``) the LTV is the
+    undiscounted sum of ``m`` over a lifetime that never ends: unbounded, not a number. Such a
+    row gets ``ltv`` and ``ltv_cac`` NaN (reported as not defined, never inf) and the flag
+    ``ltv_unbounded`` 1.0 (else 0.0), which tells it from an LTV that is NaN for want of data
+    (no customers); summarised over replications, the flag is the share of them affected.
     """
     keys = ["arm", "replication", "firm"]
     last_step = firm_metrics["step"].max()
@@ -72,7 +78,10 @@ def run_kpis(firm_metrics: pd.DataFrame, discount_rate: float) -> pd.DataFrame:
         + w["churned_customers"]
     margin = w["contribution"] / w["customers"].where(w["customers"] > 0)
     retention = 1.0 - w["churned_customers"] / start.where(start > 0)
-    out["ltv"] = margin * (1.0 + discount_rate) / (1.0 + discount_rate - retention)
+    denominator = 1.0 + discount_rate - retention
+    unbounded = denominator <= 0.0
+    out["ltv"] = margin * (1.0 + discount_rate) / denominator.where(~unbounded)
+    out["ltv_unbounded"] = unbounded.reindex(out.index, fill_value=False).astype(float)
     cac = w["marketing_spend"] / w["new_customers"].where(w["new_customers"] > 0)
     out["ltv_cac"] = out["ltv"] / cac.where(cac > 0)
     return out.reset_index()

@@ -1,4 +1,4 @@
-"""Tidy tables of a run (docs/design.md, "Outputs"): one row per (step, firm), (step, firm, need)...
+"""Tidy tables of a run (docs/design.md §4): one row per (step, firm), (step, firm, need), ...
 
 Every table carries ``arm`` and ``replication`` so that tables of many runs concatenate into one.
 Definitions (per step; currency in the config's unit):
@@ -11,6 +11,8 @@ Definitions (per step; currency in the config's unit):
   served it): a share in [0, 1], at reference prices on both sides;
 * ``churn_rate_single`` / ``churn_rate_multi``: churn rate of the customers who held one / several
   of the firm's products at the start of the step;
+* ``conversion_rate = conversions / contacts`` of cross-sell (NaN without contacts); per unit,
+  ``churn_rate`` is the unit's churned customers over its customers at the start of the step;
 * ``partner_fees`` = fees received from partners (ecosystem) - fees paid to the host (partner);
 * ``profit = gross_margin - losses - marketing_spend - contact_cost + partner_fees``;
 * ``marketing_spend`` = advertising budget + referral rewards (all acquisition spending);
@@ -18,6 +20,9 @@ Definitions (per step; currency in the config's unit):
   partner fees paid)
   of the cohort, discounted to its acquisition step at ``time.discount_rate`` per step, summed
   from age 0 (the acquisition step, undiscounted) to the age, per acquired customer.
+
+A ratio is NaN where its denominator is 0 (``MAY_BE_NAN`` lists these columns); every other
+number of every table is finite, and ``check_finite`` fails a run whose tables are not.
 """
 
 from __future__ import annotations
@@ -62,6 +67,60 @@ class HistoryLike(Protocol):
     transactions: list[np.ndarray]
 
 
+#: The columns that are NaN by definition in some rows: ratios whose denominator is 0 there
+#: (``_ratio``), and ``churn_rate`` at step 0. No column may hold inf.
+MAY_BE_NAN: dict[str, frozenset[str]] = {
+    "firm_metrics": frozenset({"churn_rate", "churn_rate_single", "churn_rate_multi", "cac",
+                               "arpu", "products_per_customer", "share_of_wallet",
+                               "conversion_rate"}),
+    "unit_metrics": frozenset({"market_share", "revenue_share", "churn_rate",
+                               "conversion_rate"}),
+    "segment_metrics": frozenset({"share_of_wallet"}),
+    "cohort_retention": frozenset(),
+    "transactions": frozenset(),
+}
+#: Columns that say where a row is, in the order ``check_finite`` names them.
+_ROW_KEYS = ("arm", "replication", "step", "segment", "firm", "need", "cohort", "age", "customer")
+
+
+class NonFiniteError(ValueError):
+    """A table holds inf, or NaN where a number is required; the message names table and column.
+
+    Such values come from parameters that overflow (a lognormal basket with a huge mean) or
+    make no sense; writing them would give a run that looks finished but is not a result.
+    """
+
+
+def check_finite(table: str, frame: pd.DataFrame) -> None:
+    """Fail when a column of ``frame`` holds inf, or NaN outside ``MAY_BE_NAN[table]``.
+
+    Args:
+        table: the table's name (``firm_metrics``, ...), which says where NaN is allowed.
+        frame: the table.
+
+    Raises:
+        NonFiniteError: naming every offending ``table.column``, how many rows, and the first.
+    """
+    allowed = MAY_BE_NAN.get(table, frozenset())
+    problems = []
+    for column in frame.columns:
+        if not pd.api.types.is_float_dtype(frame[column]):
+            continue  # integers, labels and categories are finite by construction
+        values = frame[column].to_numpy(dtype=float)
+        infinite = np.isinf(values)
+        missing = np.isnan(values) if column not in allowed else np.zeros_like(infinite)
+        bad = infinite | missing
+        if not bad.any():
+            continue
+        kinds = [f"{kind} in {int(mask.sum())} of {len(values)} rows"
+                 for kind, mask in (("inf", infinite), ("NaN", missing)) if mask.any()]
+        first = frame.iloc[int(np.argmax(bad))]
+        where = ", ".join(f"{key} {first[key]}" for key in _ROW_KEYS if key in frame.columns)
+        problems.append(f"{table}.{column} has {' and '.join(kinds)} (first: {where})")
+    if problems:
+        raise NonFiniteError("; ".join(problems))
+
+
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """Elementwise ratio, NaN (never inf) where the denominator is 0."""
     out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
@@ -79,6 +138,19 @@ def _tag(frame: pd.DataFrame, arm: str, replication: int) -> pd.DataFrame:
     frame.insert(0, "replication", replication)
     frame.insert(0, "arm", arm)
     return frame
+
+
+#: The value columns of ``firm_metrics`` (after ``arm``, ``replication``, ``step``, ``firm``).
+FIRM_METRICS = ("customers", "new_customers", "churned_customers", "churn_rate",
+                "churn_rate_single", "churn_rate_multi", "marketing_spend", "contact_cost", "cac",
+                "revenue", "gross_margin", "losses", "partner_fees", "profit", "arpu",
+                "products_per_customer", "share_of_wallet", "contacts", "conversions",
+                "conversion_rate", "referral_joins")
+#: The value columns of ``unit_metrics`` (after ``arm``, ``replication``, ``step``, ``firm``,
+#: ``need``).
+UNIT_METRICS = ("customers", "new_customers", "churned_customers", "churn_rate", "revenue",
+                "gross_margin", "losses", "market_share", "revenue_share", "contacts",
+                "conversions", "conversion_rate", "partner_fees_paid")
 
 
 def firm_metrics(h: HistoryLike, firms: list[str], arm: str = "base",
@@ -112,11 +184,13 @@ def firm_metrics(h: HistoryLike, firms: list[str], arm: str = "base",
         "share_of_wallet": _ratio(h.captured_wallet, h.customer_wallet),
         "contacts": h.contacts.sum(axis=2),
         "conversions": h.conversions.sum(axis=2),
+        "conversion_rate": _ratio(h.conversions.sum(axis=2), h.contacts.sum(axis=2)),
         "referral_joins": h.referral_joins,
     }
     for name, values in columns.items():
         frame[name] = np.asarray(values, float).ravel()
-    frame.loc[frame["step"] == 0, ["churn_rate", "churn_rate_single", "churn_rate_multi"]] = np.nan
+    frame.loc[frame["step"] == 0,
+              ["churn_rate", "churn_rate_single", "churn_rate_multi"]] = np.nan
     for name in ("customers", "new_customers", "churned_customers", "contacts", "conversions",
                  "referral_joins"):
         frame[name] = frame[name].astype(np.int64)
@@ -137,6 +211,8 @@ def unit_metrics(h: HistoryLike, firms: list[str], needs: list[str], arm: str = 
         "customers": h.unit_customers,
         "new_customers": h.unit_new,
         "churned_customers": h.unit_churned,
+        "churn_rate": _ratio(h.unit_churned, np.concatenate([h.unit_customers[:1],
+                                                             h.unit_customers[:-1]])),
         "revenue": h.revenue,
         "gross_margin": h.gross_margin,
         "losses": h.losses,
@@ -144,10 +220,12 @@ def unit_metrics(h: HistoryLike, firms: list[str], needs: list[str], arm: str = 
         "revenue_share": _ratio(h.revenue, need_revenue),
         "contacts": h.contacts,
         "conversions": h.conversions,
+        "conversion_rate": _ratio(h.conversions, h.contacts),
         "partner_fees_paid": h.partner_fees,
     }
     for name, values in columns.items():
         frame[name] = np.asarray(values, float).ravel()
+    frame.loc[frame["step"] == 0, "churn_rate"] = np.nan
     for name in ("customers", "new_customers", "churned_customers", "contacts", "conversions"):
         frame[name] = frame[name].astype(np.int64)
     return _tag(frame, arm, replication)
@@ -232,6 +310,9 @@ def predicted_ltv(margin: float, retention: float, discount_rate: float) -> floa
 
     With survival ``retention`` per step and the margin of the acquisition step counted
     undiscounted (this package's timing convention): ``m (1 + d) / (1 + d - r)``. The textbook
-    ``m r / (1 + d - r)`` is the same sum without the acquisition step's margin.
+    ``m r / (1 + d - r)`` is the same sum without the acquisition step's margin. With
+    ``r = 1`` and ``d = 0`` the sum never ends: NaN (unbounded, as ``summary.run_kpis`` reports
+    it), never a division by zero.
     """
-    return margin * (1.0 + discount_rate) / (1.0 + discount_rate - retention)
+    denominator = 1.0 + discount_rate - retention
+    return margin * (1.0 + discount_rate) / denominator if denominator > 0 else float("nan")

@@ -68,7 +68,7 @@ def plot_arpu(firm_metrics: pd.DataFrame, lines: list[str], by: str, colours: di
     """ARPU over time, one line per arm (of one firm) or per firm (of one arm), with CI bands.
 
     Args:
-        firm_metrics: the table of DESIGN §4.
+        firm_metrics: the table of docs/design.md §4.
         lines: the arms or firms drawn, in legend order.
         by: ``"arm"`` (then ``subset`` names the firm) or ``"firm"`` (``subset`` names the arm).
         colours: one colour per line.

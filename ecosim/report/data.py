@@ -25,7 +25,7 @@ class ReportData:
 
     Attributes:
         config: the (baseline arm's) config; ``config.experiment`` holds the question and arms.
-        firm_metrics, unit_metrics, cohort_retention: the tidy tables of DESIGN §4.
+        firm_metrics, unit_metrics, cohort_retention: the tidy tables of docs/design.md §4.
         kpis: one row per (arm, replication, firm) with every KPI (``metrics.summary.run_kpis``).
         summary: per (arm, firm, kpi): mean, sd, 95% CI, n and the paired difference to the
             first arm (``metrics.summary.experiment_summary``).

@@ -7,15 +7,20 @@ figures, and writing ``report.md``, first if the run was made without them).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
 from pptx import Presentation
 from pptx.dml.color import RGBColor
 from pptx.util import Emu, Inches, Pt
 
+from ecosim.config import ConfigError, load_config
 from ecosim.report.data import ReportData, as_report_data
 from ecosim.report.figures import FigureSpec, draw_figures, plan_figures
 from ecosim.report.findings import answer
@@ -152,21 +157,89 @@ def write_deck(result_like: Any, out_dir: str | Path) -> Path:
     return path
 
 
+#: The files of a complete run directory (``metadata.json`` is written last: the completeness
+#: mark) and the key columns each table must have.
+RUN_FILES = ("config.yaml", "firm_metrics.parquet", "unit_metrics.parquet",
+             "cohort_retention.parquet", "metadata.json")
+KEY_COLUMNS = {"firm_metrics": ("arm", "replication", "step", "firm"),
+               "unit_metrics": ("arm", "replication", "step", "firm", "need"),
+               "cohort_retention": ("arm", "replication", "firm", "cohort", "age")}
+
+
+def check_run_dir(run_dir: Path) -> None:
+    """Refuse a directory that is not a complete, readable run, naming the file at fault.
+
+    Raises:
+        ValueError: one line: a missing file (an incomplete run lacks ``metadata.json``), or a
+            file that cannot be read (truncated parquet, malformed JSON or YAML), or a config
+            that does not validate, or a table without its key columns.
+    """
+    if not run_dir.is_dir():
+        raise ValueError(f"{run_dir} is not a directory")
+    absent = [name for name in RUN_FILES if not (run_dir / name).is_file()]
+    if absent == ["metadata.json"]:
+        raise ValueError(f"{run_dir} is not a complete run (no metadata.json: the run did not "
+                         f"finish, or is still writing); run it again")
+    if absent:
+        raise ValueError(f"{run_dir} is not a finished run directory "
+                         f"(missing {', '.join(absent)})")
+    path = run_dir / "metadata.json"
+    try:
+        metadata = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: cannot be read ({_one_line(error)})") from None
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(metadata).__name__}")
+    path = run_dir / "config.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise ValueError(f"{path}: cannot be read ({_one_line(error)})") from None
+    try:
+        load_config(raw if raw is not None else {})
+    except (ConfigError, TypeError, ValueError) as error:
+        raise ValueError(f"{path}: {_one_line(error)}") from None
+    for name, keys in KEY_COLUMNS.items():
+        path = run_dir / f"{name}.parquet"
+        try:
+            columns = pq.read_schema(path).names
+            pq.read_table(path, columns=list(keys))
+        except (OSError, ValueError, KeyError, pa.ArrowException) as error:
+            raise ValueError(f"{path}: cannot be read ({_one_line(error)})") from None
+        missing = [key for key in keys if key not in columns]
+        if missing:
+            raise ValueError(f"{path}: no column {', '.join(missing)}; not an ecosim table")
+    for name in ("summary.csv", "shapley.csv"):
+        path = run_dir / name
+        if path.is_file():
+            try:
+                pd.read_csv(path)
+            except (OSError, ValueError) as error:
+                raise ValueError(f"{path}: cannot be read ({_one_line(error)})") from None
+
+
+def _one_line(error: BaseException) -> str:
+    """An error's message on one line."""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of ``ecosim-deck RUN_DIR``: write RUN_DIR/deck.pptx."""
+    """Entry point of ``ecosim-deck RUN_DIR``: write RUN_DIR/deck.pptx.
+
+    A directory that is not a complete, readable run is refused with one line and exit status 2.
+    """
     parser = argparse.ArgumentParser(
         prog="ecosim-deck", description="Write a .pptx deck of a finished ecosim run directory.")
     parser.add_argument("run_dir", type=Path, help="the run directory (holds config.yaml)")
     args = parser.parse_args(argv)
-    needed = ("config.yaml", "firm_metrics.parquet", "unit_metrics.parquet",
-              "cohort_retention.parquet")
-    absent = [name for name in needed if not (args.run_dir / name).is_file()]
-    if absent:
-        print(f"ecosim-deck: {args.run_dir} is not a finished run directory "
-              f"(missing {', '.join(absent)})", file=sys.stderr)
+    try:
+        check_run_dir(args.run_dir)
+        data = ReportData.from_run_dir(args.run_dir)
+        path = write_deck(data, args.run_dir)
+    except (OSError, ValueError, KeyError, pa.ArrowException) as error:
+        print(f"ecosim-deck: {_one_line(error)}", file=sys.stderr)
         sys.exit(2)
-    data = ReportData.from_run_dir(args.run_dir)
-    print(f"ecosim-deck: wrote {write_deck(data, args.run_dir)}")
+    print(f"ecosim-deck: wrote {path}")
     if not (args.run_dir / "report.md").is_file():  # the title slide points to it
         print(f"ecosim-deck: wrote {write_report(data, args.run_dir)}")
 

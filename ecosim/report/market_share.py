@@ -58,7 +58,7 @@ def plot_market_share(unit_metrics: pd.DataFrame, arms: list[str], firms: list[s
     """Stacked horizontal bars of market share per need at the horizon, one panel per arm.
 
     Args:
-        unit_metrics: the table of DESIGN §4.
+        unit_metrics: the table of docs/design.md §4.
         arms: the arms shown (one panel each; two at most reads well).
         firms: every firm in config order (the order of the segments and the colours).
         colours: one colour per firm. step_unit: "month". stem: the path without suffix.

@@ -79,7 +79,7 @@ def plot_retention(cohort_retention: pd.DataFrame, panels: list[tuple[str, str]]
     """One panel per (arm, firm), one line per cohort: the share still a customer, by age.
 
     Args:
-        cohort_retention: the table of DESIGN §4 (arm, replication, firm, cohort, age, ...).
+        cohort_retention: the table of docs/design.md §4 (arm, replication, firm, cohort, age, ...).
         panels: (arm, firm) pairs, e.g. the focus firm in each arm, or the largest firms.
         horizon: the last step; step_unit: "month".
         colours: the colour of each panel's firm.

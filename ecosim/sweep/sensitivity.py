@@ -80,37 +80,319 @@ class SensitivitySpec:
                 "bounds": [list(bounds) for bounds in self.parameters.values()]}
 
 
-def spec_from_dict(tree: Mapping[str, Any]) -> SensitivitySpec:
-    """A spec from its YAML tree, checked: known method, bounds ``low < high``, n >= 2."""
-    unknown = set(tree) - {"method", "n", "seed", "levels", "kpi", "parameters", "overrides",
-                           "integer"}
+SPEC_KEYS = ("method", "n", "seed", "levels", "kpi", "parameters", "overrides", "integer")
+KPI_KEYS = ("name", "firm", "need", "window")
+
+
+def _integer(tree: Mapping[str, Any], key: str, default: int, minimum: int,
+             prefix: str = "") -> int:
+    """``tree[key]`` as an integer >= ``minimum``, or a one-line error naming the key."""
+    value = tree.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) \
+            or value < minimum:
+        raise ValueError(f"{prefix}{key}: {value!r}; expected an integer >= {minimum}")
+    return int(value)
+
+
+def _kpi_from_dict(tree: Any) -> KpiSpec:
+    """The ``kpi`` block, checked key by key."""
+    if tree is None:
+        return KpiSpec()
+    if not isinstance(tree, Mapping):
+        raise ValueError(f"kpi: {tree!r}; expected a mapping with {', '.join(KPI_KEYS)}")
+    unknown = [str(k) for k in tree if k not in KPI_KEYS]
     if unknown:
-        raise ValueError(f"unknown keys in the sensitivity spec: {sorted(unknown)}")
+        raise ValueError(f"kpi.{unknown[0]}: unknown key; expected {', '.join(KPI_KEYS)}")
+    for key in ("name", "firm", "need"):
+        value = tree.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"kpi.{key}: {value!r}; expected a name")
+    return KpiSpec(name=tree.get("name", "profit"), firm=tree.get("firm"), need=tree.get("need"),
+                   window=_integer(tree, "window", 1, 1, "kpi."))
+
+
+def _bounds(key: str, bounds: Any) -> tuple[float, float]:
+    """``[low, high]`` (or ``{low, high}``) as two finite numbers with ``low < high``."""
+    expected = f"parameters.{key}: {bounds!r}; expected [low, high], two numbers with low < high"
+    if isinstance(bounds, Mapping):
+        bounds = [bounds.get("low"), bounds.get("high")]
+    if not isinstance(bounds, list | tuple) or len(bounds) != 2 or any(
+            isinstance(b, bool) or not isinstance(b, int | float) for b in bounds):
+        raise ValueError(expected)
+    low, high = float(bounds[0]), float(bounds[1])
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(expected)
+    return low, high
+
+
+def spec_from_dict(tree: Any) -> SensitivitySpec:
+    """A spec from its YAML tree, checked: every error is one line that names the key.
+
+    Checks: known keys, a known method, integers ``n >= 2``, ``levels >= 2``, ``seed >= 0``,
+    each parameter a dotted key with numeric bounds ``low < high``, ``integer`` a list of
+    parameters, ``overrides`` a list of ``key=value`` strings, the ``kpi`` block. Whether the
+    keys, bounds, KPI and firm fit the scenario is ``check_scenario``'s job.
+    """
+    if not isinstance(tree, Mapping):
+        raise ValueError(f"the sensitivity spec must be a mapping of {', '.join(SPEC_KEYS)}; "
+                         f"got {type(tree).__name__}")
+    unknown = sorted(str(k) for k in set(tree) - set(SPEC_KEYS))
+    if unknown:
+        raise ValueError(f"unknown keys in the sensitivity spec: {unknown}; expected "
+                         f"{', '.join(SPEC_KEYS)}")
+    raw_parameters = tree.get("parameters") or {}
+    if not isinstance(raw_parameters, Mapping):
+        raise ValueError(f"parameters: {raw_parameters!r}; expected a mapping of dotted config "
+                         f"keys to [low, high]")
     parameters = {}
-    for key, bounds in (tree.get("parameters") or {}).items():
-        if isinstance(bounds, Mapping):
-            bounds = [bounds.get("low"), bounds.get("high")]
-        if (not isinstance(bounds, (list, tuple)) or len(bounds) != 2
-                or not float(bounds[0]) < float(bounds[1])):
-            raise ValueError(f"parameters.{key}: {bounds!r}; expected [low, high] with low < high")
-        parameters[str(key)] = (float(bounds[0]), float(bounds[1]))
+    for key, bounds in raw_parameters.items():
+        if not isinstance(key, str) or not key or any(not part for part in key.split(".")):
+            raise ValueError(f"parameters.{key}: expected a dotted config key")
+        if key.split(".")[0] in ("hydra", "sample"):
+            raise ValueError(f"parameters.{key}: not a config key of the scenario")
+        parameters[key] = _bounds(key, bounds)
     if not parameters:
         raise ValueError("parameters: expected at least one dotted config key with [low, high]")
-    spec = SensitivitySpec(parameters=parameters, kpi=KpiSpec(**(tree.get("kpi") or {})),
-                           method=str(tree.get("method", "sobol")), n=int(tree.get("n", 64)),
-                           seed=int(tree.get("seed", 0)), levels=int(tree.get("levels", 4)),
-                           overrides=[str(o) for o in tree.get("overrides") or []],
-                           integer=[str(k) for k in tree.get("integer") or []])
-    if spec.method not in METHODS:
-        raise ValueError(f"method: {spec.method!r}; expected one of {', '.join(METHODS)}")
-    if spec.n < 2:
-        raise ValueError(f"n: {spec.n}; expected at least 2")
-    return spec
+    method = tree.get("method", "sobol")
+    if method not in METHODS:
+        raise ValueError(f"method: {method!r}; expected one of {', '.join(METHODS)}")
+    overrides = tree.get("overrides") or []
+    if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
+        raise ValueError(f"overrides: {overrides!r}; expected a list of key=value strings")
+    integer = tree.get("integer") or []
+    if not isinstance(integer, list):
+        raise ValueError(f"integer: {integer!r}; expected a list of parameters")
+    for i, key in enumerate(integer):
+        if key not in parameters:
+            raise ValueError(f"integer[{i}]: {key!r} is not one of the parameters")
+    return SensitivitySpec(parameters=parameters, kpi=_kpi_from_dict(tree.get("kpi")),
+                           method=method, n=_integer(tree, "n", 64, 2),
+                           seed=_integer(tree, "seed", 0, 0),
+                           levels=_integer(tree, "levels", 4, 2),
+                           overrides=list(overrides), integer=[str(k) for k in integer])
 
 
 def load_spec(path: str | Path) -> SensitivitySpec:
-    """Read a spec file (YAML)."""
-    return spec_from_dict(yaml.safe_load(Path(path).read_text()) or {})
+    """Read a spec file (YAML); a file that cannot be parsed is a one-line error (the line)."""
+    try:
+        tree = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(error, "problem", None) or "malformed YAML"
+        raise ValueError(f"{where}{problem}") from None
+    except UnicodeDecodeError:
+        raise ValueError("not a text file") from None
+    return spec_from_dict(tree if tree is not None else {})
+
+
+# -- the spec against the scenario, before anything runs ----------------------------------------
+
+#: Corners validated in full up to this many parameters (2^4 = 16 configs); beyond, the two
+#: opposite corners and each parameter flipped from each of them (2 D + 2 configs).
+FULL_CORNERS = 4
+
+
+def hydra_target(arguments: list[str]) -> tuple[Path | None, str | None, list[str]]:
+    """Split ecosim's command-line arguments into config dir, config name and overrides.
+
+    ``--config-dir``/``-cd``, ``--config-name``/``-cn`` (``--config-path``/``-cp`` counts as a
+    dir) are read; other options are dropped, and so are overrides of Hydra itself
+    (``hydra/launcher=joblib``, ``hydra.job.chdir=...``), which do not change the scenario.
+    """
+    config_dir = config_name = None
+    overrides: list[str] = []
+    names = {"--config-dir": "dir", "-cd": "dir", "--config-path": "dir", "-cp": "dir",
+             "--config-name": "name", "-cn": "name"}
+    i = 0
+    while i < len(arguments):
+        argument = arguments[i]
+        option, equals, value = argument.partition("=")
+        if option in names:
+            if not equals:
+                i += 1
+                value = arguments[i] if i < len(arguments) else ""
+            if names[option] == "dir":
+                config_dir = Path(value)
+            else:
+                config_name = value
+        elif not argument.startswith("-"):
+            key = argument.lstrip("+~")
+            if not (key.startswith("hydra.") or key.startswith("hydra/")):
+                overrides.append(argument)
+        i += 1
+    return config_dir, config_name, overrides
+
+
+def compose_scenario(spec: SensitivitySpec, arguments: list[str]) -> Any:
+    """The scenario every sample starts from, composed as ``ecosim -m`` will compose it.
+
+    Raises:
+        ValueError: one line: an override that does not parse or compose, or a sweep among the
+            overrides (the samples are the sweep; a second one would run each sample again).
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from ecosim.config import register_configs
+
+    config_dir, config_name, overrides = hydra_target(arguments)
+    overrides = [*spec.overrides, *overrides]
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as error:
+        raise ValueError(f"overrides: {_first_line(error)}") from None
+    for text, override in zip(overrides, parsed, strict=True):
+        if override.is_sweep_override():
+            raise ValueError(f"override {text}: a sweep; the samples are the sweep (for more "
+                             f"runs per sample set replications)")
+    if config_dir is None:
+        from ecosim.cli import CONF_DIR
+
+        config_dir = CONF_DIR
+    if not config_dir.is_dir():
+        raise ValueError(f"--config-dir {config_dir}: no such directory")
+    register_configs()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(str(config_dir.resolve()), version_base="1.3"):
+            return compose(config_name or "config", overrides=overrides)
+    except (HydraException, OmegaConfBaseException, OSError, ValueError) as error:
+        raise ValueError(f"the scenario ({config_name or 'config'} in {config_dir}): "
+                         f"{_first_line(error)}") from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def _first_line(error: BaseException) -> str:
+    """The first non-empty line of an error's message (Hydra's run to several)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def corners(spec: SensitivitySpec) -> list[dict[str, float]]:
+    """The corners of the parameter box validated before a launch (see ``FULL_CORNERS``).
+
+    Every parameter appears at its low and its high bound; integer parameters are rounded as
+    their samples are.
+    """
+    names = list(spec.parameters)
+    if len(names) <= FULL_CORNERS:
+        choices = [[(i >> j) & 1 for j in range(len(names))] for i in range(2 ** len(names))]
+    else:
+        choices = [[0] * len(names), [1] * len(names)]
+        for j in range(len(names)):
+            for base in (0, 1):
+                flipped = [base] * len(names)
+                flipped[j] = 1 - base
+                choices.append(flipped)
+    out = []
+    for choice in choices:
+        corner = {}
+        for name, side in zip(names, choice, strict=True):
+            value = spec.parameters[name][side]
+            corner[name] = int(round(value)) if name in spec.integer else value
+        out.append(corner)
+    return out
+
+
+def _setting(cfg: Any, key: str) -> Any:
+    """The value of a dotted key in a validated config (schema defaults included).
+
+    Raises:
+        ValueError: naming the first part of the key that the config does not have, and what
+            it has there (the fields of a block, or the declared names of firms, needs...).
+    """
+    import dataclasses
+
+    node, walked = cfg, []
+    for part in key.split("."):
+        if isinstance(node, dict):
+            found, has = part in node, list(node)
+            child = node.get(part)
+        elif dataclasses.is_dataclass(node):
+            has = [f.name for f in dataclasses.fields(node)]
+            found = part in has
+            child = getattr(node, part, None)
+        else:
+            raise ValueError(f"parameters.{key}: {'.'.join(walked)} is {node!r} in the "
+                             f"scenario, not a block with {part!r}")
+        if not found:
+            raise ValueError(f"parameters.{key}: the scenario has no {part!r} under "
+                             f"{'.'.join(walked) or 'the root'} (it has "
+                             f"{', '.join(map(str, has)) or 'nothing'})")
+        node = child
+        walked.append(part)
+    return node
+
+
+def check_kpi(spec: SensitivitySpec) -> None:
+    """Refuse a KPI that is not a column of ``firm_metrics`` (``unit_metrics`` with a need)."""
+    from ecosim.metrics.tables import FIRM_METRICS, UNIT_METRICS
+
+    kpi = spec.kpi
+    columns = UNIT_METRICS if kpi.need is not None else FIRM_METRICS
+    table = "unit_metrics" if kpi.need is not None else "firm_metrics"
+    if kpi.name not in columns:
+        raise ValueError(f"kpi.name: {kpi.name!r} is not a column of {table}; expected one of "
+                         f"{', '.join(columns)}")
+
+
+def check_scenario(spec: SensitivitySpec, raw: Any) -> None:
+    """Check the spec against the composed scenario before anything runs.
+
+    Every parameter key must exist in the validated scenario, schema defaults included (a typo
+    names the node where it goes wrong and what is there);
+    a key holding an integer must be listed under ``integer``; the config must validate
+    (``ecosim.config.arm_configs``) at every corner of the box (``corners``); the KPI must be a
+    column of ``firm_metrics`` (``unit_metrics`` with a need), its firm and need declared, and
+    its window inside the horizon.
+
+    Raises:
+        ValueError: one line naming the spec key at fault and, for a corner, the values.
+    """
+    from omegaconf import OmegaConf
+
+    from ecosim.config import ConfigError, arm_configs
+
+    try:
+        base = next(iter(arm_configs(raw).values()))
+    except (ConfigError, ValueError, TypeError) as error:
+        raise ValueError(f"the scenario is invalid before any sample: "
+                         f"{_first_line(error)}") from None
+    for key in spec.parameters:
+        value = _setting(base, key)
+        if isinstance(value, int) and not isinstance(value, bool) \
+                and key not in spec.integer:
+            raise ValueError(f"parameters.{key}: the scenario holds an integer ({value}); list "
+                             f"the key under integer so that its samples are rounded")
+    tree = OmegaConf.to_container(raw, resolve=False)
+    configs = []
+    for corner in corners(spec):
+        at = OmegaConf.create(tree)
+        for key, value in corner.items():
+            OmegaConf.update(at, key, value, force_add=True)
+        try:
+            configs.append(next(iter(arm_configs(at).values())))
+        except (ConfigError, ValueError, TypeError) as error:
+            where = ", ".join(f"{k}={v:g}" for k, v in corner.items())
+            raise ValueError(f"parameters: the config is invalid at the corner {where}: "
+                             f"{_first_line(error)}") from None
+    check_kpi(spec)
+    kpi, cfg = spec.kpi, base
+    if kpi.firm is not None and kpi.firm not in cfg.firms:
+        raise ValueError(f"kpi.firm: {kpi.firm!r} is not a firm of the scenario; declared: "
+                         f"{', '.join(cfg.firms)}")
+    if kpi.need is not None and kpi.need not in cfg.needs:
+        raise ValueError(f"kpi.need: {kpi.need!r} is not a need of the scenario; declared: "
+                         f"{', '.join(cfg.needs)}")
+    horizon = min(c.time.horizon for c in configs)
+    if kpi.window > horizon:
+        raise ValueError(f"kpi.window: {kpi.window} steps; expected at most the horizon "
+                         f"({horizon} steps)")
 
 
 def sample(spec: SensitivitySpec) -> pd.DataFrame:
@@ -238,7 +520,11 @@ def sweep_command(spec: SensitivitySpec, samples: Path, sweep_dir: Path,
 
 
 def kpi_per_sample(spec: SensitivitySpec, sweep_dir: str | Path) -> pd.Series:
-    """The KPI of each sample, from the sweep's collected tables (NaN where a job is missing)."""
+    """The KPI of each sample, from the sweep's collected tables (NaN where a job is missing).
+
+    Raises:
+        ValueError: the KPI's firm or need is not in the sweep's tables.
+    """
     from ecosim.sweep.collect import collect
 
     collection = collect(sweep_dir)
@@ -249,6 +535,11 @@ def kpi_per_sample(spec: SensitivitySpec, sweep_dir: str | Path) -> pd.Series:
             samples[row.job] = int(meta["sample"])
     kpi = spec.kpi
     table = collection.read("unit_metrics" if kpi.need else "firm_metrics")
+    for column, name in (("firm", kpi.firm), ("need", kpi.need)):
+        present = [str(v) for v in pd.unique(table[column])] if name is not None else []
+        if name is not None and name not in present:
+            raise ValueError(f"kpi.{column}: {name!r} is not a {column} of the sweep; it has "
+                             f"{', '.join(present) or 'none'}")
     table = table[table["step"] > table["step"].max() - kpi.window]
     if kpi.firm is not None:
         table = table[table["firm"] == kpi.firm]
@@ -284,8 +575,11 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides = [*args.overrides, *extra]
     try:
         spec = load_spec(args.spec)
-    except (OSError, ValueError, TypeError) as error:
-        print(f"ecosim-sensitivity: {error}", file=sys.stderr)
+        check_kpi(spec)
+        if args.step != "analyze":  # everything the sweep needs, before it starts
+            check_scenario(spec, compose_scenario(spec, args.overrides))
+    except (OSError, ValueError) as error:
+        print(f"ecosim-sensitivity: {args.spec}: {error}", file=sys.stderr)
         return 2
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -299,10 +593,19 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         done = subprocess.run([sys.executable, "-m", "ecosim.cli", *command[1:]], check=False)
         if done.returncode != 0:
-            print("ecosim-sensitivity: the sweep failed; run again to resume it", file=sys.stderr)
+            print(f"ecosim-sensitivity: the sweep failed (exit status {done.returncode}; the "
+                  f"error is above); complete jobs are kept, so once it is fixed, running again "
+                  f"resumes the sweep", file=sys.stderr)
             return done.returncode
+    if not samples.is_file():
+        print(f"ecosim-sensitivity: no {samples}; run the sample step first", file=sys.stderr)
+        return 2
     design = pd.read_csv(samples)
-    values = kpi_per_sample(spec, sweep_dir)
+    try:
+        values = kpi_per_sample(spec, sweep_dir)
+    except (OSError, ValueError, KeyError) as error:
+        print(f"ecosim-sensitivity: {args.spec}: {_first_line(error)}", file=sys.stderr)
+        return 2
     missing = sorted(set(design["sample"]) - set(values.index))
     if missing:
         print(f"ecosim-sensitivity: {len(missing)} samples have no result (first: {missing[:5]});"
