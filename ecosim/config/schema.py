@@ -375,10 +375,11 @@ class ExperimentConfig:
 #: KPIs a calibration target can aim at: columns of ``firm_metrics`` (a firm's) or, with a
 #: ``need``, of ``unit_metrics`` (a firm's product unit for that need).
 FIRM_TARGET_KPIS = ("customers", "new_customers", "churned_customers", "churn_rate",
-                    "marketing_spend", "cac", "revenue", "gross_margin", "losses", "profit", "arpu",
-                    "products_per_customer", "share_of_wallet")
+                    "churn_rate_single", "churn_rate_multi", "marketing_spend", "cac",
+                    "cac_arpu", "revenue", "gross_margin", "losses", "profit", "arpu",
+                    "products_per_customer", "share_of_wallet", "conversion_rate")
 UNIT_TARGET_KPIS = ("customers", "revenue", "gross_margin", "market_share", "new_customers",
-                    "churned_customers")
+                    "churned_customers", "churn_rate", "conversion_rate")
 
 
 @dataclass

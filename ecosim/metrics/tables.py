@@ -3,7 +3,8 @@
 Every table carries ``arm`` and ``replication`` so that tables of many runs concatenate into one.
 Definitions (per step; currency in the config's unit):
 
-* ``cac = marketing_spend / new_customers`` (NaN when no customer is new);
+* ``cac = marketing_spend / new_customers`` (NaN when no customer is new); ``cac_arpu = cac /
+  arpu``, the CAC in steps of revenue per customer (NaN when either is);
 * ``churn_rate = churned_customers / customers at the start of the step`` (NaN when none);
 * ``arpu = revenue / customers`` at the end of the step;
 * ``share_of_wallet`` = the part of its end-of-step customers' wallet that they bought from the
@@ -71,6 +72,7 @@ class HistoryLike(Protocol):
 #: (``_ratio``), and ``churn_rate`` at step 0. No column may hold inf.
 MAY_BE_NAN: dict[str, frozenset[str]] = {
     "firm_metrics": frozenset({"churn_rate", "churn_rate_single", "churn_rate_multi", "cac",
+                               "cac_arpu",
                                "arpu", "products_per_customer", "share_of_wallet",
                                "conversion_rate"}),
     "unit_metrics": frozenset({"market_share", "revenue_share", "churn_rate",
@@ -143,7 +145,7 @@ def _tag(frame: pd.DataFrame, arm: str, replication: int) -> pd.DataFrame:
 #: The value columns of ``firm_metrics`` (after ``arm``, ``replication``, ``step``, ``firm``).
 FIRM_METRICS = ("customers", "new_customers", "churned_customers", "churn_rate",
                 "churn_rate_single", "churn_rate_multi", "marketing_spend", "contact_cost", "cac",
-                "revenue", "gross_margin", "losses", "partner_fees", "profit", "arpu",
+                "cac_arpu", "revenue", "gross_margin", "losses", "partner_fees", "profit", "arpu",
                 "products_per_customer", "share_of_wallet", "contacts", "conversions",
                 "conversion_rate", "referral_joins")
 #: The value columns of ``unit_metrics`` (after ``arm``, ``replication``, ``step``, ``firm``,
@@ -164,6 +166,8 @@ def firm_metrics(h: HistoryLike, firms: list[str], arm: str = "base",
     partner_fees = h.partner_income - h.partner_fees.sum(axis=2)
     profit = gross_margin - losses - h.marketing_spend - h.contact_cost + partner_fees
     frame = _grid(step=steps, firm=firms)
+    cac = _ratio(h.marketing_spend, h.new_customers)
+    arpu = _ratio(revenue, h.customers)
     columns = {
         "customers": h.customers,
         "new_customers": h.new_customers,
@@ -173,13 +177,14 @@ def firm_metrics(h: HistoryLike, firms: list[str], arm: str = "base",
         "churn_rate_multi": _ratio(h.churned_multi, h.start_multi),
         "marketing_spend": h.marketing_spend,
         "contact_cost": h.contact_cost,
-        "cac": _ratio(h.marketing_spend, h.new_customers),
+        "cac": cac,
+        "cac_arpu": _ratio(cac, arpu),
         "revenue": revenue,
         "gross_margin": gross_margin,
         "losses": losses,
         "partner_fees": partner_fees,
         "profit": profit,
-        "arpu": _ratio(revenue, h.customers),
+        "arpu": arpu,
         "products_per_customer": _ratio(h.unit_customers.sum(axis=2), h.customers),
         "share_of_wallet": _ratio(h.captured_wallet, h.customer_wallet),
         "contacts": h.contacts.sum(axis=2),
