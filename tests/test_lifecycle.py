@@ -226,3 +226,14 @@ def test_bgnbd_round_trip_through_ecosim(monopoly, run_model):
     np.testing.assert_allclose(repeat_histogram(simulated["x"].to_numpy()),
                                repeat_histogram(data["x"].to_numpy()), atol=0.02)
     assert 0.5 < (simulated["x"] == 0).mean() < 0.7
+
+
+def test_hazard_scale_multiplies_the_contractual_hazard(monopoly, fixed, run_model):
+    """A need's ``hazard_scale`` multiplies every customer's hazard for that need: with theta
+    0.02 and scale 3, cohort-0 survival is (1 - 0.06)^t (5 binomial SE)."""
+    horizon = 12
+    cfg = monopoly(N, horizon, lifecycle=LifecycleConfig(kind="contractual",
+                                                         hazard=fixed(0.02)))
+    cfg.needs["x"].hazard_scale = 3.0
+    history = run_model(cfg)
+    assert_survival(history.cohort_alive[:, 0, 0], 0.94 ** np.arange(horizon + 1), N)

@@ -154,6 +154,7 @@ class CustomerPopulation:
             np.clip(self.life, 0.0, 1.0, out=self.life)
 
         self.occurrence = np.array([nd.occurrence for nd in needs])
+        self.hazard_scale = np.array([nd.hazard_scale for nd in needs])
         basket = [dist_args(nd.basket) for nd in needs]
         self.basket_dist = np.array([b[0] for b in basket], np.int64)
         self.basket_p = np.array([b[1:] for b in basket])
@@ -223,7 +224,8 @@ class CustomerPopulation:
                    offers.brand, price_rise, policies.firm_real, policies.firm_int,
                    policies.bundle_mask, policies.contact_p),
             Customers(self.traits, self.life, self.segment, self.age_band, self.income_band),
-            Needs(self.need_id, self.occurrence, self.basket_dist, self.basket_p),
+            Needs(self.need_id, self.occurrence, self.hazard_scale, self.basket_dist,
+                  self.basket_p),
             State(self.provider, self.habit, self.since, self.flags, self.aware,
                   self.customer_of, self.fatigue, self.trial),
             Books(ledgers.fk, ledgers.f, ledgers.sf, ledgers.cohort, ledgers.cells, self.tx,

@@ -188,6 +188,9 @@ class NeedConfig:
     basket: DistSpec = _fixed(1.0)
     risk_priced: bool = False
     base_loss: float = 0.0
+    # Contractual lifecycle: a relationship for this need ends with hazard theta_i × hazard_scale
+    # (capped at 1), so industries with shorter contracts churn faster for the same customer.
+    hazard_scale: float = 1.0
 
 
 @dataclass

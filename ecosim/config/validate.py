@@ -315,6 +315,9 @@ def _check_need(need: NeedConfig, key: str) -> None:
     _check_unit(need.prevalence, f"{key}.prevalence", " (share of customers)")
     _check_unit(need.occurrence, f"{key}.occurrence", " (per step)")
     _check_unit(need.base_loss, f"{key}.base_loss", " (share of spend)")
+    require(math.isfinite(need.hazard_scale) and 0 <= need.hazard_scale <= 1000,
+            f"{key}.hazard_scale", need.hazard_scale,
+            "expected a number in [0, 1000] (multiplier of the contractual hazard)")
     _check_dist(need.basket, f"{key}.basket")
 
 

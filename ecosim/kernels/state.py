@@ -22,7 +22,7 @@ Market = namedtuple("Market", [
     "available", "price", "log_price", "quality", "convenience", "experience", "margin_rate",
     "loss_rate", "brand", "price_rise", "firm_real", "firm_int", "bundle_mask", "contact_p"])
 Customers = namedtuple("Customers", ["traits", "life", "segment", "age_band", "income_band"])
-Needs = namedtuple("Needs", ["need_id", "occurrence", "basket_dist", "basket_p"])
+Needs = namedtuple("Needs", ["need_id", "occurrence", "hazard_scale", "basket_dist", "basket_p"])
 State = namedtuple("State", ["provider", "habit", "since", "flags", "aware", "customer_of",
                              "fatigue", "trial"])
 Books = namedtuple("Books", ["fk", "f", "sf", "cohort", "cells", "tx", "tx_count", "capped"])

@@ -305,10 +305,14 @@ def _trigger(key, step, i, k, need_id, j, current, openness, known, trial_firm, 
 
 
 @njit(inline="always", cache=True)
-def _lifecycle_ends(rules, state, i, k, need_id, life_i, current):
-    """Whether the lifecycle ends the relationship with the current provider this step."""
+def _lifecycle_ends(rules, needs, i, k, life_i, current):
+    """Whether the lifecycle ends the relationship with the current provider this step.
+
+    Contractual: with the customer's hazard times the need's ``hazard_scale``.
+    """
     if rules.lifecycle_kind == CONTRACTUAL and current >= 0:
-        return _relationship_ends(rules.key, rules.step, i, need_id, life_i[0])
+        return _relationship_ends(rules.key, rules.step, i, needs.need_id[k],
+                                  life_i[0] * needs.hazard_scale[k])
     return False
 
 
@@ -396,7 +400,7 @@ def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach,
         _move(state, market, firm_since, held, group_count, start_mask, step, i, k, current,
               OUTSIDE)
         current = OUTSIDE
-    if _lifecycle_ends(rules, state, i, k, need_id, life_i, current):
+    if _lifecycle_ends(rules, needs, i, k, life_i, current):
         _move(state, market, firm_since, held, group_count, start_mask, step, i, k, current,
               OUTSIDE)
         return known, brands_used, 0.0
