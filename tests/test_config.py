@@ -372,7 +372,7 @@ def test_memory_estimate_matches_the_population_and_ledgers() -> None:
     from ecosim.config.limits import PER_CUSTOMER_BYTES, PER_CUSTOMER_NEED_BYTES, memory_estimate
 
     cfg = load_config(_market(**{"customers/network/kind": "none"}))
-    population = CustomerPopulation(cfg.customers, list(cfg.needs.values()), len(cfg.firms), 1,
+    population = CustomerPopulation(cfg.customers, dict(cfg.needs), len(cfg.firms), 1,
                                     [0, 0], cfg.time.horizon)
     sizes = population.nbytes()
     assert (sizes["per_customer"], sizes["per_customer_need"]) == (PER_CUSTOMER_BYTES,
