@@ -172,3 +172,19 @@ def test_share_of_wallet_is_a_share(monopoly):
     assert np.allclose(firm_table.loc[firm_table.step > 0, "share_of_wallet"], 1.0)
     segment = tables.segment_metrics(h, list(cfg.customers.segments), list(cfg.firms))
     assert np.allclose(segment.loc[segment.step > 0, "share_of_wallet"], 1.0)
+
+
+def test_contact_attention_scales_conversion(market, need, offering, firm, segment, run_model):
+    """With ``attention`` a, a contact is considered with probability a, then converts half the
+    time at equal utilities: conversion a / 2 per contact (binomial, 5 SE)."""
+    attention = 0.2
+    seller = firm({"x": offering(), "y": offering()}, {"x": 1.0}, initial_awareness=1.0)
+    seller.cross_sell = CrossSellConfig(contacts_per_step=1.0, attention=attention)
+    firms = {"seller": seller,
+             "holder": firm({"y": offering()}, {"y": 1.0}, initial_awareness=1.0)}
+    h = run_model(market(N, 1, {"x": need(), "y": need()}, firms,
+                         segments={"all": segment(openness=0.0)}))
+    contacts, conversions = h.contacts[1, 0, 1], h.conversions[1, 0, 1]
+    p = attention / 2
+    assert contacts == N
+    assert abs(conversions / contacts - p) <= Z * np.sqrt(p * (1 - p) / contacts)

@@ -118,6 +118,7 @@ class Firm(mesa.Agent):
             offers.margin_rate[f, k] = offering.margin_rate
             offers.loss_rate[f, k] = loss_rate[k]
             offers.brand[f, k] = brand_index[self.offering_brand(offering)]
+            offers.hazard_scale[f, k] = offering.hazard_scale
             if market is not None:
                 log_assortment = math.log(market.assortment)
                 offers.price[f, k] /= 1.0 + market.price_gain * log_assortment
@@ -150,6 +151,7 @@ class Firm(mesa.Agent):
             ints[bm.BUNDLE_MIN] = cfg.bundle.min_products
         cross = cfg.cross_sell
         real[bm.CONTACTS_PER_STEP] = cross.contacts_per_step
+        real[bm.CONTACT_ATTENTION] = cross.attention
         ints[bm.ORGANISATION] = bm.VALUE_STREAM if cross.organisation == "value_stream" else bm.SILO
         ints[bm.TARGETING] = TARGETING_CODES[cross.targeting]
         if cross.contacts_per_step > 0:

@@ -51,6 +51,7 @@ class Offers:
     margin_rate: np.ndarray  # share of spend kept by the firm
     loss_rate: np.ndarray  # share of spend lost to defaults
     brand: np.ndarray  # brand index per offering (< 64)
+    hazard_scale: np.ndarray  # multiplier of the contractual hazard (the offering's terms)
     reach_p: np.ndarray  # (F,) advertising reach probability this step
     word_of_mouth: np.ndarray  # (F,) Bass imitation coefficient
     active: np.ndarray  # (F,) firm in the market
@@ -62,6 +63,7 @@ class Offers:
         return cls(available=np.zeros(fk, np.bool_), price=np.ones(fk), quality=np.zeros(fk),
                    convenience=np.zeros(fk), experience=np.ones(fk), margin_rate=np.zeros(fk),
                    loss_rate=np.zeros(fk), brand=np.zeros(fk, np.int64),
+                   hazard_scale=np.ones(fk),
                    reach_p=np.zeros(n_firms), word_of_mouth=np.zeros(n_firms),
                    active=np.zeros(n_firms, np.bool_))
 
@@ -221,8 +223,8 @@ class CustomerPopulation:
             Rules(self.key, step, self.lifecycle_kind, self.n_income, self.behaviour),
             Market(offers.available, offers.price, np.log(offers.price), offers.quality,
                    offers.convenience, offers.experience, offers.margin_rate, offers.loss_rate,
-                   offers.brand, price_rise, policies.firm_real, policies.firm_int,
-                   policies.bundle_mask, policies.contact_p),
+                   offers.brand, price_rise, offers.hazard_scale, policies.firm_real,
+                   policies.firm_int, policies.bundle_mask, policies.contact_p),
             Customers(self.traits, self.life, self.segment, self.age_band, self.income_band),
             Needs(self.need_id, self.occurrence, self.hazard_scale, self.basket_dist,
                   self.basket_p),

@@ -207,6 +207,10 @@ class OfferingConfig:
     experience: float = 1.0
     margin_rate: float = 0.2
     brand: str | None = None
+    # Contractual lifecycle: the need's hazard_scale is further multiplied by this for
+    # relationships with this offering (a contract's terms: a 24-month postpaid plan churns less
+    # than a cancel-anytime subscription).
+    hazard_scale: float = 1.0
 
 
 @dataclass
@@ -279,13 +283,16 @@ class CrossSellConfig:
     the customer does not use yet; ``value_stream``: one best offer per customer).
     ``targeting``: ``none`` contacts at random; ``sociodemographic`` / ``behavioural`` learn the
     conversion rate of each age×income cell / behavioural segment and contact in proportion.
-    ``contact_cost``: currency per contact.
+    ``contact_cost``: currency per contact. ``attention``: probability that a contacted customer
+    considers the offer at all (opens the mail, takes the call); otherwise the contact is paid for
+    and adds fatigue but no choice is made.
     """
 
     contacts_per_step: float = 0.0
     organisation: str = "silo"
     targeting: str = "none"
     contact_cost: float = 1.0
+    attention: float = 1.0
 
 
 @dataclass

@@ -342,6 +342,9 @@ def _check_firm(firm: FirmConfig, name: str, cfg: EcosimConfig, key: str) -> Non
         require(offering.price_index > 0, f"{where}.price_index", offering.price_index,
                 "expected a number > 0")
         _check_unit(offering.margin_rate, f"{where}.margin_rate", " (share of revenue)")
+        require(math.isfinite(offering.hazard_scale) and 0 <= offering.hazard_scale <= 1000,
+                f"{where}.hazard_scale", offering.hazard_scale,
+                "expected a number in [0, 1000] (multiplier of the contractual hazard)")
         require(offering.experience >= 0, f"{where}.experience", offering.experience,
                 "expected a number >= 0")
         require(bool(offering.brand), f"{where}.brand", offering.brand,
@@ -386,6 +389,8 @@ def _check_business_model(firm: FirmConfig, key: str) -> None:
     cross = firm.cross_sell
     require(cross.contacts_per_step >= 0, f"{key}.cross_sell.contacts_per_step",
             cross.contacts_per_step, "expected a number >= 0 (contacts per customer and step)")
+    _check_unit(cross.attention, f"{key}.cross_sell.attention",
+                " (probability that a contact is considered)")
     require(cross.organisation in ORGANISATIONS, f"{key}.cross_sell.organisation",
             cross.organisation, one_of(ORGANISATIONS))
     require(cross.targeting in TARGETINGS, f"{key}.cross_sell.targeting", cross.targeting,

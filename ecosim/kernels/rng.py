@@ -47,6 +47,7 @@ STREAM_CONTACT = 14  # shocks of a cross-sell contact's binary choice
 STREAM_CONTEXT = 15  # whether a contextual offer fires
 STREAM_ORDER = 16  # the order in which a customer's needs arise within a step
 STREAM_PREVALENCE = 17  # whether a customer has a need
+STREAM_ATTENTION = 18  # whether a contacted customer considers the offer
 _NORMAL_SPACE = 1 << 20  # normals draw their uniforms from stream + this, never shared
 
 

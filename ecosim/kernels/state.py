@@ -20,7 +20,8 @@ import numpy as np
 Rules = namedtuple("Rules", ["key", "step", "lifecycle_kind", "n_income", "behaviour"])
 Market = namedtuple("Market", [
     "available", "price", "log_price", "quality", "convenience", "experience", "margin_rate",
-    "loss_rate", "brand", "price_rise", "firm_real", "firm_int", "bundle_mask", "contact_p"])
+    "loss_rate", "brand", "price_rise", "hazard_scale", "firm_real", "firm_int", "bundle_mask",
+    "contact_p"])
 Customers = namedtuple("Customers", ["traits", "life", "segment", "age_band", "income_band"])
 Needs = namedtuple("Needs", ["need_id", "occurrence", "hazard_scale", "basket_dist", "basket_p"])
 State = namedtuple("State", ["provider", "habit", "since", "flags", "aware", "customer_of",

@@ -71,6 +71,7 @@ from ecosim.kernels.accounting import (
     SF_WALLET,
 )
 from ecosim.kernels.business import (
+    CONTACT_ATTENTION,
     CONTACTS_PER_STEP,
     CONTEXT_REACH,
     ENTRY_BONUS,
@@ -108,6 +109,7 @@ from ecosim.kernels.population import (
     PURCHASED,
 )
 from ecosim.kernels.rng import (
+    STREAM_ATTENTION,
     STREAM_CHOICE,
     STREAM_CONTACT,
     STREAM_CONTEXT,
@@ -305,14 +307,15 @@ def _trigger(key, step, i, k, need_id, j, current, openness, known, trial_firm, 
 
 
 @njit(inline="always", cache=True)
-def _lifecycle_ends(rules, needs, i, k, life_i, current):
+def _lifecycle_ends(rules, market, needs, i, k, life_i, current):
     """Whether the lifecycle ends the relationship with the current provider this step.
 
-    Contractual: with the customer's hazard times the need's ``hazard_scale``.
+    Contractual: with the customer's hazard times the need's and the offering's ``hazard_scale``.
     """
     if rules.lifecycle_kind == CONTRACTUAL and current >= 0:
         return _relationship_ends(rules.key, rules.step, i, needs.need_id[k],
-                                  life_i[0] * needs.hazard_scale[k])
+                                  life_i[0] * needs.hazard_scale[k]
+                                  * market.hazard_scale[current, k])
     return False
 
 
@@ -400,7 +403,7 @@ def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach,
         _move(state, market, firm_since, held, group_count, start_mask, step, i, k, current,
               OUTSIDE)
         current = OUTSIDE
-    if _lifecycle_ends(rules, needs, i, k, life_i, current):
+    if _lifecycle_ends(rules, market, needs, i, k, life_i, current):
         _move(state, market, firm_since, held, group_count, start_mask, step, i, k, current,
               OUTSIDE)
         return known, brands_used, 0.0
@@ -463,14 +466,19 @@ def _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch, bran
              annoyance, start_mask, need_id):
     """One cross-sell contact of firm f for need k: f's offer against the status quo.
 
-    A binary choice: f against the current provider, or against the outside option when the
-    customer has none. The contacted offer loses ``annoyance`` utility (``fatigue.annoyance`` ×
-    the customer's fatigue). Winning makes f the provider.
+    The customer considers it with the firm's ``attention`` probability; then it is a binary
+    choice: f against the current provider, or against the outside option when the customer has
+    none. The contacted offer loses ``annoyance`` utility (``fatigue.annoyance`` × the customer's
+    fatigue). Winning makes f the provider.
     """
     offered, context_firms, model_firms, bundle_saving, context_on, plain = reach
     firm_since, held, group_count, extra = scratch[0], scratch[1], scratch[2], scratch[3]
     books.fk[b, FK_CONTACTS, f, k] += 1.0
     books.cells[b, CELL_CONTACTS, f, cell] += 1.0
+    attention = market.firm_real[f, CONTACT_ATTENTION]
+    if attention < 1.0 and uniform(rules.key, STREAM_ATTENTION, rules.step, i,
+                                   need_id * 64 + f) >= attention:
+        return
     current = state.provider[i, k]
     candidates = _bit(f)
     if current >= 0:
