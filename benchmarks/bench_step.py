@@ -118,6 +118,10 @@ def _bench_dict(n_customers: int, horizon: int, seed: int) -> dict[str, Any]:
             "n": n_customers,
             "segments": segments,
             "switching_cost": {"dist": "gamma", "shape": 2.0, "scale": 0.25},
+            # the worst case of the first version kept as is: every occasion a full logit search
+            # with a fresh unit shock per option (no persistent taste), as the Mesa reference does
+            "taste_scale": 0.0,
+            "shock_scale": 1.0,
             "lifecycle": {"kind": "contractual", "hazard": {"dist": "beta", "a": 1.0, "b": 60.0}},
             "sociodemo": {"informativeness": 0.3},
             "network": {"kind": "none"},
