@@ -59,13 +59,19 @@ def test_killed_sweep_resumes_without_redoing_finished_jobs(tmp_path: Path) -> N
     assert firm.groupby("job").size().nunique() == 1  # every job wrote all its rows
 
 
-def test_a_job_is_complete_only_with_its_mark_and_the_same_config(tmp_path: Path) -> None:
+def job_without_mark(directory: Path):
+    """A job directory with a tiny config, every table and the summary, but no metadata.json."""
     cfg = load_config({"customers": {"n": 100}, "needs": {"x": {}},
                        "firms": {"f": {"offerings": {"x": {}}}}})
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    (directory / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
     for name in TABLES:
-        pd.DataFrame({"arm": ["base"], "replication": [0]}).to_parquet(tmp_path / f"{name}.parquet")
-    (tmp_path / "summary.csv").write_text("arm,firm,kpi,mean\n")
+        pd.DataFrame({"arm": ["base"], "replication": [0]}).to_parquet(directory / f"{name}.parquet")
+    (directory / "summary.csv").write_text("arm,firm,kpi,mean\n")
+    return cfg
+
+
+def test_a_job_is_complete_only_with_its_mark_and_the_same_config(tmp_path: Path) -> None:
+    cfg = job_without_mark(tmp_path)
     assert not is_complete(tmp_path, cfg)  # no metadata.json: killed before the end
     (tmp_path / "metadata.json").write_text("{}")
     assert is_complete(tmp_path, cfg)
@@ -76,12 +82,7 @@ def test_a_job_is_complete_only_with_its_mark_and_the_same_config(tmp_path: Path
 @pytest.mark.parametrize("damage", ["mark", "table-truncated", "table-missing", "summary"])
 def test_a_damaged_job_is_run_again_not_skipped(tmp_path: Path, damage: str) -> None:
     """A job that collect calls corrupt was skipped by every re-run: it could not be repaired."""
-    cfg = load_config({"customers": {"n": 100}, "needs": {"x": {}},
-                       "firms": {"f": {"offerings": {"x": {}}}}})
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-    for name in TABLES:
-        pd.DataFrame({"arm": ["base"], "replication": [0]}).to_parquet(tmp_path / f"{name}.parquet")
-    (tmp_path / "summary.csv").write_text("arm,firm,kpi,mean\n")
+    cfg = job_without_mark(tmp_path)
     (tmp_path / "metadata.json").write_text("{}")
     assert is_complete(tmp_path, cfg)
     table = tmp_path / "unit_metrics.parquet"
