@@ -65,7 +65,8 @@ def job_without_mark(directory: Path):
                        "firms": {"f": {"offerings": {"x": {}}}}})
     (directory / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
     for name in TABLES:
-        pd.DataFrame({"arm": ["base"], "replication": [0]}).to_parquet(directory / f"{name}.parquet")
+        frame = pd.DataFrame({"arm": ["base"], "replication": [0]})
+        frame.to_parquet(directory / f"{name}.parquet")
     (directory / "summary.csv").write_text("arm,firm,kpi,mean\n")
     return cfg
 
