@@ -172,7 +172,7 @@ class CustomerPopulation:
         fatigue = cfg.fatigue
         self.behaviour = np.array([cfg.habit_gain, fatigue.per_contact, fatigue.decay,
                                    fatigue.openness_gain, fatigue.annoyance, cfg.price_alert,
-                                   cfg.taste_scale, cfg.shock_scale])
+                                   cfg.taste_scale, cfg.shock_scale, cfg.lifecycle.joint_exit])
         self.ledgers = Ledgers(n, n_firms, n_needs, len(segments), horizon, self.n_cells)
         capacity = 0
         if transactions:

@@ -105,10 +105,14 @@ class LifecycleConfig:
     ``contractual``: per-step hazard ``hazard`` (fixed: geometric; beta: shifted-beta-geometric).
     ``noncontractual``: BG/NBD, purchases Poisson with rate ``rate`` per step (gamma with ``shape``
     r and ``scale`` 1/alpha) and dropout probability ``dropout`` after each repeat purchase.
+    ``joint_exit`` (contractual): probability that a relationship the hazard ends takes every other
+    relationship of the customer with the same firm with it in that step (the customer moves,
+    closes the account, switches main bank), so multi-product customers leave whole.
     """
 
     kind: str = "contractual"
     hazard: DistSpec = _fixed(0.0)
+    joint_exit: float = 0.0
     rate: DistSpec = field(default_factory=lambda: DistSpec(dist="gamma", shape=1.0, scale=1.0))
     dropout: DistSpec = field(default_factory=lambda: DistSpec(dist="beta", a=1.0, b=9.0))
 

@@ -240,6 +240,8 @@ def _check_customers(cfg: EcosimConfig) -> None:
             one_of(LIFECYCLE_KINDS))
     for name in ("hazard", "rate", "dropout"):
         _check_dist(getattr(life, name), f"customers.lifecycle.{name}")
+    _check_unit(life.joint_exit, "customers.lifecycle.joint_exit",
+                " (probability that an ended relationship ends all with that firm)")
     net = customers.network
     require(net.kind in NETWORK_KINDS, "customers.network.kind", net.kind, one_of(NETWORK_KINDS))
     require(net.degree >= 0, "customers.network.degree", net.degree, "expected an integer >= 0")

@@ -30,8 +30,8 @@ Books = namedtuple("Books", ["fk", "f", "sf", "cohort", "cells", "tx", "tx_count
 
 # Behaviour parameters shared by all customers (``Rules.behaviour``).
 (HABIT_GAIN, FATIGUE_PER_CONTACT, FATIGUE_DECAY, FATIGUE_OPENNESS, FATIGUE_ANNOYANCE,
- PRICE_ALERT, TASTE_SCALE, SHOCK_SCALE) = range(8)
-N_BEHAVIOUR = 8
+ PRICE_ALERT, TASTE_SCALE, SHOCK_SCALE, JOINT_EXIT) = range(9)
+N_BEHAVIOUR = 9
 
 
 def need_ids(names: list[str]) -> np.ndarray:
