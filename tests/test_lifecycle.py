@@ -23,6 +23,7 @@ from scipy import optimize, special, stats
 
 from ecosim.calibrate.bgnbd import loglik_per_customer as bgnbd_log_likelihood
 from ecosim.config import DistSpec, LifecycleConfig
+from ecosim.model import EcosystemModel
 
 Z = 5.0
 N = 20_000
@@ -261,3 +262,46 @@ def test_joint_exit_ends_every_relationship_with_the_firm(market, need, offering
         left = h.churned_customers[1, 0]
         assert abs(left - N * p) <= Z * math.sqrt(N * p * (1 - p)) + 1, (joint, left, N * p)
         assert h.churned_multi[1, 0] == left and h.start_multi[1, 0] == N
+
+
+def test_joint_exit_leaves_other_firms_alone(market, need, offering, firm, fixed, segment,
+                                             run_model):
+    """A joint exit ends the relationships the customer had with *that* firm at the start of the
+    step: need b, held with another firm (no hazard), stays served, though the left firm is the
+    better offer for b and the customer looks around (after the exit the left firm is not
+    considered again; a switch to it made earlier in the step stands). The first version dropped
+    b whenever it had moved to the left firm: 25 % of customers ended the step with no provider
+    for b."""
+    n = 5_000
+    x = firm({"a": offering(quality=HUGE_QUALITY), "b": offering(quality=HUGE_QUALITY)},
+             {"a": 1.0}, initial_awareness=1.0)
+    y = firm({"b": offering(quality=HUGE_QUALITY - 1.0, hazard_scale=0.0)}, {"b": 1.0},
+             initial_awareness=1.0)
+    cfg = market(n, 1, {"a": need(), "b": need()}, {"x": x, "y": y},
+                 segments={"all": segment(openness=1.0)},
+                 lifecycle=LifecycleConfig(kind="contractual", hazard=fixed(0.5), joint_exit=1.0))
+    model = EcosystemModel(cfg)
+    model.step()
+    provider = model.population.provider
+    left_x = provider[:, 0] < 0  # need a ended this step (hazard 0.5)
+    assert 0.4 < left_x.mean() < 0.6
+    assert np.all(provider[:, 1] >= 0)  # b is still served, by someone, for everyone
+
+
+def test_a_relationship_the_lifecycle_ends_is_not_cross_sold_back(market, need, offering, firm,
+                                                                  fixed, segment, run_model):
+    """The firm that loses a relationship to the lifecycle does not win it back through a contact
+    in the same step: with every customer contacted, unit churn of the need equals the hazard's
+    ends (binomial, 5 SE) and no contact converts at step 1."""
+    from ecosim.config.schema import CrossSellConfig
+
+    solo = firm({"a": offering(quality=HUGE_QUALITY), "b": offering(quality=HUGE_QUALITY,
+                                                                     hazard_scale=0.0)},
+                {"a": 1.0, "b": 1.0}, initial_awareness=1.0)
+    solo.cross_sell = CrossSellConfig(contacts_per_step=1.0)
+    h = run_model(market(N, 1, {"a": need(), "b": need()}, {"solo": solo},
+                         segments={"all": segment(openness=0.0)},
+                         lifecycle=LifecycleConfig(kind="contractual", hazard=fixed(0.2))))
+    assert h.conversions[1].sum() == 0
+    churned = h.unit_churned[1, 0, 0]
+    assert abs(churned - 0.2 * N) <= Z * math.sqrt(N * 0.2 * 0.8)

@@ -7,7 +7,8 @@ geometric survival ``(1 - theta)^t``; Beta across customers: the shifted-beta-ge
 process with the customer's rate ``lambda_i`` per step; after each *repeat* purchase the customer
 drops out of that need for good with probability ``p_i``. The trial purchase of a customer who
 holds a provider at step 0 was made at t = 0, so dropout follows every purchase of the run; a
-customer acquired later makes the trial at acquisition. Purchase times inside a step are the
+customer without one makes the trial at their first purchase of the need (the process is the
+customer's for the need, whoever provides it). Purchase times inside a step are the
 order statistics of uniforms, so the transaction log is an exact continuous-time BG/NBD sample.
 
 Notes:

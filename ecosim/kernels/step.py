@@ -11,7 +11,8 @@ after its section there:
 * ``_trigger`` — what makes the customer choose on an occasion, and what they consider: no
   provider or looking around (a full search among known firms and the outside option), a
   contextual ecosystem offer or a referral (the current provider against that offer); with no
-  trigger the customer is on autopilot and buys from the current provider, with no draws;
+  trigger the customer is on autopilot and buys from the current provider, with no choice (the
+  only draws are whether the customer looks around and whether a contextual offer fires);
 * ``choice._choose_provider`` — the choice among what is considered;
 * ``_purchase`` — the spend and its accounting;
 * ``_dropout`` — non-contractual dropout after a repeat purchase;
@@ -224,6 +225,17 @@ def _extra_utility(extra, market, bundle_saving, held, group_count, current, k, 
 
 
 @njit(inline="always", cache=True)
+def _brands_in_use(market, state, i):
+    """Bitmask of the brands of the offerings customer i uses now (familiarity)."""
+    brands = np.uint64(0)
+    for k in range(state.provider.shape[1]):
+        p = state.provider[i, k]
+        if p >= 0:
+            brands |= _bit(market.brand[p, k])
+    return brands
+
+
+@njit(inline="always", cache=True)
 def _need_order(key, step, i, need_id, order, priority):
     """The customer's needs in the order they arise this step, into ``order``.
 
@@ -286,13 +298,14 @@ def _contextual_offers(key, step, i, need_id, j, market, group_count, current, p
 
 @njit(inline="always", cache=True)
 def _trigger(key, step, i, k, need_id, j, current, openness, known, trial_firm, market,
-             group_count, offered_k, context_firms_k, context_on):
+             group_count, offered_k, context_firms_k, context_on, closed):
     """What the customer considers on occasion j of need k: ``(candidates, full_search)``.
 
     A full search (no provider, or the customer looks around with probability ``openness``)
     considers every known firm offering k and the outside option. Otherwise a contextual offer
     that fires or the firm that referred the customer this step is compared with the current
-    provider alone. ``candidates == bit(current)`` without a full search is autopilot.
+    provider alone. ``candidates == bit(current)`` without a full search is autopilot. Firms the
+    customer left whole this step (``closed``) are not considered again.
     """
     full = current < 0 or uniform(key, STREAM_OPEN, step, i, need_id * 64 + j) < openness
     candidates = np.uint64(0)
@@ -305,7 +318,7 @@ def _trigger(key, step, i, k, need_id, j, current, openness, known, trial_firm, 
                                          context_firms_k & ~candidates)
     if trial_firm >= 0:
         candidates |= _bit(trial_firm)
-    return candidates & offered_k, full
+    return candidates & offered_k & ~closed, full
 
 
 @njit(inline="always", cache=True)
@@ -401,12 +414,14 @@ def _dropout(rules, state, i, k, need_id, j, life_i):
 
 @njit(inline="always", cache=True)
 def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach, scratch,
-               known, brands_used, base_open, trial_firm, n_held_needs, start_mask, row, closed):
+               known, brands_used, base_open, trial_firm, n_held_needs, start_mask, row, closed,
+               ended):
     """Lifecycle, occasions, triggers, choices and purchases of need k for customer i.
 
-    Returns ``(known, brands_used, wallet, closed)``: the updated bitmasks of known firms and used
-    brands, the reference-price spend of the occasions (the customer's wallet for the need), and
-    the firms the customer leaves whole this step (``_joint_exit``).
+    Returns ``(known, brands_used, wallet, closed, ended)``: the updated bitmasks of known firms
+    and used brands, the reference-price spend of the occasions (the customer's wallet for the
+    need), the firms the customer leaves whole this step (``_joint_exit``) and the needs whose
+    relationship the lifecycle ended this step (not re-chosen, nor cross-sold, in the step).
     """
     offered, context_firms, model_firms, bundle_saving, context_on, plain = reach
     firm_since, held, group_count, extra = scratch[0], scratch[1], scratch[2], scratch[3]
@@ -423,17 +438,17 @@ def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach,
     if current >= 0 and closed & _bit(current):  # the customer left this firm whole
         _move(state, market, firm_since, held, group_count, start_mask, step, i, k, current,
               OUTSIDE)
-        return known, brands_used, 0.0, closed
+        return known, _brands_in_use(market, state, i), 0.0, closed, ended | _bit(k)
     if _lifecycle_ends(rules, market, needs, i, k, life_i, current):
         closed = _joint_exit(rules, i, need_id, current, closed)
         _move(state, market, firm_since, held, group_count, start_mask, step, i, k, current,
               OUTSIDE)
-        return known, brands_used, 0.0, closed
+        return known, _brands_in_use(market, state, i), 0.0, closed, ended | _bit(k)
     n_occasions = _occasions(rules, needs, state, i, k, life_i)
     if n_occasions == MAX_PURCHASES:
         books.capped[b] = 1
     if n_occasions == 0:
-        return known, brands_used, 0.0, closed
+        return known, brands_used, 0.0, closed, ended
     basket = draw(needs.basket_dist[k], needs.basket_p[k, 0], needs.basket_p[k, 1], key,
                   STREAM_NEED, 0, i, need_id) * row[INCOME_SCALE]
     behaviour = rules.behaviour
@@ -445,9 +460,9 @@ def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach,
     for j in range(n_occasions):
         candidates, full = _trigger(key, step, i, k, need_id, j, current, openness, known,
                                     trial_firm, market, group_count, offered[k], context_firms[k],
-                                    context_on)
+                                    context_on, closed)
         if not full and candidates == _bit(current):
-            chosen = current  # autopilot: no choice, no draws
+            chosen = current  # autopilot: no choice
         else:
             if not plain or trial_firm >= 0:
                 _extra_utility(extra, market, bundle_saving, held, group_count, current, k,
@@ -465,7 +480,7 @@ def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach,
                   chosen)
             if chosen >= 0:
                 known |= _bit(chosen)
-                brands_used |= _bit(market.brand[chosen, k])
+            brands_used = _brands_in_use(market, state, i)
         current = chosen
         wallet += basket
         if books.tx.shape[1] > 0:
@@ -479,8 +494,9 @@ def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach,
                                                                 life_i):
                 _move(state, market, firm_since, held, group_count, start_mask, step, i, k,
                       current, OUTSIDE)
+                brands_used = _brands_in_use(market, state, i)
                 break
-    return known, brands_used, wallet, closed
+    return known, brands_used, wallet, closed, ended
 
 
 @njit(inline="always", cache=True)
@@ -500,7 +516,7 @@ def _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch, bran
     attention = market.firm_real[f, CONTACT_ATTENTION]
     if attention < 1.0 and uniform(rules.key, STREAM_ATTENTION, rules.step, i,
                                    need_id * 64 + f) >= attention:
-        return
+        return False
     current = state.provider[i, k]
     candidates = _bit(f)
     if current >= 0:
@@ -516,16 +532,19 @@ def _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch, bran
               current, f)
         books.fk[b, FK_CONVERSIONS, f, k] += 1.0
         books.cells[b, CELL_CONVERSIONS, f, cell] += 1.0
+        return True
+    return False
 
 
 @njit(inline="always", cache=True)
 def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, scratch,
-                brands_used, row, fat, start_mask):
+                brands_used, row, fat, start_mask, ended):
     """Cross-sell: each firm contacts its own customers; returns the customer's new fatigue.
 
     ``silo``: each product unit contacts on its own (one draw per need it could sell);
     ``value_stream``: one draw per firm, then one coordinated offer, the need with the largest
-    utility gain. Needs are visited in the step's order (``scratch`` holds it).
+    utility gain. Needs are visited in the step's order (``scratch`` holds it), firms in index
+    order; a need whose relationship the lifecycle ended this step (``ended``) is not contacted.
     """
     order = scratch[5]
     behaviour = rules.behaviour
@@ -552,7 +571,7 @@ def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, s
             k = order[r]
             current = state.provider[i, k]
             if (not market.available[f, k] or current == f or not (state.flags[i, k] & HAS_NEED)
-                    or state.flags[i, k] & DEAD):
+                    or state.flags[i, k] & DEAD or ended & _bit(k)):
                 continue
             if value_stream:  # one coordinated best offer: the largest utility gain
                 gain = _utility(row, f, k, current, 0.0, brands_used, market)
@@ -564,14 +583,16 @@ def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, s
                     best_k = k
             elif uniform(rules.key, STREAM_POLICY, rules.step, i,
                          (needs.need_id[k] + 1) * 64 + f) < p_contact:
-                _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch,
-                         brands_used, row, behaviour[FATIGUE_ANNOYANCE] * fat, start_mask,
-                         needs.need_id[k])
+                if _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch,
+                            brands_used, row, behaviour[FATIGUE_ANNOYANCE] * fat, start_mask,
+                            needs.need_id[k]):
+                    brands_used = _brands_in_use(market, state, i)
                 fat += behaviour[FATIGUE_PER_CONTACT]
         if value_stream and best_k >= 0:
-            _contact(b, i, best_k, f, cell, rules, market, state, books, reach, scratch,
-                     brands_used, row, behaviour[FATIGUE_ANNOYANCE] * fat, start_mask,
-                     needs.need_id[best_k])
+            if _contact(b, i, best_k, f, cell, rules, market, state, books, reach, scratch,
+                        brands_used, row, behaviour[FATIGUE_ANNOYANCE] * fat, start_mask,
+                        needs.need_id[best_k]):
+                brands_used = _brands_in_use(market, state, i)
             fat += behaviour[FATIGUE_PER_CONTACT]
     return fat
 
@@ -727,22 +748,27 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
         _need_order(rules.key, rules.step, i, needs.need_id, order, scratch[6])
         wallet = 0.0
         closed = np.uint64(0)
+        ended = np.uint64(0)
         for r in range(n_needs):
             k = order[r]
             if not (state.flags[i, k] & HAS_NEED):
                 continue
-            known, brands_used, spent, closed = _live_need(
+            known, brands_used, spent, closed, ended = _live_need(
                 b, i, k, s, rules, market, customers, needs, state, books, reach, scratch,
-                known, brands_used, base_open, trial_firm, n_held_needs, start_mask, row, closed)
+                known, brands_used, base_open, trial_firm, n_held_needs, start_mask, row, closed,
+                ended)
             wallet += spent
             books.sf[b, SF_WALLET, s, n_firms] += spent
-        if closed:  # needs that arose before the joint exit: their relationships end too
+        if closed:  # needs that arose before the joint exit: the relationships the customer had
+            # with the firm at the start of the step end too
             for k in range(n_needs):
                 p = state.provider[i, k]
-                if p >= 0 and closed & _bit(p):
+                if p >= 0 and closed & _bit(p) and scratch[4][k] == p:
                     _move(state, market, scratch[0], scratch[1], scratch[2], start_mask,
                           rules.step, i, k, p, OUTSIDE)
+                    ended |= _bit(k)
+            brands_used = _brands_in_use(market, state, i)
         fat = _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach,
-                          scratch, brands_used, row, fat, start_mask)
+                          scratch, brands_used, row, fat, start_mask, ended)
         _close_books(b, i, s, rules, market, customers, state, books, scratch, known, fat,
                      start_mask, trial_firm, wallet)
