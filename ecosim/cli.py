@@ -37,6 +37,7 @@ from omegaconf import DictConfig, OmegaConf
 from ecosim.calibrate.targets import distance
 from ecosim.config import ConfigError, EcosimConfig, arm_configs, register_configs
 from ecosim.config.limits import resource_warning
+from ecosim.config.store import CONF_DIR
 from ecosim.experiment import (
     RunResult,
     mark_complete,
@@ -51,8 +52,6 @@ from ecosim.sweep.sensitivity import apply_sample
 
 log = logging.getLogger("ecosim.cli")
 
-#: The YAML shipped with the repository (an editable install finds it here).
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 #: Hydra's options that take the next argument as their value.
 VALUE_OPTIONS = ("--config-dir", "-cd", "--config-name", "-cn", "--config-path", "-cp",
                  "--package", "-p", "--cfg", "-c", "--info", "--experimental-rerun")

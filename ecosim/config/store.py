@@ -8,6 +8,7 @@ sets Hydra's output folders under ``results/`` and registers ecosim's sweep call
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -17,6 +18,8 @@ from ecosim.config.schema import EcosimConfig
 
 #: Name of the schema node; user files start with ``defaults: [ecosim, _self_]``.
 SCHEMA_NAME = "ecosim"
+#: The YAML shipped with the repository (an editable install finds it here).
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 #: Hydra's output folders: one per run, and one per job of a sweep (``-m``).
 HYDRA_DEFAULTS: dict[str, Any] = {
     "run": {"dir": "results/${now:%Y-%m-%d}/${now:%H-%M-%S}"},

@@ -250,7 +250,7 @@ def compose_scenario(spec: SensitivitySpec, arguments: list[str]) -> Any:
             raise ValueError(f"override {text}: a sweep; the samples are the sweep (for more "
                              f"runs per sample set replications)")
     if config_dir is None:
-        from ecosim.cli import CONF_DIR
+        from ecosim.config.store import CONF_DIR
 
         config_dir = CONF_DIR
     if not config_dir.is_dir():
