@@ -54,9 +54,19 @@ class History:
     segment_revenue: np.ndarray  # [t, s, f + 1]; column F = 0
     segment_wallet: np.ndarray  # [t, s] reference-price spend of all needs that arose
     segment_captured: np.ndarray  # [t, s, f + 1] reference-price spend bought from each firm
+    segment_need_wallet: np.ndarray  # [t, s, k] reference-price spend of each need that arose
+    offered: np.ndarray  # [t, f, k] 1 when the firm offers the need in the step
     cohort_alive: np.ndarray  # [t, f, c] customers of cohort c still unbroken at step t
     cohort_contribution: np.ndarray  # [t, f, c] gross margin - losses - partner fees, cohort c
     transactions: list[np.ndarray] = field(default_factory=list)  # rows per step, see step.py
+    # [t, f, 3] investments' capex, opex and cost to serve (docs/model.md, "Investment
+    # economics"); zeros when the firm has none
+    investment_cost: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        """Zeroed investment costs for the steps and firms of ``customers``."""
+        if self.investment_cost is None:
+            self.investment_cost = np.zeros((*self.customers.shape, 3))
 
     @classmethod
     def empty(cls, horizon: int, n_firms: int, n_needs: int, n_segments: int) -> History:
@@ -66,7 +76,8 @@ class History:
         sf, cohort = (t, n_segments, n_firms + 1), (t, n_firms, t)
         return cls(*(np.zeros(shape) for shape in
                      (fk, fk, fk, fk, fk, fk, fk, f, f, f, f, f, f, f, f, f, fk, fk, fk, f, f, f,
-                      f, sf, sf, (t, n_segments), sf, cohort, cohort)))
+                      f, sf, sf, (t, n_segments), sf, (t, n_segments, n_needs), fk, cohort,
+                      cohort)))
 
 
 class EcosystemModel(mesa.Model):
@@ -101,7 +112,7 @@ class EcosystemModel(mesa.Model):
         self.population.start(
             np.array([firm.cfg.initial_awareness if firm.is_active(0) else 0.0
                       for firm in self.firm_list]),
-            self._initial_shares(), self.offers.available)
+            self._initial_shares(), self.offers)
         self._record_initial_state()
 
     def step(self) -> None:
@@ -109,6 +120,7 @@ class EcosystemModel(mesa.Model):
         self.agents.do("step")
         previous, self.offers = self.offers, self.publish_offers(self.steps)
         policies = self.publish_policies(self.steps)
+        self.population.apply_trends(self.steps)
         self.population.spread_awareness(self.steps, self.offers, policies,
                                          self.history.customers[self.steps - 1])
         ledgers = self.population.live_and_choose(self.steps, self.offers, policies,
@@ -145,10 +157,13 @@ class EcosystemModel(mesa.Model):
         return np.where(previous.available & now.available, np.maximum(rise, 0.0), 0.0)
 
     def _brand_index(self) -> dict[str, int]:
-        """Index of every brand a firm or offering can carry, events included."""
-        names: list[str] = []
+        """Index of every brand a firm or offering can carry, events included.
+
+        Firms' own brands come first, in firm order, so with one brand per firm brand b is
+        firm b (awareness by brand then draws exactly as awareness by firm).
+        """
+        names: list[str] = [firm.brand for firm in self.firm_list]
         for firm in self.firm_list:
-            names.append(firm.brand)
             names += [o.brand for o in firm.cfg.offerings.values() if o.brand]
             for event in firm.events:
                 names += [str(v) for path, v in event.set.items()
@@ -170,6 +185,7 @@ class EcosystemModel(mesa.Model):
     def _record_initial_state(self) -> None:
         """Step 0: the initial customers form cohort 0; nothing is bought or spent."""
         h, pop = self.history, self.population
+        h.offered[0] = self.offers.available
         for f in range(len(self.firm_list)):
             uses = pop.provider == f
             h.unit_customers[0, f] = uses.sum(axis=0)
@@ -192,7 +208,7 @@ class EcosystemModel(mesa.Model):
 
     def _record(self, step: int, ledgers: acc.Ledgers) -> None:
         h = self.history
-        fk, f, sf, cohort, cells = ledgers.totals()
+        fk, f, sf, cohort, cells, sk = ledgers.totals()
         h.revenue[step] = fk[acc.FK_REVENUE]
         h.gross_margin[step] = fk[acc.FK_GROSS_MARGIN]
         h.losses[step] = fk[acc.FK_LOSSES]
@@ -219,6 +235,9 @@ class EcosystemModel(mesa.Model):
             h.marketing_spend[step, i] = (firm.marketing_spend
                                           + firm.cfg.referral.reward * h.referral_joins[step, i])
             h.contact_cost[step, i] = firm.cfg.cross_sell.contact_cost * h.contacts[step, i].sum()
+            if firm.investments:
+                h.investment_cost[step, i] = firm.investment_costs(
+                    step, h.customers[step, i], h.unit_customers[step, i], self.need_index)
             firm.observe(StepResults(
                 customers=h.customers[step, i], new_customers=h.new_customers[step, i],
                 churned_customers=h.churned_customers[step, i],
@@ -232,6 +251,8 @@ class EcosystemModel(mesa.Model):
         h.segment_revenue[step] = sf[acc.SF_REVENUE]
         h.segment_wallet[step] = sf[acc.SF_WALLET][:, -1]
         h.segment_captured[step] = sf[acc.SF_CAPTURED]
+        h.segment_need_wallet[step] = sk
+        h.offered[step] = self.offers.available
         h.cohort_alive[step] = cohort[acc.C_ALIVE]
         h.cohort_contribution[step] = cohort[acc.C_CONTRIBUTION]
         if self.cfg.output.transactions:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from typing import TYPE_CHECKING
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from ecosim.agents.policies import CrossSellTargeting, StepResults, marketing_rule
 from ecosim.config.paths import set_dotted
-from ecosim.config.schema import EventConfig, FirmConfig, OfferingConfig
+from ecosim.config.schema import EventConfig, FirmConfig, InvestmentConfig, OfferingConfig
 from ecosim.kernels import business as bm
 
 if TYPE_CHECKING:
@@ -20,6 +21,17 @@ if TYPE_CHECKING:
 
 TARGETING_CODES = {"none": bm.TARGET_NONE, "sociodemographic": bm.TARGET_SOCIODEMOGRAPHIC,
                    "behavioural": bm.TARGET_BEHAVIOURAL}
+
+
+def ramp_strength(step: int, start: int, ramp: int) -> float:
+    """Strength of an invested capability at ``step``: 0 before ``start``, then
+    ``min(1, (step - start + 1) / ramp)`` (1 from ``start`` when ``ramp`` is 0), docs/model.md,
+    "Investment economics"."""
+    if step < start:
+        return 0.0
+    if ramp <= 0:
+        return 1.0
+    return min(1.0, (step - start + 1) / ramp)
 
 
 class Firm(mesa.Agent):
@@ -41,9 +53,13 @@ class Firm(mesa.Agent):
         self.cfg = copy.deepcopy(cfg)
         self.events = sorted(events, key=lambda e: e.step)
         self.marketing_spend = 0.0
+        self.brand_spend = 0.0  # of it, on the firm's own brand
         self.rule = marketing_rule(self.cfg.marketing)
         self.targeting = CrossSellTargeting(n_cells)
         self.last: StepResults | None = None
+        # (capability, need) -> investment; events cannot change them (config.validate)
+        self.investments: dict[tuple[str, str | None], InvestmentConfig] = {
+            (inv.capability, inv.need): inv for inv in self.cfg.investments.values()}
 
     def is_active(self, step: int) -> bool:
         """Whether the firm is in the market at ``step``."""
@@ -84,14 +100,46 @@ class Firm(mesa.Agent):
         if self.cfg.cross_sell.targeting != targeting:  # new cells: learn conversion afresh
             self.targeting = CrossSellTargeting(self.targeting.contacts.shape[0])
         self.marketing_spend = 0.0
+        self.brand_spend = 0.0
         if self.is_active(step):
-            self.marketing_spend = self.rule.next_budget(self.cfg.marketing,
-                                                         None if restart else self.last,
-                                                         self.model.cfg.time.discount_rate)
+            self.brand_spend = self.rule.next_budget(self.cfg.marketing,
+                                                     None if restart else self.last,
+                                                     self.model.cfg.time.discount_rate)
+            self.marketing_spend = self.brand_spend + sum(
+                self.cfg.marketing.brand_budgets.values())
 
-    def reach_probability(self, n_customers: int) -> float:
-        """Advertising reach per step, ``1 - exp(-budget / (N * reach_cost))`` (docs/model.md)."""
-        return 1.0 - math.exp(-self.marketing_spend / (n_customers * self.cfg.marketing.reach_cost))
+    def strength(self, capability: str, step: int, need: str | None = None) -> float:
+        """Strength in [0, 1] of a capability at ``step``: its investment's ramp, 1 without one."""
+        inv = self.investments.get((capability, need))
+        return 1.0 if inv is None else ramp_strength(step, inv.start, inv.ramp)
+
+    def investment_costs(self, step: int, customers: float, unit_customers: np.ndarray,
+                         need_index: dict[str, int]) -> tuple[float, float, float]:
+        """This step's ``(capex, opex, cost_to_serve)`` of the firm's investments (currency).
+
+        ``capex`` is paid in the step an investment starts, ``opex`` every step from then on,
+        ``cost_to_serve`` per customer at the end of the step (per customer of the unit for a
+        ``unit`` investment, ``unit_customers`` being indexed by need) from then on.
+        """
+        capex = opex = serve = 0.0
+        for inv in self.investments.values():
+            if step < inv.start:
+                continue
+            if step == inv.start:
+                capex += inv.capex
+            opex += inv.opex
+            served = (unit_customers[need_index[inv.need]] if inv.capability == "unit"
+                      else customers)
+            serve += inv.cost_to_serve * float(served)
+        return capex, opex, serve
+
+    def reach_probability(self, n_customers: int, budget: float | None = None) -> float:
+        """Advertising reach per step, ``1 - exp(-budget / (N * reach_cost))`` (docs/model.md).
+
+        ``budget`` defaults to this step's spend on the firm's own brand.
+        """
+        spend = self.brand_spend if budget is None else budget
+        return 1.0 - math.exp(-spend / (n_customers * self.cfg.marketing.reach_cost))
 
     def publish(self, offers: Offers, step: int, need_index: dict[str, int],
                 brand_index: dict[str, int], loss_rate: list[float], n_customers: int) -> None:
@@ -100,6 +148,9 @@ class Firm(mesa.Agent):
         A marketplace shows one option per need: the sellers' price index divided by
         ``1 + price_gain ln(assortment)``, quality raised by ``match_gain ln(assortment)``,
         convenience lowered by ``search_cost``; it keeps ``take_rate`` and sellers bear losses.
+        With investments, ``ln(assortment)`` is scaled by the marketplace's strength, and a unit
+        launched by an investment is unavailable before its start, its positive convenience
+        scaled by its strength (``strength``; docs/model.md, "Investment economics").
         """
         if not self.is_active(step):
             return
@@ -107,13 +158,24 @@ class Firm(mesa.Agent):
         offers.active[f] = True
         offers.reach_p[f] = self.reach_probability(n_customers)
         offers.word_of_mouth[f] = self.cfg.marketing.word_of_mouth
+        offers.firm_brand[f] = brand_index[self.brand]
+        for brand, budget in self.cfg.marketing.brand_budgets.items():
+            if budget > 0:
+                offers.brand_reach_p[f, brand_index[brand]] = self.reach_probability(n_customers,
+                                                                                     budget)
         market = self.cfg.marketplace if self.cfg.model == "marketplace" else None
+        invested = bool(self.investments)
         for need, offering in self.cfg.offerings.items():
             k = need_index[need]
+            unit = self.strength("unit", step, need) if invested else 1.0
+            if unit == 0.0:  # a unit launched by an investment, not yet started
+                continue
             offers.available[f, k] = True
             offers.price[f, k] = offering.price_index
             offers.quality[f, k] = offering.quality
             offers.convenience[f, k] = offering.convenience
+            if unit < 1.0:  # a positive convenience is built up over the unit's ramp
+                offers.convenience[f, k] = min(offering.convenience, unit * offering.convenience)
             offers.experience[f, k] = offering.experience
             offers.margin_rate[f, k] = offering.margin_rate
             offers.loss_rate[f, k] = loss_rate[k]
@@ -121,6 +183,8 @@ class Firm(mesa.Agent):
             offers.hazard_scale[f, k] = offering.hazard_scale
             if market is not None:
                 log_assortment = math.log(market.assortment)
+                if invested:  # the assortment's gains ramp with the marketplace investment
+                    log_assortment *= self.strength("marketplace", step)
                 offers.price[f, k] /= 1.0 + market.price_gain * log_assortment
                 offers.quality[f, k] += market.match_gain * log_assortment
                 offers.convenience[f, k] -= market.search_cost
@@ -129,7 +193,12 @@ class Firm(mesa.Agent):
 
     def publish_policies(self, policies: Policies, step: int, need_index: dict[str, int],
                          firm_index: dict[str, int]) -> None:
-        """Write this firm's business-model and policy parameters (``kernels.business``)."""
+        """Write this firm's business-model and policy parameters (``kernels.business``).
+
+        An invested capability is scaled by its strength (``strength``): context reach and entry
+        bonus (ecosystem), data gain (data_pooling), bundle discount, contacts per step
+        (cross_sell) and referral rate.
+        """
         if not self.is_active(step):
             return
         f, cfg = self.index, self.cfg
@@ -150,13 +219,26 @@ class Firm(mesa.Agent):
             real[bm.BUNDLE_DISCOUNT] = cfg.bundle.discount
             ints[bm.BUNDLE_MIN] = cfg.bundle.min_products
         cross = cfg.cross_sell
+        if ("cross_sell", None) in self.investments:  # the programme ramps with its investment
+            cross = dataclasses.replace(cross, contacts_per_step=cross.contacts_per_step
+                                        * self.strength("cross_sell", step))
         real[bm.CONTACTS_PER_STEP] = cross.contacts_per_step
         real[bm.CONTACT_ATTENTION] = cross.attention
         ints[bm.ORGANISATION] = bm.VALUE_STREAM if cross.organisation == "value_stream" else bm.SILO
         ints[bm.TARGETING] = TARGETING_CODES[cross.targeting]
         if cross.contacts_per_step > 0:
             policies.contact_p[f] = self.targeting.probabilities(cross)
+        real[bm.ACCURACY] = cfg.lending.accuracy
+        real[bm.MAX_RISK] = math.inf if cfg.lending.max_risk is None else cfg.lending.max_risk
+        real[bm.RISK_PRICING] = cfg.lending.risk_pricing
         real[bm.INCENTIVE] = cfg.referral.incentive
         real[bm.REFERRAL_RATE] = cfg.referral.rate
+        if self.investments:  # capabilities ramp with their investments (1 without one)
+            ecosystem = self.strength("ecosystem", step)
+            real[bm.CONTEXT_REACH] *= ecosystem
+            real[bm.ENTRY_BONUS] *= ecosystem
+            real[bm.DATA_GAIN] *= self.strength("data_pooling", step)
+            real[bm.BUNDLE_DISCOUNT] *= self.strength("bundle", step)
+            real[bm.REFERRAL_RATE] *= self.strength("referral", step)
         if step == cfg.enters_at and step > 0:
             real[bm.LAUNCH_AWARENESS] = cfg.initial_awareness

@@ -11,13 +11,26 @@ from dataclasses import dataclass
 import numpy as np
 
 from ecosim.agents.network import build_network
-from ecosim.config.schema import DIST_PARAMS, FACTORS, CustomersConfig, DistSpec, NeedConfig
+from ecosim.config.schema import (
+    DIST_PARAMS,
+    FACTORS,
+    MAX_BRANDS,
+    CustomersConfig,
+    DistSpec,
+    NeedConfig,
+)
 from ecosim.kernels.accounting import BLOCK, Ledgers, n_blocks
 from ecosim.kernels.awareness import _spread_awareness
 from ecosim.kernels.business import GROUP, LAUNCH_AWARENESS, N_FIRM_INT, N_FIRM_REAL, REFERRAL_RATE
 from ecosim.kernels.distributions import DIST_CODES
 from ecosim.kernels.lifecycle import CONTRACTUAL, NONCONTRACTUAL
-from ecosim.kernels.population import N_TRAITS, _initial_state, _sample_customers
+from ecosim.kernels.population import (
+    N_TRAITS,
+    _initial_state,
+    _sample_customers,
+    _true_risks,
+    _update_prevalence,
+)
 from ecosim.kernels.rng import STREAM_NETWORK
 from ecosim.kernels.state import Books, Customers, Market, Needs, Rules, State, need_ids
 from ecosim.kernels.step import N_TX, _step_customers
@@ -28,6 +41,16 @@ def dist_args(spec: DistSpec) -> tuple[int, float, float]:
     names = DIST_PARAMS[spec.dist]
     values = [float(getattr(spec, name)) for name in names] + [0.0]
     return DIST_CODES[spec.dist], values[0], values[1]
+
+
+def dist_sd(spec: DistSpec) -> float:
+    """The standard deviation of a distribution spec."""
+    code, p1, p2 = dist_args(spec)
+    variances = {"fixed": 0.0, "normal": p2 * p2,
+                 "lognormal": (np.exp(p2 * p2) - 1) * np.exp(2 * p1 + p2 * p2),
+                 "beta": p1 * p2 / ((p1 + p2) ** 2 * (p1 + p2 + 1)) if p1 + p2 > 0 else 0.0,
+                 "gamma": p1 * p2 * p2, "uniform": (p2 - p1) ** 2 / 12}
+    return float(np.sqrt(variances[spec.dist]))
 
 
 def dist_mean(spec: DistSpec) -> float:
@@ -52,9 +75,11 @@ class Offers:
     loss_rate: np.ndarray  # share of spend lost to defaults
     brand: np.ndarray  # brand index per offering (< 64)
     hazard_scale: np.ndarray  # multiplier of the contractual hazard (the offering's terms)
-    reach_p: np.ndarray  # (F,) advertising reach probability this step
+    reach_p: np.ndarray  # (F,) advertising reach probability of the firm's brand this step
     word_of_mouth: np.ndarray  # (F,) Bass imitation coefficient
     active: np.ndarray  # (F,) firm in the market
+    firm_brand: np.ndarray  # (F,) brand index of the firm's own brand
+    brand_reach_p: np.ndarray  # (F, MAX_BRANDS) reach of the firm's other brands' advertising
 
     @classmethod
     def empty(cls, n_firms: int, n_needs: int) -> Offers:
@@ -65,7 +90,64 @@ class Offers:
                    loss_rate=np.zeros(fk), brand=np.zeros(fk, np.int64),
                    hazard_scale=np.ones(fk),
                    reach_p=np.zeros(n_firms), word_of_mouth=np.zeros(n_firms),
-                   active=np.zeros(n_firms, np.bool_))
+                   active=np.zeros(n_firms, np.bool_), firm_brand=np.zeros(n_firms, np.int64),
+                   brand_reach_p=np.zeros((n_firms, MAX_BRANDS)))
+
+
+def _either(probabilities: list[float]) -> float:
+    """Probability that at least one of independent events happens (the one itself if alone)."""
+    if len(probabilities) == 1:
+        return probabilities[0]
+    return 1.0 - float(np.prod([1.0 - p for p in probabilities]))
+
+
+@dataclass
+class AwarenessUnits:
+    """What awareness is held of this step: brands or firms (``customers.awareness``).
+
+    ``unit[f, k]``: the unit of firm f's offering for need k; ``firm_unit[f]``: the unit of the
+    firm's own brand; per unit: in the market, advertising reach, word of mouth, launch
+    awareness. With ``awareness: firm`` the units are the firms themselves.
+    """
+
+    unit: np.ndarray
+    firm_unit: np.ndarray
+    active: np.ndarray
+    reach_p: np.ndarray
+    word_of_mouth: np.ndarray
+    launch_p: np.ndarray
+
+    @classmethod
+    def of(cls, by_brand: bool, offers: Offers, launch_p: np.ndarray,
+           n_brands: int) -> AwarenessUnits:
+        """The units of a step from the firms' offers and launch awareness (F,)."""
+        n_firms = offers.active.shape[0]
+        if not by_brand:
+            reach = offers.reach_p.copy()
+            for f in np.nonzero(offers.brand_reach_p.any(axis=1))[0]:
+                reach[f] = _either([reach[f], *offers.brand_reach_p[f][offers.brand_reach_p[f]
+                                                                        > 0]])
+            return cls(np.broadcast_to(np.arange(n_firms)[:, None], offers.brand.shape).copy(),
+                       np.arange(n_firms), offers.active.copy(), reach,
+                       offers.word_of_mouth.copy(), launch_p.copy())
+        reach: list[list[float]] = [[] for _ in range(n_brands)]
+        launch: list[list[float]] = [[] for _ in range(n_brands)]
+        wom = np.zeros(n_brands)
+        active = np.zeros(n_brands, np.bool_)
+        for f in np.nonzero(offers.active)[0]:
+            own = offers.firm_brand[f]
+            active[own] = True
+            reach[own].append(offers.reach_p[f])
+            launch[own].append(launch_p[f])
+            carried = {own, *offers.brand[f][offers.available[f]].tolist()}
+            for b in carried:
+                active[b] = True
+                wom[b] = max(wom[b], offers.word_of_mouth[f])
+            for b in np.nonzero(offers.brand_reach_p[f] > 0)[0]:
+                reach[b].append(offers.brand_reach_p[f, b])
+        return cls(offers.brand.copy(), offers.firm_brand.copy(), active,
+                   np.array([_either(p) if p else 0.0 for p in reach]), wom,
+                   np.array([_either(p) if p else 0.0 for p in launch]))
 
 
 @dataclass
@@ -90,10 +172,11 @@ class CustomerPopulation:
     """N customers with K needs facing F firms, held as arrays.
 
     Per customer: segment, age and income bands (uint8), eight float32 traits (the six
-    behavioural factors, switching cost, income multiplier), two float32 lifecycle draws, two
-    uint64 bitmasks (known firms, used firms), contact fatigue (float32) and the firm that
-    referred them this step (int8): 64 bytes. Per customer-need: provider (int8), habit
-    (float32), cohort step (int16) and flags (uint8): 8 bytes.
+    behavioural factors, switching cost, income multiplier), two float32 lifecycle draws, three
+    uint64 bitmasks (known awareness units, used firms, used units), contact fatigue (float32)
+    and the firm that referred them this step (int8): 72 bytes. Per customer-need: provider
+    (int8), habit (float32), cohort step (int16), flags (uint8) and satisfaction (float32):
+    12 bytes.
     """
 
     def __init__(self, cfg: CustomersConfig, needs: dict[str, NeedConfig], n_firms: int, key: int,
@@ -130,8 +213,11 @@ class CustomerPopulation:
         self.since = np.zeros((n, n_needs), np.int16)
         self.aware = np.zeros(n, np.uint64)
         self.customer_of = np.zeros(n, np.uint64)
+        self.unit_of = np.zeros(n, np.uint64)
         self.fatigue = np.zeros(n, np.float32)
         self.trial = np.full(n, -1, np.int8)
+        self.satisfaction = np.zeros((n, n_needs), np.float32)
+        self.by_brand = cfg.awareness == "brand"
 
         weights = np.array([s.weight for s in segments], float)
         factor_dist = np.array([[dist_args(getattr(s, f))[0] for f in FACTORS] for s in segments],
@@ -155,6 +241,10 @@ class CustomerPopulation:
         if self.lifecycle_kind == CONTRACTUAL:
             np.clip(self.life, 0.0, 1.0, out=self.life)
 
+        self.prevalence = np.array([nd.prevalence for nd in needs])
+        self.prevalence_growth = np.array([nd.prevalence_growth for nd in needs])
+        self.basket_growth = np.array([nd.basket_growth for nd in needs])
+        self.basket_scale = np.ones(n_needs)
         self.occurrence = np.array([nd.occurrence for nd in needs])
         self.hazard_scale = np.array([nd.hazard_scale for nd in needs])
         basket = [dist_args(nd.basket) for nd in needs]
@@ -169,10 +259,16 @@ class CustomerPopulation:
         cells = {"none": np.zeros(n, np.int64), "behavioural": self.segment.astype(np.int64),
                  "sociodemographic": self.age_band.astype(np.int64) * n_income + self.income_band}
         self.n_cells = max(int(cell.max()) + 1 for cell in cells.values())
-        fatigue = cfg.fatigue
-        self.behaviour = np.array([cfg.habit_gain, fatigue.per_contact, fatigue.decay,
-                                   fatigue.openness_gain, fatigue.annoyance, cfg.price_alert,
-                                   cfg.taste_scale, cfg.shock_scale, cfg.lifecycle.joint_exit])
+        fatigue, sat, risk = cfg.fatigue, cfg.satisfaction, cfg.risk
+        risk_code, risk_p1, risk_p2 = dist_args(risk.relative)
+        self.behaviour = np.array([
+            cfg.habit_gain, fatigue.per_contact, fatigue.decay, fatigue.openness_gain,
+            fatigue.annoyance, cfg.price_alert, cfg.taste_scale, cfg.shock_scale,
+            cfg.lifecycle.joint_exit, sat.memory, sat.noise, sat.openness_effect,
+            sat.alert_effect,
+            -np.inf if sat.failure_threshold is None else sat.failure_threshold,
+            1.0 if risk.enabled else 0.0, risk_code, risk_p1, risk_p2, dist_mean(risk.relative),
+            dist_sd(risk.relative)])
         self.ledgers = Ledgers(n, n_firms, n_needs, len(segments), horizon, self.n_cells)
         capacity = 0
         if transactions:
@@ -183,20 +279,26 @@ class CustomerPopulation:
         self.tx_count = np.zeros(n_blocks(n), np.int64)
         self.capped = np.zeros(n_blocks(n), np.int64)
 
+    def units(self, offers: Offers, launch_p: np.ndarray) -> AwarenessUnits:
+        """This step's awareness units (brands or firms) from the offers."""
+        n_units = int(max(offers.brand.max(initial=0), offers.firm_brand.max(initial=0))) + 1
+        return AwarenessUnits.of(self.by_brand, offers, launch_p, n_units)
+
     def start(self, initial_awareness: np.ndarray, initial_share: np.ndarray,
-              offered: np.ndarray) -> None:
-        """Step 0: who knows which firm and who uses which firm for each need.
+              offers: Offers) -> None:
+        """Step 0: who knows which brand (or firm) and who uses which firm for each need.
 
         Args:
-            initial_awareness: (F,) share of customers who know each firm.
+            initial_awareness: (F,) share of customers who know each firm's own brand.
             initial_share: (F, K) share of customers with the need who start with each firm.
-            offered: (F, K) whether each firm offers each need at step 0.
+            offers: the offers at step 0.
         """
         share_cum = np.cumsum(initial_share.T, axis=1)
-        _initial_state(self.key, initial_awareness, share_cum, offered,
+        units = self.units(offers, initial_awareness)
+        _initial_state(self.key, units.launch_p, share_cum, offers.available, units.unit,
                        np.float32(self.cfg.initial_habit), self.need_id,
                        self.lifecycle_kind == NONCONTRACTUAL, self.flags, self.provider,
-                       self.habit, self.since, self.aware, self.customer_of)
+                       self.habit, self.since, self.aware, self.customer_of, self.unit_of)
 
     def spread_awareness(self, step: int, offers: Offers, policies: Policies,
                          users: np.ndarray) -> None:
@@ -204,11 +306,26 @@ class CustomerPopulation:
 
         ``users``: last step's customers of each firm.
         """
-        _spread_awareness(self.key, step, offers.active, offers.reach_p, offers.word_of_mouth,
-                          np.ascontiguousarray(policies.firm_real[:, LAUNCH_AWARENESS]),
+        units = self.units(offers, np.ascontiguousarray(policies.firm_real[:, LAUNCH_AWARENESS]))
+        firm_share = users / self.n
+        unit_share = firm_share
+        if self.by_brand:
+            unit_share = np.array([np.count_nonzero((self.unit_of >> np.uint64(u)) & np.uint64(1))
+                                   for u in range(units.active.shape[0])]) / self.n
+        _spread_awareness(self.key, step, units.active, units.reach_p, units.word_of_mouth,
+                          units.launch_p, offers.active,
                           np.ascontiguousarray(policies.firm_real[:, REFERRAL_RATE]),
-                          users / self.n, float(self.cfg.network.degree), self.indptr,
-                          self.indices, self.traits, self.customer_of, self.aware, self.trial)
+                          units.firm_unit, unit_share, firm_share,
+                          float(self.cfg.network.degree), self.indptr, self.indices, self.traits,
+                          self.customer_of, self.unit_of, self.aware, self.trial)
+
+    def apply_trends(self, step: int) -> None:
+        """Prevalence and basket of trending needs at ``step`` (docs/model.md, "Trends")."""
+        trending = self.prevalence_growth != 0.0
+        if trending.any():
+            prevalence = np.minimum(1.0, self.prevalence * (1.0 + self.prevalence_growth) ** step)
+            _update_prevalence(self.key, prevalence, self.need_id, trending, self.flags)
+        self.basket_scale = (1.0 + self.basket_growth) ** step
 
     def live_and_choose(self, step: int, offers: Offers, policies: Policies,
                         price_rise: np.ndarray) -> Ledgers:
@@ -224,15 +341,23 @@ class CustomerPopulation:
             Market(offers.available, offers.price, np.log(offers.price), offers.quality,
                    offers.convenience, offers.experience, offers.margin_rate, offers.loss_rate,
                    offers.brand, price_rise, offers.hazard_scale, policies.firm_real,
-                   policies.firm_int, policies.bundle_mask, policies.contact_p),
+                   policies.firm_int, policies.bundle_mask, policies.contact_p,
+                   self.units(offers, np.zeros(self.n_firms)).unit),
             Customers(self.traits, self.life, self.segment, self.age_band, self.income_band),
             Needs(self.need_id, self.occurrence, self.hazard_scale, self.basket_dist,
-                  self.basket_p),
+                  self.basket_p, self.basket_scale),
             State(self.provider, self.habit, self.since, self.flags, self.aware,
-                  self.customer_of, self.fatigue, self.trial),
+                  self.customer_of, self.fatigue, self.trial, self.satisfaction, self.unit_of),
             Books(ledgers.fk, ledgers.f, ledgers.sf, ledgers.cohort, ledgers.cells, self.tx,
-                  self.tx_count, self.capped))
+                  self.tx_count, self.capped, ledgers.sk))
         return self.ledgers
+
+    def true_risk(self) -> np.ndarray:
+        """Each customer's true relative risk ``rho`` (docs/model.md, "Risk decisions")."""
+        code, p1, p2 = dist_args(self.cfg.risk.relative)
+        out = np.empty(self.n)
+        _true_risks(self.key, code, p1, p2, out)
+        return out
 
     def transactions(self) -> np.ndarray:
         """This step's purchases as rows (customer, time, need, firm, amount, contribution)."""
@@ -247,9 +372,9 @@ class CustomerPopulation:
         """Bytes held per customer and per customer-need (the network is reported apart)."""
         per_customer = sum(a.nbytes for a in (self.segment, self.age_band, self.income_band,
                                               self.traits, self.life, self.aware,
-                                              self.customer_of, self.fatigue,
+                                              self.customer_of, self.unit_of, self.fatigue,
                                               self.trial)) // self.n
-        per_need = sum(a.nbytes for a in (self.provider, self.habit, self.since,
-                                          self.flags)) // (self.n * self.n_needs)
+        per_need = sum(a.nbytes for a in (self.provider, self.habit, self.since, self.flags,
+                                          self.satisfaction)) // (self.n * self.n_needs)
         return {"per_customer": per_customer, "per_customer_need": per_need,
                 "network": self.indptr.nbytes + self.indices.nbytes}

@@ -8,7 +8,7 @@ allowed at its position, so a bound holds for every draw of every run, not only 
 
 Memory. ``memory_estimate`` adds up the arrays a run allocates (customers, network, per-block
 ledgers, history) and the tables it keeps for every replication and arm, from the same sizes
-the engine uses: 64 bytes per customer and 8 per customer-need (``CustomerPopulation.nbytes``,
+the engine uses: 72 bytes per customer and 12 per customer-need (``CustomerPopulation.nbytes``,
 checked by a test), ledgers from ``kernels.accounting``.
 """
 
@@ -31,8 +31,8 @@ MAX_DRAW = 1e12
 LOG_MAX_DRAW = math.log(MAX_DRAW)
 
 #: Bytes the engine holds per customer and per customer-need (``CustomerPopulation.nbytes``).
-PER_CUSTOMER_BYTES = 64
-PER_CUSTOMER_NEED_BYTES = 8
+PER_CUSTOMER_BYTES = 72
+PER_CUSTOMER_NEED_BYTES = 12
 #: Peak bytes per network link while the network is built (int64 edge lists, their sort and the
 #: int32 CSR that stays).
 NETWORK_BYTES_PER_LINK = 44
@@ -113,7 +113,7 @@ def memory_estimate(cfg: EcosimConfig) -> dict[str, float]:
     cells = max(1, s, customers.sociodemo.age_bands * len(customers.sociodemo.income_scale))
     blocks = -(-n // BLOCK)
     links = 0 if customers.network.kind == "none" else n * customers.network.degree
-    rows = {"firm": t * f * 22, "unit": t * f * k * 13, "segment": t * s * (f + 1) * 10,
+    rows = {"firm": t * f * 25, "unit": t * f * k * 13, "segment": t * s * (f + 1) * 10,
             "cohort": f * t * (t + 1) / 2 * 9}
     tables = TABLE_BYTES_PER_CELL * sum(rows.values())
     purchases = 0.0

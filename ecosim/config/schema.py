@@ -29,6 +29,7 @@ BUSINESS_MODELS = ("standalone", "bundle", "marketplace", "ecosystem")
 MARKETING_RULES = ("fixed", "ltv_cac_target")
 ORGANISATIONS = ("silo", "value_stream")
 TARGETINGS = ("none", "sociodemographic", "behavioural")
+AWARENESS_OF = ("brand", "firm")
 
 #: The most firms, needs and brands a run can hold: the kernels keep each as one bit of a uint64
 #: mask per customer and reserve this many draw slots per customer (``kernels.population``
@@ -159,6 +160,41 @@ class FatigueConfig:
 
 
 @dataclass
+class SatisfactionConfig:
+    """Experience -> satisfaction -> price tolerance (docs/model.md, "Satisfaction").
+
+    Each purchase is a moment ``m = ln(experience) + noise * z`` (z standard normal, per
+    occasion); satisfaction with the provider moves towards it, ``S <- (1 - memory) S + memory m``,
+    and starts at 0 with each new provider. Satisfaction scales the chance of looking around by
+    ``exp(-openness_effect * S)`` and the price alert by ``exp(-alert_effect * S)``; a moment
+    below ``failure_threshold`` (a service failure; ``None`` = never) makes the customer search
+    at the next occasion. ``memory = 0`` switches the mechanism off.
+    """
+
+    memory: float = 0.0
+    noise: float = 0.0
+    openness_effect: float = 0.0
+    alert_effect: float = 0.0
+    failure_threshold: float | None = None
+
+
+@dataclass
+class RiskConfig:
+    """Credit risk seen through data (docs/model.md, "Risk decisions").
+
+    With ``enabled``, each customer has a true relative risk ``rho`` (``relative``, mean about 1),
+    drawn once: a risk-priced need loses ``base_loss * rho`` of spend. Lenders see it through
+    an estimate whose accuracy grows with the data they hold (``firms.*.lending``). Off, losses
+    are ``base_loss`` of spend for everyone (pooled data cut them by the ecosystem's
+    ``data_gain``).
+    """
+
+    enabled: bool = False
+    relative: DistSpec = field(default_factory=lambda: DistSpec(dist="gamma", shape=4.0,
+                                                                scale=0.25))
+
+
+@dataclass
 class CustomersConfig:
     """The population of customers (docs/design.md §2.2)."""
 
@@ -176,6 +212,11 @@ class CustomersConfig:
     # once (standard Gumbel), and of the shock drawn at each occasion a choice is made.
     taste_scale: float = 1.0
     shock_scale: float = 0.5
+    # What awareness is held of: ``brand`` (knowing a brand is knowing every unit under it;
+    # advertising and word of mouth lift a brand) or ``firm`` (each firm apart, its brands aside).
+    awareness: str = "brand"
+    satisfaction: SatisfactionConfig = field(default_factory=SatisfactionConfig)
+    risk: RiskConfig = field(default_factory=RiskConfig)
 
 
 @dataclass
@@ -195,6 +236,11 @@ class NeedConfig:
     # Contractual lifecycle: a relationship for this need ends with hazard theta_i × hazard_scale
     # (capped at 1), so industries with shorter contracts churn faster for the same customer.
     hazard_scale: float = 1.0
+    # Trends per step: prevalence at step t is min(1, prevalence × (1 + prevalence_growth)^t)
+    # (a customer gains, or loses, the need when it crosses their fixed draw); the basket is
+    # multiplied by (1 + basket_growth)^t.
+    prevalence_growth: float = 0.0
+    basket_growth: float = 0.0
 
 
 @dataclass
@@ -231,6 +277,9 @@ class MarketingConfig:
     rule: str = "fixed"  # or ltv_cac_target: adapt the budget towards LTV / CAC = target
     target: float = 3.0  # LTV / CAC aimed at by the ltv_cac_target rule
     adjust: float = 0.5  # elasticity of the budget to (LTV / CAC) / target per step, in [0, 1]
+    # Advertising of the firm's other brands (a separately branded unit), currency per step per
+    # brand; ``budget`` advertises the firm's own brand.
+    brand_budgets: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -300,6 +349,22 @@ class CrossSellConfig:
 
 
 @dataclass
+class LendingConfig:
+    """How a lender decides on risk-priced needs when ``customers.risk.enabled``.
+
+    The lender's estimate of a customer's relative risk has accuracy
+    ``w = accuracy + (1 - accuracy) * data_gain * pooled share`` (the share of the customer's
+    needs its ecosystem serves; ``data_gain`` of its group, 0 outside one), the share of the
+    variance of risk it explains. It approves customers whose estimate is at most ``max_risk``
+    (``None``: everyone) and charges price × estimate^``risk_pricing``.
+    """
+
+    accuracy: float = 0.0
+    max_risk: float | None = None
+    risk_pricing: float = 0.0
+
+
+@dataclass
 class ReferralConfig:
     """Referral programme: customers bring their neighbours.
 
@@ -311,6 +376,38 @@ class ReferralConfig:
     rate: float = 0.0
     reward: float = 0.0
     incentive: float = 0.0
+
+
+#: What an investment can build (docs/model.md, "Investment economics"): the firm's ecosystem
+#: context and entry, pooled data, the marketplace's assortment gains, the bundle discount, the
+#: cross-sell and referral programmes, or a new product unit.
+INVESTMENT_CAPABILITIES = ("ecosystem", "data_pooling", "marketplace", "bundle", "cross_sell",
+                           "referral", "unit")
+
+
+@dataclass
+class InvestmentConfig:
+    """An investment in one capability: its costs and how fast it reaches full strength.
+
+    ``capability`` is one of ``INVESTMENT_CAPABILITIES``; ``unit`` launches the offering for
+    ``need`` (which the firm must offer). ``capex`` (currency) is paid once at ``start``;
+    ``opex`` (currency per step) every step from ``start``; ``cost_to_serve`` (currency per
+    customer per step) on the unit's customers for ``unit``, else on the firm's customers, from
+    ``start``. The capability's strength is 0 before ``start`` and ``min(1, (t - start + 1) /
+    ramp)`` from it (``ramp`` 0: full at once); it scales context reach and entry bonus
+    (ecosystem), data gain (data_pooling), the assortment's price and match gains
+    (marketplace), the discount (bundle), contacts per step (cross_sell), the referral rate
+    (referral); a unit is unavailable before ``start`` and a positive convenience is built up
+    with the strength. ``start`` None: the firm's ``enters_at``, at least step 1.
+    """
+
+    capability: str = "ecosystem"
+    need: str | None = None  # the offering a `unit` investment launches
+    capex: float = 0.0  # currency, once, at `start`
+    opex: float = 0.0  # currency per step from `start`
+    cost_to_serve: float = 0.0  # currency per customer per step from `start`
+    ramp: int = 0  # steps to full strength (0: at once)
+    start: int | None = None  # step it starts (None: enters_at, at least 1)
 
 
 @dataclass
@@ -331,6 +428,9 @@ class FirmConfig:
     partner_take_rate: float = 0.0  # ... and the share of its spend it pays that ecosystem
     cross_sell: CrossSellConfig = field(default_factory=CrossSellConfig)
     referral: ReferralConfig = field(default_factory=ReferralConfig)
+    lending: LendingConfig = field(default_factory=LendingConfig)
+    # name -> an investment in a capability, with its costs and ramp (empty: none, no costs)
+    investments: dict[str, InvestmentConfig] = field(default_factory=dict)
 
 
 @dataclass
@@ -364,7 +464,11 @@ class OutputConfig:
 EXPERIMENT_KPIS = ("customers", "new_customers", "churned_customers", "churn_rate", "cac",
                    "revenue", "gross_margin", "losses", "profit", "arpu", "products_per_customer",
                    "share_of_wallet", "contacts", "conversions", "conversion_rate", "ltv",
-                   "ltv_cac", "cum_revenue", "cum_profit", "cum_contacts", "cum_new_customers")
+                   "ltv_cac", "cum_revenue", "cum_profit", "cum_contacts", "cum_new_customers",
+                   # investment economics (metrics.summary.investment_kpis)
+                   "npv", "cum_capex", "cum_opex", "cum_cost_to_serve", "payback_step",
+                   "breakeven_step", "justified_investment", "incremental_payback_step",
+                   "incremental_breakeven_step")
 
 
 @dataclass

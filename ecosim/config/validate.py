@@ -37,6 +37,7 @@ from ecosim.config.schema import (
     DIST_PARAMS,
     EXPERIMENT_KPIS,
     FIRM_TARGET_KPIS,
+    INVESTMENT_CAPABILITIES,
     LIFECYCLE_KINDS,
     MARKETING_RULES,
     MAX_BANDS,
@@ -50,6 +51,7 @@ from ecosim.config.schema import (
     ORGANISATIONS,
     STEP_UNITS,
     TARGETINGS,
+    AWARENESS_OF,
     UNIT_TARGET_KPIS,
     DistSpec,
     EcosimConfig,
@@ -72,7 +74,7 @@ ARM_FIXED_KEYS = ("seed", "replications", "time", "experiment")
 #: or >= 0 (a normal only when it cannot reach below 0).
 PROBABILITY_DISTS = ("openness", "social_influence", "hazard", "dropout")
 PROBABILITY_FAMILIES = ("beta", "fixed", "uniform")
-NONNEGATIVE_DISTS = ("basket", "rate", "switching_cost")
+NONNEGATIVE_DISTS = ("basket", "rate", "switching_cost", "relative")
 #: Distribution parameters that must be > 0, or >= 0, in every family that has them.
 POSITIVE_PARAMS = ("a", "b", "shape", "scale")
 NONNEGATIVE_PARAMS = ("sd",)
@@ -116,6 +118,7 @@ def load_config(raw: DictConfig | Mapping[str, Any]) -> EcosimConfig:
     _check_structure_of_market(cfg)
     for i, event in enumerate(cfg.events):
         _check_event(event, i, cfg, inherited.get(event.firm, set()))
+    _check_investments(cfg)
     _check_brands(cfg)
     _check_experiment(cfg)
     _check_calibration(cfg)
@@ -259,6 +262,20 @@ def _check_customers(cfg: EcosimConfig) -> None:
         value = getattr(customers, name)
         require(math.isfinite(value) and 0 <= value <= 100, f"customers.{name}", value,
                 "expected a number in [0, 100] (utility per standard Gumbel draw)")
+    require(customers.awareness in AWARENESS_OF, "customers.awareness", customers.awareness,
+            one_of(AWARENESS_OF))
+    sat = customers.satisfaction
+    _check_unit(sat.memory, "customers.satisfaction.memory",
+                " (weight of the latest purchase; 0 = off)")
+    for name in ("noise", "openness_effect", "alert_effect"):
+        value = getattr(sat, name)
+        require(math.isfinite(value) and 0 <= value <= 100, f"customers.satisfaction.{name}",
+                value, "expected a number in [0, 100]")
+    if sat.failure_threshold is not None:
+        require(math.isfinite(sat.failure_threshold), "customers.satisfaction.failure_threshold",
+                sat.failure_threshold, "expected null (no failures) or a finite number "
+                "(a moment below it is a service failure)")
+    _check_dist(customers.risk.relative, "customers.risk.relative")
 
 
 def _check_dist(spec: DistSpec, key: str) -> None:
@@ -321,6 +338,10 @@ def _check_need(need: NeedConfig, key: str) -> None:
             f"{key}.hazard_scale", need.hazard_scale,
             "expected a number in [0, 1000] (multiplier of the contractual hazard)")
     _check_dist(need.basket, f"{key}.basket")
+    for name in ("prevalence_growth", "basket_growth"):
+        value = getattr(need, name)
+        require(math.isfinite(value) and -1 < value <= 1, f"{key}.{name}", value,
+                "expected a number in (-1, 1] (relative change per step)")
 
 
 def _check_firm(firm: FirmConfig, name: str, cfg: EcosimConfig, key: str) -> None:
@@ -336,6 +357,22 @@ def _check_firm(firm: FirmConfig, name: str, cfg: EcosimConfig, key: str) -> Non
     require(marketing.reach_cost > 0, f"{key}.marketing.reach_cost", marketing.reach_cost,
             "expected a number > 0 (currency per customer)")
     _check_unit(marketing.word_of_mouth, f"{key}.marketing.word_of_mouth")
+    brands = {firm.brand} | {o.brand for o in firm.offerings.values()}
+    for brand, budget in marketing.brand_budgets.items():
+        where = f"{key}.marketing.brand_budgets.{brand}"
+        if brand not in brands:
+            raise ConfigError(where, budget, f"its brands: {list_names(sorted(brands))}",
+                              problem=f"the firm carries no brand {brand!r}")
+        require(budget >= 0, where, budget, "expected a number >= 0 (currency per step)")
+    lending = firm.lending
+    _check_unit(lending.accuracy, f"{key}.lending.accuracy",
+                " (share of the variance of risk the lender's estimate explains)")
+    if lending.max_risk is not None:
+        require(lending.max_risk > 0, f"{key}.lending.max_risk", lending.max_risk,
+                "expected null (approve everyone) or a relative risk > 0")
+    require(math.isfinite(lending.risk_pricing) and 0 <= lending.risk_pricing <= 10,
+            f"{key}.lending.risk_pricing", lending.risk_pricing,
+            "expected a number in [0, 10] (elasticity of price to the risk estimate)")
     for need, offering in firm.offerings.items():
         where = f"{key}.offerings.{need}"
         if need not in cfg.needs:
@@ -428,6 +465,64 @@ def _check_structure_of_market(cfg: EcosimConfig) -> None:
                     "expected a partner that is not itself an ecosystem")
 
 
+#: The business model an investment's capability needs (none: any model).
+CAPABILITY_MODELS = {"ecosystem": "ecosystem", "data_pooling": "ecosystem",
+                     "marketplace": "marketplace", "bundle": "bundle"}
+
+
+def _check_investments(cfg: EcosimConfig) -> None:
+    """Investments (docs/model.md, "Investment economics"); fills each default ``start``.
+
+    A capability must be one the firm has (its model, as configured or set by an event); a
+    ``unit`` names a need the firm offers without initial customers; costs are >= 0; the ramp is
+    >= 0 steps; ``start`` lies in [1, horizon] (default: ``enters_at``, at least 1). One
+    investment per capability (per need for units).
+    """
+    horizon = cfg.time.horizon
+    for name, firm in cfg.firms.items():
+        models = {firm.model} | {str(e.set["model"]) for e in cfg.events
+                                 if e.firm == name and "model" in e.set}
+        seen: dict[tuple[str, str | None], str] = {}
+        for label, inv in firm.investments.items():
+            key = f"firms.{name}.investments.{label}"
+            require(NAME_PATTERN.fullmatch(label) is not None, key, label,
+                    "expected letters, digits, '_' and '-', starting with a letter or '_'")
+            require(inv.capability in INVESTMENT_CAPABILITIES, f"{key}.capability",
+                    inv.capability, one_of(INVESTMENT_CAPABILITIES))
+            model = CAPABILITY_MODELS.get(inv.capability)
+            require(model is None or model in models, f"{key}.capability", inv.capability,
+                    f"expected a capability of firm {name!r}: {inv.capability} needs model "
+                    f"{model} (the firm's: {list_names(sorted(models))})")
+            if inv.capability == "unit":
+                require(inv.need in firm.offerings, f"{key}.need", inv.need,
+                        f"expected a need firm {name!r} offers: {list_names(firm.offerings)}")
+                require(firm.initial_share.get(inv.need, 0.0) == 0, f"{key}.need", inv.need,
+                        f"expected a unit without initial customers (firms.{name}."
+                        f"initial_share.{inv.need} is set): a launched unit starts empty")
+            else:
+                require(inv.need is None, f"{key}.need", inv.need,
+                        f"expected no need (only a unit investment names one; this is "
+                        f"{inv.capability})")
+            for field_name in ("capex", "opex", "cost_to_serve"):
+                value = getattr(inv, field_name)
+                unit = {"capex": "currency, once", "opex": "currency per step",
+                        "cost_to_serve": "currency per customer per step"}[field_name]
+                require(math.isfinite(value) and value >= 0, f"{key}.{field_name}", value,
+                        f"expected a number >= 0 ({unit})")
+            require(inv.ramp >= 0, f"{key}.ramp", inv.ramp,
+                    "expected an integer >= 0 (steps to full strength; 0 = at once)")
+            if inv.start is None:
+                inv.start = max(firm.enters_at, 1)
+            require(1 <= inv.start <= horizon, f"{key}.start", inv.start,
+                    f"expected a step in [1, {horizon}] (time.horizon)")
+            slot = (inv.capability, inv.need)
+            require(slot not in seen, key, label,
+                    f"expected one investment per capability (and per need for units); "
+                    f"{seen.get(slot)!r} already invests in {inv.capability}"
+                    + (f" for {inv.need}" if inv.need else ""))
+            seen[slot] = label
+
+
 def _check_experiment(cfg: EcosimConfig) -> None:
     """The experiment block: arms that keep common random numbers, known KPIs and firms."""
     exp = cfg.experiment
@@ -476,7 +571,8 @@ def _check_event(event: EventConfig, i: int, cfg: EcosimConfig, inherited: set[s
             f"expected a step in [1, {cfg.time.horizon}] (time.horizon)")
     require(bool(event.set), f"{key}.set", event.set, "expected at least one firm key to set")
     firm = cfg.firms[event.firm]
-    settable = [name for name in field_types(FirmConfig) if name not in STEP_ZERO_FIRM_KEYS]
+    settable = [name for name in field_types(FirmConfig)
+                if name not in STEP_ZERO_FIRM_KEYS and name != "investments"]
     settings: dict[str, Any] = {}
     for path, value in event.set.items():
         where = f"{key}.set.{path}"
@@ -484,6 +580,10 @@ def _check_event(event: EventConfig, i: int, cfg: EcosimConfig, inherited: set[s
         if parts[0] in STEP_ZERO_FIRM_KEYS:
             raise ConfigError(where, value, f"events can set {list_names(settable)}",
                               problem=f"{parts[0]} only acts at step 0")
+        if parts[0] == "investments":
+            raise ConfigError(where, value, "set an investment's start and ramp in "
+                              f"firms.{event.firm}.investments",
+                              problem="events cannot change investments")
         nested: Any = value
         for part in reversed(parts):
             nested = {part: nested}

@@ -56,13 +56,15 @@ class Ledgers:
         self.f = np.zeros((nb, N_F, n_firms))
         self.sf = np.zeros((nb, N_SF, n_segments, n_firms + 1))
         self.cohort = np.zeros((nb, N_C, n_firms, horizon + 1))
+        # reference-price spend of every need that arose, per (segment, need)
+        self.sk = np.zeros((nb, n_segments, n_needs))
 
     def reset(self) -> None:
         """Zero every ledger before a step."""
-        for ledger in (self.fk, self.f, self.sf, self.cohort, self.cells):
+        for ledger in (self.fk, self.f, self.sf, self.cohort, self.cells, self.sk):
             ledger.fill(0.0)
 
     def totals(self) -> tuple[np.ndarray, ...]:
-        """The step's totals, summed over blocks in block order: (fk, f, sf, cohort, cells)."""
+        """The step's totals, summed over blocks in block order: (fk, f, sf, cohort, cells, sk)."""
         return tuple(ledger.sum(axis=0)
-                     for ledger in (self.fk, self.f, self.sf, self.cohort, self.cells))
+                     for ledger in (self.fk, self.f, self.sf, self.cohort, self.cells, self.sk))

@@ -14,6 +14,7 @@ from ecosim.kernels.distributions import draw
 from ecosim.kernels.rng import (
     STREAM_INITIAL,
     STREAM_PREVALENCE,
+    STREAM_RISK,
     STREAM_SOCIODEMO,
     STREAM_TRAITS,
     uniform,
@@ -23,7 +24,9 @@ from ecosim.kernels.rng import (
 PRICE_SENS, CONV_SENS, BRAND_AFF, HABIT_STR, OPENNESS, SOCIAL, SWITCH_COST, INCOME_SCALE = range(8)
 N_TRAITS = 8
 #: Bits of the per customer-need ``flags``.
-HAS_NEED, DEAD, PURCHASED = np.uint8(1), np.uint8(2), np.uint8(4)
+HAS_NEED, DEAD, PURCHASED, FAILED = np.uint8(1), np.uint8(2), np.uint8(4), np.uint8(8)
+#: ``flags & NOT_FAILED`` clears ``FAILED`` (a service failure waiting to trigger a search).
+NOT_FAILED = np.uint8(0xF7)
 #: Slots reserved per customer for draws that index firms (the most firms a market may have).
 MAX_INDEX = 64
 
@@ -92,29 +95,33 @@ def _sample_customers(key, segment_cum, factor_dist, factor_p, switch_dist, swit
 
 
 @njit(parallel=True, cache=True)
-def _initial_state(key, initial_awareness, share_cum, offered, initial_habit, need_id,
-                   trial_made, flags, provider, habit, since, aware, customer_of):
+def _initial_state(key, initial_awareness, share_cum, offered, unit, initial_habit, need_id,
+                   trial_made, flags, provider, habit, since, aware, customer_of, unit_of):
     """Step-0 awareness and providers.
 
     Args:
         key: replication key.
-        initial_awareness: (F,) share of customers who know each firm.
+        initial_awareness: (U,) share of customers who know each awareness unit (brand or firm).
         share_cum: (K, F) cumulative initial shares of the firms in each need (last <= 1).
         offered: (F, K) whether firm f offers need k.
+        unit: (F, K) the awareness unit of each offering.
         initial_habit: habit in [0, 1] of the relationships that exist at step 0.
         need_id: (K,) stable id of each need.
         trial_made: mark step-0 relationships ``PURCHASED`` (non-contractual: their trial
             purchase was at t = 0, so dropout follows every purchase of the run).
-        flags, provider, habit, since, aware, customer_of: the state arrays, written in place.
+        flags, provider, habit, since, aware, customer_of, unit_of: the state arrays, written in
+            place.
     """
     n, n_needs = provider.shape
-    n_firms = initial_awareness.shape[0]
+    n_firms = offered.shape[0]
+    n_units = initial_awareness.shape[0]
     for i in prange(n):
         known = np.uint64(0)
         using = np.uint64(0)
-        for f in range(n_firms):
-            if uniform(key, STREAM_INITIAL, 0, i, f) < initial_awareness[f]:
-                known |= np.uint64(1) << np.uint64(f)
+        units = np.uint64(0)
+        for u in range(n_units):
+            if uniform(key, STREAM_INITIAL, 0, i, u) < initial_awareness[u]:
+                known |= np.uint64(1) << np.uint64(u)
         for k in range(n_needs):
             provider[i, k] = -1
             habit[i, k] = 0.0
@@ -127,8 +134,33 @@ def _initial_state(key, initial_awareness, share_cum, offered, initial_habit, ne
                     if trial_made:
                         flags[i, k] |= PURCHASED
                     habit[i, k] = initial_habit
-                    bit = np.uint64(1) << np.uint64(f)
-                    known |= bit
-                    using |= bit
-        aware[i] = known
+                    using |= np.uint64(1) << np.uint64(f)
+                    units |= np.uint64(1) << np.uint64(unit[f, k])
+        aware[i] = known | units
         customer_of[i] = using
+        unit_of[i] = units
+
+
+@njit(parallel=True, cache=True)
+def _update_prevalence(key, prevalence, need_id, trending, flags):
+    """Who has each trending need at this step's prevalence, in place on ``flags``.
+
+    A customer has need k when their fixed draw (the one ``_sample_customers`` used) is below
+    ``prevalence[k]``, so a rising prevalence adds customers and a falling one removes them,
+    the same ones in every arm. Only needs with ``trending[k]`` are touched.
+    """
+    n, n_needs = flags.shape
+    for i in prange(n):
+        for k in range(n_needs):
+            if trending[k]:
+                if uniform(key, STREAM_PREVALENCE, 0, i, need_id[k]) < prevalence[k]:
+                    flags[i, k] |= HAS_NEED
+                else:
+                    flags[i, k] &= np.uint8(0xFE)
+
+
+@njit(parallel=True, cache=True)
+def _true_risks(key, code, p1, p2, out):
+    """Each customer's true relative risk, as the step kernel draws it (``step._true_risk``)."""
+    for i in prange(out.shape[0]):
+        out[i] = draw(code, p1, p2, key, STREAM_RISK, 0, i, 0)

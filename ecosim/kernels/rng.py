@@ -48,6 +48,8 @@ STREAM_CONTEXT = 15  # whether a contextual offer fires
 STREAM_ORDER = 16  # the order in which a customer's needs arise within a step
 STREAM_PREVALENCE = 17  # whether a customer has a need
 STREAM_ATTENTION = 18  # whether a contacted customer considers the offer
+STREAM_SATISFACTION = 19  # the experience of a purchase (its noise)
+STREAM_RISK = 20  # a customer's true relative risk, and each lender's estimation noise
 _NORMAL_SPACE = 1 << 20  # normals draw their uniforms from stream + this, never shared
 
 

@@ -21,17 +21,23 @@ Rules = namedtuple("Rules", ["key", "step", "lifecycle_kind", "n_income", "behav
 Market = namedtuple("Market", [
     "available", "price", "log_price", "quality", "convenience", "experience", "margin_rate",
     "loss_rate", "brand", "price_rise", "hazard_scale", "firm_real", "firm_int", "bundle_mask",
-    "contact_p"])
+    "contact_p", "unit"])
 Customers = namedtuple("Customers", ["traits", "life", "segment", "age_band", "income_band"])
-Needs = namedtuple("Needs", ["need_id", "occurrence", "hazard_scale", "basket_dist", "basket_p"])
+Needs = namedtuple("Needs", ["need_id", "occurrence", "hazard_scale", "basket_dist", "basket_p",
+                             "basket_scale"])
 State = namedtuple("State", ["provider", "habit", "since", "flags", "aware", "customer_of",
-                             "fatigue", "trial"])
-Books = namedtuple("Books", ["fk", "f", "sf", "cohort", "cells", "tx", "tx_count", "capped"])
+                             "fatigue", "trial", "satisfaction", "unit_of"])
+Books = namedtuple("Books", ["fk", "f", "sf", "cohort", "cells", "tx", "tx_count", "capped",
+                             "sk"])
 
-# Behaviour parameters shared by all customers (``Rules.behaviour``).
+# Behaviour parameters shared by all customers (``Rules.behaviour``): habit and fatigue, the
+# price alert, taste and shock scales, joint exit; satisfaction (memory 0 = off; failure
+# threshold -inf = never); risk (on = 1.0; the relative-risk distribution's code, parameters,
+# mean and sd).
 (HABIT_GAIN, FATIGUE_PER_CONTACT, FATIGUE_DECAY, FATIGUE_OPENNESS, FATIGUE_ANNOYANCE,
- PRICE_ALERT, TASTE_SCALE, SHOCK_SCALE, JOINT_EXIT) = range(9)
-N_BEHAVIOUR = 9
+ PRICE_ALERT, TASTE_SCALE, SHOCK_SCALE, JOINT_EXIT, SAT_MEMORY, SAT_NOISE, SAT_OPENNESS,
+ SAT_ALERT, SAT_FAILURE, RISK_ON, RISK_DIST, RISK_P1, RISK_P2, RISK_MEAN, RISK_SD) = range(20)
+N_BEHAVIOUR = 20
 
 
 def need_ids(names: list[str]) -> np.ndarray:

@@ -72,14 +72,18 @@ from ecosim.kernels.accounting import (
     SF_WALLET,
 )
 from ecosim.kernels.business import (
+    ACCURACY,
     CONTACT_ATTENTION,
     CONTACTS_PER_STEP,
     CONTEXT_REACH,
+    DATA_GAIN,
     ENTRY_BONUS,
     GROUP,
     INCENTIVE,
+    MAX_RISK,
     ORGANISATION,
     PARTNER_FEE,
+    RISK_PRICING,
     TARGET_BEHAVIOURAL,
     TARGET_SOCIODEMOGRAPHIC,
     TARGETING,
@@ -103,8 +107,10 @@ from ecosim.kernels.lifecycle import (
 from ecosim.kernels.population import (
     CONV_SENS,
     DEAD,
+    FAILED,
     HAS_NEED,
     INCOME_SCALE,
+    NOT_FAILED,
     OPENNESS,
     PRICE_SENS,
     PURCHASED,
@@ -120,7 +126,10 @@ from ecosim.kernels.rng import (
     STREAM_OPEN,
     STREAM_ORDER,
     STREAM_POLICY,
+    STREAM_RISK,
+    STREAM_SATISFACTION,
     hash_draw,
+    normal,
     uniform,
 )
 from ecosim.kernels.state import (
@@ -131,6 +140,17 @@ from ecosim.kernels.state import (
     HABIT_GAIN,
     JOINT_EXIT,
     PRICE_ALERT,
+    RISK_DIST,
+    RISK_MEAN,
+    RISK_ON,
+    RISK_P1,
+    RISK_P2,
+    RISK_SD,
+    SAT_ALERT,
+    SAT_FAILURE,
+    SAT_MEMORY,
+    SAT_NOISE,
+    SAT_OPENNESS,
     SHOCK_SCALE,
     TASTE_SCALE,
 )
@@ -157,17 +177,21 @@ def _cell(market, f, segment, age_band, income_band, n_income):
 
 
 @njit(cache=True)
-def _reach(market):
+def _reach(market, risk_on):
     """Per-need bitmasks of the step, computed once.
 
     Firms offering k, with a contextual offer for k, and with a business-model rule for k
-    (bundling k or in an ecosystem group); and whether any contextual offer or business-model
-    rule is on at all (else they are skipped).
+    (bundling k, in an ecosystem group, or pricing k by risk); whether any contextual offer or
+    business-model rule is on at all (else they are skipped); per need and awareness unit, the
+    firms offering k under that unit (``unit_firms``); and, with risk decisions on, the lenders
+    of each need (firms that lose part of its spend to defaults).
     """
     n_firms, n_needs = market.available.shape
     offered = np.zeros(n_needs, np.uint64)
     context_firms = np.zeros(n_needs, np.uint64)
     model_firms = np.zeros(n_needs, np.uint64)
+    unit_firms = np.zeros((n_needs, 64), np.uint64)
+    lenders = np.zeros(n_needs, np.uint64)
     context_on = False
     plain = True
     for f in range(n_firms):
@@ -183,23 +207,97 @@ def _reach(market):
             g = market.firm_int[f, GROUP]
             if market.available[f, k]:
                 offered[k] |= _bit(f)
+                unit_firms[k, market.unit[f, k]] |= _bit(f)
                 if g >= 0 and market.firm_real[g, CONTEXT_REACH] > 0.0:
                     context_firms[k] |= _bit(f)
+                if risk_on and market.loss_rate[f, k] > 0.0:
+                    lenders[k] |= _bit(f)
+                    if market.firm_real[f, RISK_PRICING] > 0.0:
+                        model_firms[k] |= _bit(f)
+                        plain = False
             if g >= 0 or _in_bundle(market.bundle_mask, f, k):
                 model_firms[k] |= _bit(f)
     bundle_saving = np.empty(n_firms)  # -ln(1 - discount) of each firm's bundle
     for f in range(n_firms):
         bundle_saving[f] = _bundle_saving(market.firm_real, f)
-    return offered, context_firms, model_firms, bundle_saving, context_on, plain
+    return (offered, context_firms, model_firms, bundle_saving, context_on, plain, unit_firms,
+            lenders)
+
+
+@njit(inline="always", cache=True)
+def _known_firms(known, unit_firms, k):
+    """Firms offering need k under an awareness unit the customer knows (``known``: units)."""
+    firms = np.uint64(0)
+    u = 0
+    while known:
+        if known & np.uint64(1):
+            firms |= unit_firms[k, u]
+        known >>= np.uint64(1)
+        u += 1
+    return firms
+
+
+@njit(inline="always", cache=True)
+def _true_risk(rules, i):
+    """The customer's true relative risk (mean about 1), drawn once from its own stream."""
+    b = rules.behaviour
+    return draw(np.int64(b[RISK_DIST]), b[RISK_P1], b[RISK_P2], rules.key, STREAM_RISK, 0, i, 0)
+
+
+@njit(inline="always", cache=True)
+def _risk_estimate(rules, market, group_count, n_held_needs, i, f, rho):
+    """Lender f's estimate of the customer's relative risk ``rho`` (docs/model.md).
+
+    ``mean + w (rho - mean) + sqrt(w (1 - w)) sd z``: the posterior mean of a normal signal whose
+    accuracy ``w`` (the share of the variance of risk it explains) is the lender's own plus its
+    ecosystem's pooled data, ``w0 + (1 - w0) data_gain share``; ``z`` is fixed per
+    (customer, lender).
+    """
+    b = rules.behaviour
+    w = market.firm_real[f, ACCURACY]
+    g = market.firm_int[f, GROUP]
+    if g >= 0 and n_held_needs > 0:
+        w += (1.0 - w) * market.firm_real[g, DATA_GAIN] * min(1.0, group_count[g] / n_held_needs)
+    # slots 128 + f: disjoint from the sub-slots 0..127 the true risk's draw uses
+    z = normal(rules.key, STREAM_RISK, 0, i, 128 + f)
+    return b[RISK_MEAN] + w * (rho - b[RISK_MEAN]) + np.sqrt(w * (1.0 - w)) * b[RISK_SD] * z
+
+
+@njit(inline="always", cache=True)
+def _risk_price(market, f, estimate):
+    """Lender f's price multiplier for an estimate: ``max(estimate, 0.05) ** risk_pricing``."""
+    pricing = market.firm_real[f, RISK_PRICING]
+    if pricing == 0.0:
+        return 1.0
+    return max(estimate, 0.05) ** pricing
+
+
+@njit(inline="always", cache=True)
+def _declined(rules, market, group_count, n_held_needs, i, rho, candidates, lenders_k, current):
+    """The lenders among ``candidates`` (other than the current provider) that decline i."""
+    mask = candidates & lenders_k
+    if current >= 0:
+        mask &= ~_bit(current)
+    declined = np.uint64(0)
+    f = 0
+    while mask:
+        if mask & np.uint64(1):
+            if _risk_estimate(rules, market, group_count, n_held_needs, i, f,
+                              rho) > market.firm_real[f, MAX_RISK]:
+                declined |= _bit(f)
+        mask >>= np.uint64(1)
+        f += 1
+    return declined
 
 
 @njit(inline="always", cache=True)
 def _extra_utility(extra, market, bundle_saving, held, group_count, current, k, trial_firm,
-                   row, candidates, model_firms):
+                   row, candidates, model_firms, rules, i, rho, n_held_needs, lenders_k):
     """Business-model utility of each candidate firm for need k, into ``extra``.
 
-    ``model_firms``: bitmask of the firms that bundle k or belong to an ecosystem group; the
-    bundle and entry-bonus rules give the others exactly 0, so they are not evaluated for them.
+    ``model_firms``: bitmask of the firms that bundle k, belong to an ecosystem group or price k
+    by risk; the bundle, entry-bonus and risk-price rules give the others exactly 0, so they are
+    not evaluated for them.
     """
     f = 0
     mask = candidates
@@ -217,6 +315,10 @@ def _extra_utility(extra, market, bundle_saving, held, group_count, current, k, 
                                                and market.firm_int[current, GROUP] == g else 0)
                     if others > 0:
                         u += row[CONV_SENS] * market.firm_real[g, ENTRY_BONUS]
+                if lenders_k & _bit(f) and market.firm_real[f, RISK_PRICING] > 0.0:
+                    u -= row[PRICE_SENS] * np.log(_risk_price(
+                        market, f, _risk_estimate(rules, market, group_count, n_held_needs, i,
+                                                  f, rho)))
             if f == trial_firm:
                 u += market.firm_real[f, INCENTIVE]
             extra[f] = u
@@ -261,6 +363,8 @@ def _move(state, market, firm_since, held, group_count, start_mask, step, i, k, 
         if market.firm_int[old, GROUP] >= 0:
             group_count[market.firm_int[old, GROUP]] -= 1
     state.habit[i, k] = 0.0
+    state.satisfaction[i, k] = 0.0
+    state.flags[i, k] &= NOT_FAILED
     state.provider[i, k] = new
     if new >= 0:
         held[new] += _in_bundle(market.bundle_mask, new, k)
@@ -298,11 +402,12 @@ def _contextual_offers(key, step, i, need_id, j, market, group_count, current, p
 
 @njit(inline="always", cache=True)
 def _trigger(key, step, i, k, need_id, j, current, openness, known, trial_firm, market,
-             group_count, offered_k, context_firms_k, context_on, closed):
+             group_count, offered_k, context_firms_k, context_on, closed, unit_firms):
     """What the customer considers on occasion j of need k: ``(candidates, full_search)``.
 
     A full search (no provider, or the customer looks around with probability ``openness``)
-    considers every known firm offering k and the outside option. Otherwise a contextual offer
+    considers every firm offering k under a known awareness unit (``known``: a bitmask of
+    units, brands or firms) and the outside option. Otherwise a contextual offer
     that fires or the firm that referred the customer this step is compared with the current
     provider alone. ``candidates == bit(current)`` without a full search is autopilot. Firms the
     customer left whole this step (``closed``) are not considered again.
@@ -312,7 +417,7 @@ def _trigger(key, step, i, k, need_id, j, current, openness, known, trial_firm, 
     if current >= 0:
         candidates |= _bit(current)
     if full:
-        candidates |= known
+        candidates |= _known_firms(known, unit_firms, k)
     if context_on:
         candidates |= _contextual_offers(key, step, i, need_id, j, market, group_count, current,
                                          context_firms_k & ~candidates)
@@ -361,13 +466,22 @@ def _occasions(rules, needs, state, i, k, life_i):
 
 @njit(inline="always", cache=True)
 def _purchase(b, i, k, s, step, chosen, basket, t_in_step, since_ik, market, books, held,
-              group_count, n_held_needs, captured):
-    """Book one purchase of ``basket`` (reference spend) of need k from firm ``chosen``."""
+              group_count, n_held_needs, captured, rules, rho):
+    """Book one purchase of ``basket`` (reference spend) of need k from firm ``chosen``.
+
+    With risk decisions on, a lender's spend carries its risk price and it loses ``loss_rate ×
+    rho`` of it (the customer's true risk); otherwise ``loss_rate`` cut by pooled data.
+    """
     spend = basket * market.price[chosen, k] * _bundle_price_factor(
         market.firm_real, market.firm_int, market.bundle_mask, held[chosen], chosen, k)
+    if rules.behaviour[RISK_ON] > 0.0 and market.loss_rate[chosen, k] > 0.0:
+        spend *= _risk_price(market, chosen, _risk_estimate(rules, market, group_count,
+                                                            n_held_needs, i, chosen, rho))
+        loss = spend * market.loss_rate[chosen, k] * rho
+    else:
+        loss = spend * market.loss_rate[chosen, k] * _pooled_loss_factor(
+            market.firm_real, market.firm_int, group_count, chosen, n_held_needs)
     gross = spend * market.margin_rate[chosen, k]
-    loss = spend * market.loss_rate[chosen, k] * _pooled_loss_factor(
-        market.firm_real, market.firm_int, group_count, chosen, n_held_needs)
     fee = spend * market.firm_real[chosen, PARTNER_FEE]
     fk = books.fk
     fk[b, FK_REVENUE, chosen, k] += spend
@@ -413,17 +527,38 @@ def _dropout(rules, state, i, k, need_id, j, life_i):
 
 
 @njit(inline="always", cache=True)
+def _experience(rules, market, state, i, k, need_id, j, chosen):
+    """The moment of a purchase and its satisfaction; returns whether it was a service failure.
+
+    ``m = ln(experience) + noise z`` (z standard normal per occasion); satisfaction moves
+    towards it by ``memory``; a moment below the failure threshold sets ``FAILED``.
+    """
+    b = rules.behaviour
+    m = np.log(max(market.experience[chosen, k], 1e-9)) + b[SAT_NOISE] * normal(
+        rules.key, STREAM_SATISFACTION, rules.step, i, need_id * 64 + j)
+    state.satisfaction[i, k] += np.float32(b[SAT_MEMORY] * (m - state.satisfaction[i, k]))
+    if m < b[SAT_FAILURE]:
+        state.flags[i, k] |= FAILED
+        return True
+    return False
+
+
+@njit(inline="always", cache=True)
 def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach, scratch,
                known, brands_used, base_open, trial_firm, n_held_needs, start_mask, row, closed,
-               ended):
+               ended, rho):
     """Lifecycle, occasions, triggers, choices and purchases of need k for customer i.
 
-    Returns ``(known, brands_used, wallet, closed, ended)``: the updated bitmasks of known firms
-    and used brands, the reference-price spend of the occasions (the customer's wallet for the
-    need), the firms the customer leaves whole this step (``_joint_exit``) and the needs whose
-    relationship the lifecycle ended this step (not re-chosen, nor cross-sold, in the step).
+    Returns ``(known, brands_used, wallet, closed, ended)``: the updated bitmasks of known
+    awareness units and used brands, the reference-price spend of the occasions (the customer's
+    wallet for the need), the firms the customer leaves whole this step (``_joint_exit``) and the
+    needs whose relationship the lifecycle ended this step (not re-chosen, nor cross-sold, in
+    the step). Satisfaction (on when its memory > 0) scales looking around and the price alert,
+    and a service failure makes the next occasion a full search; with risk decisions on,
+    lenders that decline the customer are not considered.
     """
-    offered, context_firms, model_firms, bundle_saving, context_on, plain = reach
+    offered, context_firms, model_firms, bundle_saving, context_on, plain, unit_firms, \
+        lenders = reach
     firm_since, held, group_count, extra = scratch[0], scratch[1], scratch[2], scratch[3]
     captured = scratch[7]
     key, step = rules.key, rules.step
@@ -450,23 +585,39 @@ def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach,
     if n_occasions == 0:
         return known, brands_used, 0.0, closed, ended
     basket = draw(needs.basket_dist[k], needs.basket_p[k, 0], needs.basket_p[k, 1], key,
-                  STREAM_NEED, 0, i, need_id) * row[INCOME_SCALE]
+                  STREAM_NEED, 0, i, need_id) * row[INCOME_SCALE] * needs.basket_scale[k]
     behaviour = rules.behaviour
+    sat_on = behaviour[SAT_MEMORY] > 0.0
     openness = base_open
+    failed = False
     if current >= 0:
-        openness += behaviour[PRICE_ALERT] * market.price_rise[current, k]
+        alert = behaviour[PRICE_ALERT]
+        if sat_on:
+            satisfaction = state.satisfaction[i, k]
+            openness = base_open * np.exp(-behaviour[SAT_OPENNESS] * satisfaction)
+            alert *= np.exp(-behaviour[SAT_ALERT] * satisfaction)
+            failed = (state.flags[i, k] & FAILED) != 0
+        openness += alert * market.price_rise[current, k]
     t_in_step = 0.0
     wallet = 0.0
     for j in range(n_occasions):
-        candidates, full = _trigger(key, step, i, k, need_id, j, current, openness, known,
-                                    trial_firm, market, group_count, offered[k], context_firms[k],
-                                    context_on, closed)
+        candidates, full = _trigger(key, step, i, k, need_id, j, current,
+                                    1.0 if failed else openness, known, trial_firm, market,
+                                    group_count, offered[k], context_firms[k], context_on, closed,
+                                    unit_firms)
+        if failed:  # the service failure has made this occasion a search
+            failed = False
+            state.flags[i, k] &= NOT_FAILED
+        if lenders[k] & candidates:
+            candidates &= ~_declined(rules, market, group_count, n_held_needs, i, rho,
+                                     candidates, lenders[k], current)
         if not full and candidates == _bit(current):
             chosen = current  # autopilot: no choice
         else:
             if not plain or trial_firm >= 0:
                 _extra_utility(extra, market, bundle_saving, held, group_count, current, k,
-                               trial_firm, row, candidates, model_firms[k])
+                               trial_firm, row, candidates, model_firms[k], rules, i, rho,
+                               n_held_needs, lenders[k])
             chosen = _choose_provider(key, STREAM_CHOICE, step, i, k, need_id, j, current,
                                       state.habit[i, k], candidates, full, extra, brands_used,
                                       row, market, behaviour[TASTE_SCALE],
@@ -479,7 +630,7 @@ def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach,
             _move(state, market, firm_since, held, group_count, start_mask, step, i, k, current,
                   chosen)
             if chosen >= 0:
-                known |= _bit(chosen)
+                known |= _bit(market.unit[chosen, k])
             brands_used = _brands_in_use(market, state, i)
         current = chosen
         wallet += basket
@@ -489,7 +640,9 @@ def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach,
             t_in_step = _next_purchase_time(key, step, i, need_id, j, n_occasions, t_in_step)
         if chosen >= 0:
             _purchase(b, i, k, s, step, chosen, basket, t_in_step, state.since[i, k], market,
-                      books, held, group_count, n_held_needs, captured)
+                      books, held, group_count, n_held_needs, captured, rules, rho)
+            if sat_on:
+                failed = _experience(rules, market, state, i, k, need_id, j, chosen)
             if rules.lifecycle_kind != CONTRACTUAL and _dropout(rules, state, i, k, need_id, j,
                                                                 life_i):
                 _move(state, market, firm_since, held, group_count, start_mask, step, i, k,
@@ -501,7 +654,7 @@ def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach,
 
 @njit(inline="always", cache=True)
 def _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch, brands_used, row,
-             annoyance, start_mask, need_id):
+             annoyance, start_mask, need_id, rho, n_held_needs):
     """One cross-sell contact of firm f for need k: f's offer against the status quo.
 
     The customer considers it with the firm's ``attention`` probability; then it is a binary
@@ -509,7 +662,7 @@ def _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch, bran
     none. The contacted offer loses ``annoyance`` utility (``fatigue.annoyance`` × the customer's
     fatigue). Winning makes f the provider.
     """
-    offered, context_firms, model_firms, bundle_saving, context_on, plain = reach
+    model_firms, bundle_saving, lenders = reach[2], reach[3], reach[7]
     firm_since, held, group_count, extra = scratch[0], scratch[1], scratch[2], scratch[3]
     books.fk[b, FK_CONTACTS, f, k] += 1.0
     books.cells[b, CELL_CONTACTS, f, cell] += 1.0
@@ -522,7 +675,7 @@ def _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch, bran
     if current >= 0:
         candidates |= _bit(current)
     _extra_utility(extra, market, bundle_saving, held, group_count, current, k, -1, row,
-                   candidates, model_firms[k])
+                   candidates, model_firms[k], rules, i, rho, n_held_needs, lenders[k])
     extra[f] -= annoyance
     chosen = _choose_provider(rules.key, STREAM_CONTACT, rules.step, i, k, need_id, f, current,
                               state.habit[i, k], candidates, current < 0, extra, brands_used, row,
@@ -538,15 +691,17 @@ def _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch, bran
 
 @njit(inline="always", cache=True)
 def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, scratch,
-                brands_used, row, fat, start_mask, ended):
+                brands_used, row, fat, start_mask, ended, rho, n_held_needs):
     """Cross-sell: each firm contacts its own customers; returns the customer's new fatigue.
 
     ``silo``: each product unit contacts on its own (one draw per need it could sell);
     ``value_stream``: one draw per firm, then one coordinated offer, the need with the largest
     utility gain. Needs are visited in the step's order (``scratch`` holds it), firms in index
-    order; a need whose relationship the lifecycle ended this step (``ended``) is not contacted.
+    order; a need whose relationship the lifecycle ended this step (``ended``) is not contacted,
+    nor, with risk decisions on, a need whose lender would decline the customer.
     """
     order = scratch[5]
+    lenders, group_count = reach[7], scratch[2]
     behaviour = rules.behaviour
     n_firms, n_needs = market.available.shape
     for f in range(n_firms):
@@ -573,6 +728,9 @@ def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, s
             if (not market.available[f, k] or current == f or not (state.flags[i, k] & HAS_NEED)
                     or state.flags[i, k] & DEAD or ended & _bit(k)):
                 continue
+            if lenders[k] & _bit(f) and _declined(rules, market, group_count, n_held_needs, i,
+                                                 rho, _bit(f), lenders[k], current):
+                continue
             if value_stream:  # one coordinated best offer: the largest utility gain
                 gain = _utility(row, f, k, current, 0.0, brands_used, market)
                 if current >= 0:
@@ -585,13 +743,13 @@ def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, s
                          (needs.need_id[k] + 1) * 64 + f) < p_contact:
                 if _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch,
                             brands_used, row, behaviour[FATIGUE_ANNOYANCE] * fat, start_mask,
-                            needs.need_id[k]):
+                            needs.need_id[k], rho, n_held_needs):
                     brands_used = _brands_in_use(market, state, i)
                 fat += behaviour[FATIGUE_PER_CONTACT]
         if value_stream and best_k >= 0:
             if _contact(b, i, best_k, f, cell, rules, market, state, books, reach, scratch,
                         brands_used, row, behaviour[FATIGUE_ANNOYANCE] * fat, start_mask,
-                        needs.need_id[best_k]):
+                        needs.need_id[best_k], rho, n_held_needs):
                 brands_used = _brands_in_use(market, state, i)
             fat += behaviour[FATIGUE_PER_CONTACT]
     return fat
@@ -636,6 +794,7 @@ def _close_books(b, i, s, rules, market, customers, state, books, scratch, known
     fk, f_ledger, step = books.fk, books.f, rules.step
     n_firms, n_needs = market.available.shape
     end_mask = np.uint64(0)
+    unit_mask = np.uint64(0)
     for k in range(n_needs):
         p0 = start_provider[k]
         current = state.provider[i, k]
@@ -647,9 +806,11 @@ def _close_books(b, i, s, rules, market, customers, state, books, scratch, known
         if current >= 0:
             fk[b, FK_CUSTOMERS, current, k] += 1.0
             end_mask |= _bit(current)
-            known |= _bit(current)
+            unit_mask |= _bit(market.unit[current, k])
+    known |= unit_mask
     state.aware[i] = known
     state.customer_of[i] = end_mask
+    state.unit_of[i] = unit_mask
     state.fatigue[i] = fat
     state.trial[i] = -1
     books.sf[b, SF_CUSTOMERS, s, n_firms] += 1.0
@@ -711,7 +872,7 @@ def _step_customers(rules, market, customers, needs, state, books):
     """
     n = state.provider.shape[0]
     n_blocks = (n + BLOCK - 1) // BLOCK
-    reach = _reach(market)
+    reach = _reach(market, rules.behaviour[RISK_ON] > 0.0)
     n_firms, n_needs = market.available.shape
     for b in prange(n_blocks):
         # per-customer scratch: firm_since, held, group_count, extra, start_provider, order,
@@ -733,6 +894,7 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
     n_firms = market.available.shape[0]
     plain = reach[5]
     behaviour = rules.behaviour
+    risk_on = behaviour[RISK_ON] > 0.0
     order = scratch[5]
     for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
         if plain:  # what _extra_utility would write for every firm but a referrer
@@ -745,6 +907,7 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
         fat = state.fatigue[i] * (1.0 - behaviour[FATIGUE_DECAY])
         base_open = row[OPENNESS] + behaviour[FATIGUE_OPENNESS] * fat
         brands_used, n_held_needs = _open_books(i, market, state, scratch)
+        rho = _true_risk(rules, i) if risk_on else 1.0
         _need_order(rules.key, rules.step, i, needs.need_id, order, scratch[6])
         wallet = 0.0
         closed = np.uint64(0)
@@ -752,13 +915,20 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
         for r in range(n_needs):
             k = order[r]
             if not (state.flags[i, k] & HAS_NEED):
+                p = state.provider[i, k]
+                if p >= 0:  # the need has faded (a falling prevalence trend)
+                    _move(state, market, scratch[0], scratch[1], scratch[2], start_mask,
+                          rules.step, i, k, p, OUTSIDE)
+                    ended |= _bit(k)
+                    brands_used = _brands_in_use(market, state, i)
                 continue
             known, brands_used, spent, closed, ended = _live_need(
                 b, i, k, s, rules, market, customers, needs, state, books, reach, scratch,
                 known, brands_used, base_open, trial_firm, n_held_needs, start_mask, row, closed,
-                ended)
+                ended, rho)
             wallet += spent
             books.sf[b, SF_WALLET, s, n_firms] += spent
+            books.sk[b, s, k] += spent
         if closed:  # needs that arose before the joint exit: the relationships the customer had
             # with the firm at the start of the step end too
             for k in range(n_needs):
@@ -769,6 +939,6 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
                     ended |= _bit(k)
             brands_used = _brands_in_use(market, state, i)
         fat = _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach,
-                          scratch, brands_used, row, fat, start_mask, ended)
+                          scratch, brands_used, row, fat, start_mask, ended, rho, n_held_needs)
         _close_books(b, i, s, rules, market, customers, state, books, scratch, known, fat,
                      start_mask, trial_firm, wallet)

@@ -15,7 +15,11 @@ Definitions (per step; currency in the config's unit):
 * ``conversion_rate = conversions / contacts`` of cross-sell (NaN without contacts); per unit,
   ``churn_rate`` is the unit's churned customers over its customers at the start of the step;
 * ``partner_fees`` = fees received from partners (ecosystem) - fees paid to the host (partner);
-* ``profit = gross_margin - losses - marketing_spend - contact_cost + partner_fees``;
+* ``capex``, ``opex``, ``cost_to_serve``: the firm's investments' one-off outlay (in the step an
+  investment starts), running cost per step and cost of serving its customers (docs/model.md,
+  "Investment economics"); 0 without investments;
+* ``profit = gross_margin - losses - marketing_spend - contact_cost + partner_fees - capex -
+  opex - cost_to_serve``;
 * ``marketing_spend`` = advertising budget + referral rewards (all acquisition spending);
 * cohort ``cum_margin_per_acquired`` is the realized LTV: contribution (gross margin - losses -
   partner fees paid)
@@ -63,9 +67,12 @@ class HistoryLike(Protocol):
     segment_revenue: np.ndarray
     segment_wallet: np.ndarray
     segment_captured: np.ndarray
+    segment_need_wallet: np.ndarray
+    offered: np.ndarray
     cohort_alive: np.ndarray
     cohort_contribution: np.ndarray
     transactions: list[np.ndarray]
+    investment_cost: np.ndarray  # [t, f, 3]: capex, opex, cost to serve
 
 
 #: The columns that are NaN by definition in some rows: ratios whose denominator is 0 there
@@ -145,7 +152,8 @@ def _tag(frame: pd.DataFrame, arm: str, replication: int) -> pd.DataFrame:
 #: The value columns of ``firm_metrics`` (after ``arm``, ``replication``, ``step``, ``firm``).
 FIRM_METRICS = ("customers", "new_customers", "churned_customers", "churn_rate",
                 "churn_rate_single", "churn_rate_multi", "marketing_spend", "contact_cost", "cac",
-                "cac_arpu", "revenue", "gross_margin", "losses", "partner_fees", "profit", "arpu",
+                "cac_arpu", "revenue", "gross_margin", "losses", "partner_fees", "capex", "opex",
+                "cost_to_serve", "profit", "arpu",
                 "products_per_customer", "share_of_wallet", "contacts", "conversions",
                 "conversion_rate", "referral_joins")
 #: The value columns of ``unit_metrics`` (after ``arm``, ``replication``, ``step``, ``firm``,
@@ -164,7 +172,9 @@ def firm_metrics(h: HistoryLike, firms: list[str], arm: str = "base",
     losses = h.losses.sum(axis=2)
     start = np.vstack([h.customers[:1], h.customers[:-1]])
     partner_fees = h.partner_income - h.partner_fees.sum(axis=2)
+    capex, opex, serve = (h.investment_cost[:, :, j] for j in range(3))
     profit = gross_margin - losses - h.marketing_spend - h.contact_cost + partner_fees
+    profit = profit - capex - opex - serve  # exact without investments: x - 0.0 == x
     frame = _grid(step=steps, firm=firms)
     cac = _ratio(h.marketing_spend, h.new_customers)
     arpu = _ratio(revenue, h.customers)
@@ -183,6 +193,9 @@ def firm_metrics(h: HistoryLike, firms: list[str], arm: str = "base",
         "gross_margin": gross_margin,
         "losses": losses,
         "partner_fees": partner_fees,
+        "capex": capex,
+        "opex": opex,
+        "cost_to_serve": serve,
         "profit": profit,
         "arpu": arpu,
         "products_per_customer": _ratio(h.unit_customers.sum(axis=2), h.customers),
@@ -242,8 +255,10 @@ def segment_metrics(h: HistoryLike, segments: list[str], firms: list[str], arm: 
 
     ``wallet`` is the segment's spend on every need that arose, at reference price (currency per
     step), whoever served it; ``share_of_wallet`` = the part of it bought from the firm (at
-    reference price) over the wallet, in [0, 1]. The row ``firm = "all"`` holds the segment's
-    size and the share served by any firm.
+    reference price) over the wallet, in [0, 1]. ``addressable_wallet`` is the part of the
+    wallet spent on the needs the firm offers in the step, ``captured_wallet`` the part bought
+    from the firm (<= addressable). The row ``firm = "all"`` holds the segment's size and the
+    share served by any firm (its addressable wallet is the whole wallet).
     """
     frame = _grid(step=list(range(h.segment_wallet.shape[0])), segment=segments,
                   firm=[*firms, "all"])
@@ -256,6 +271,12 @@ def segment_metrics(h: HistoryLike, segments: list[str], firms: list[str], arm: 
     frame["revenue"] = revenue.ravel()
     frame["wallet"] = wallet.ravel()
     frame["share_of_wallet"] = _ratio(captured, wallet).ravel()
+    addressable = np.empty_like(wallet)
+    addressable[:, :, :-1] = np.einsum("tsk,tfk->tsf", h.segment_need_wallet,
+                                       h.offered.astype(float))
+    addressable[:, :, -1] = h.segment_need_wallet.sum(axis=2)
+    frame["addressable_wallet"] = addressable.ravel()
+    frame["captured_wallet"] = captured.ravel()
     return _tag(frame, arm, replication)
 
 
