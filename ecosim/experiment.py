@@ -249,7 +249,7 @@ def output_bytes(configs: dict[str, EcosimConfig]) -> int:
     for cfg in configs.values():
         steps, firms = cfg.time.horizon + 1, len(cfg.firms)
         needs, segments = len(cfg.needs), len(cfg.customers.segments)
-        values = (steps * firms * 22  # firm_metrics: rows × columns
+        values = (steps * firms * 25  # firm_metrics: rows × columns
                   + steps * firms * needs * 16  # unit_metrics
                   + steps * segments * (firms + 1) * 9  # segment_metrics
                   + firms * steps * (steps + 1) // 2 * 9)  # cohort_retention, at most

@@ -24,6 +24,12 @@ CUMULATIVE_KPIS = {"cum_revenue": "revenue", "cum_profit": "profit", "cum_contac
                    "cum_new_customers": "new_customers"}
 #: Steps averaged for the LTV estimate at the horizon.
 LTV_WINDOW = 12
+#: The investment costs of ``firm_metrics`` (0 without investments; absent from older runs).
+INVESTMENT_COSTS = ("capex", "opex", "cost_to_serve")
+#: KPIs that are already paired differences to the baseline arm, per replication: NaN for the
+#: baseline itself, and ``experiment_summary`` gives them no ``diff_*`` of their own.
+PAIRED_KPIS = ("justified_investment", "incremental_payback_step",
+               "incremental_payback_within_horizon", "incremental_breakeven_step")
 
 
 def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float, float, int]:
@@ -58,6 +64,9 @@ def run_kpis(firm_metrics: pd.DataFrame, discount_rate: float) -> pd.DataFrame:
     row gets ``ltv`` and ``ltv_cac`` NaN (reported as not defined, never inf) and the flag
     ``ltv_unbounded`` 1.0 (else 0.0), which tells it from an LTV that is NaN for want of data
     (no customers); summarised over replications, the flag is the share of them affected.
+
+    The investment KPIs (``npv``, costs, payback and break-even steps, and with several arms the
+    largest justified investment) are ``investment_kpis``'s.
     """
     keys = ["arm", "replication", "firm"]
     last_step = firm_metrics["step"].max()
@@ -84,14 +93,117 @@ def run_kpis(firm_metrics: pd.DataFrame, discount_rate: float) -> pd.DataFrame:
     out["ltv_unbounded"] = unbounded.reindex(out.index, fill_value=False).astype(float)
     cac = w["marketing_spend"] / w["new_customers"].where(w["new_customers"] > 0)
     out["ltv_cac"] = out["ltv"] / cac.where(cac > 0)
+    invest = investment_kpis(firm_metrics, discount_rate)
+    for name in invest.columns:
+        out[name] = invest[name].reindex(out.index)
     return out.reset_index()
+
+
+def npv(cash: np.ndarray, steps: np.ndarray, discount_rate: float) -> float:
+    """Net present value at step 0 of ``cash`` received at ``steps``: ``Σ cash_t (1 + d)^-t``."""
+    cash, steps = np.asarray(cash, float), np.asarray(steps, float)
+    return float(np.sum(cash / (1.0 + discount_rate) ** steps))
+
+
+def payback_step(cash: np.ndarray, steps: np.ndarray, start: float) -> float:
+    """The first step ``t >= start`` at which ``Σ_{start <= s <= t} cash_s >= 0``; NaN if none.
+
+    NaN means "not paid back within the horizon" (or no ``start``: NaN), never a payback.
+    """
+    cash, steps = np.asarray(cash, float), np.asarray(steps)
+    if not np.isfinite(start):
+        return np.nan
+    after = steps >= start
+    cumulative = np.cumsum(np.where(after, cash, 0.0))
+    hit = np.nonzero(after & (cumulative >= 0))[0]
+    return float(steps[hit[0]]) if hit.size else np.nan
+
+
+def breakeven_step(cash: np.ndarray, steps: np.ndarray, start: float) -> float:
+    """The first step ``t >= start`` with ``cash_t >= 0``; NaN if none within the horizon."""
+    cash, steps = np.asarray(cash, float), np.asarray(steps)
+    if not np.isfinite(start):
+        return np.nan
+    hit = np.nonzero((steps >= start) & (cash >= 0))[0]
+    return float(steps[hit[0]]) if hit.size else np.nan
+
+
+def _series(firm_metrics: pd.DataFrame, column: str, keys: list[str]) -> pd.DataFrame:
+    """One row per (arm, replication, firm), one column per played step (0 if absent)."""
+    played = firm_metrics[firm_metrics["step"] > 0]
+    values = played[column] if column in played else pd.Series(0.0, index=played.index)
+    return values.set_axis(pd.MultiIndex.from_frame(played[keys + ["step"]])).unstack("step")
+
+
+def investment_kpis(firm_metrics: pd.DataFrame, discount_rate: float) -> pd.DataFrame:
+    """Investment economics per (arm, replication, firm) (docs/model.md, "Investment economics").
+
+    Over steps 1..horizon, ``profit`` being net of every investment cost:
+
+    * ``npv`` = ``Σ_t profit_t (1 + d)^-t``; ``cum_capex``, ``cum_opex``, ``cum_cost_to_serve``
+      the costs summed;
+    * ``payback_step``: from the firm's first step with an investment cost ``t0``, the first
+      step at which its cumulative profit since ``t0`` is >= 0 (it credits the firm's whole
+      profit, not only what the investment adds); ``breakeven_step``: the first step ``>= t0``
+      with profit >= 0; both NaN without an investment or when not reached within the horizon,
+      ``payback_within_horizon`` telling the two apart (1.0 / 0.0; NaN without an investment);
+    * with several arms, against the first (the baseline), replication by replication:
+      ``justified_investment`` = NPV(profit + capex) - NPV(baseline's profit), the most a
+      one-off outlay at step 0 could cost for the arm to do as well as the baseline;
+      ``incremental_payback_step`` / ``incremental_breakeven_step``: as above on the profit
+      difference to the baseline, from the arm's first investment step, with
+      ``incremental_payback_within_horizon``; NaN for the baseline itself and for a firm without
+      an investment in the arm.
+    """
+    keys = ["arm", "replication", "firm"]
+    profit = _series(firm_metrics, "profit", keys)
+    costs = {name: _series(firm_metrics, name, keys) for name in INVESTMENT_COSTS}
+    steps = np.asarray(profit.columns, dtype=np.int64)
+    spent = sum(costs.values()).to_numpy() > 0
+    first = np.where(spent.any(axis=1), steps[np.argmax(spent, axis=1)], np.nan)
+    out = pd.DataFrame(index=profit.index)
+    out["npv"] = [npv(row, steps, discount_rate) for row in profit.to_numpy()]
+    for name, frame in costs.items():
+        out[f"cum_{name}"] = frame.sum(axis=1)
+    out["payback_step"] = [payback_step(row, steps, t0)
+                           for row, t0 in zip(profit.to_numpy(), first)]
+    out["payback_within_horizon"] = np.where(np.isfinite(first),
+                                             np.isfinite(out["payback_step"]), np.nan)
+    out["breakeven_step"] = [breakeven_step(row, steps, t0)
+                             for row, t0 in zip(profit.to_numpy(), first)]
+    arms = list(dict.fromkeys(firm_metrics["arm"]))
+    if len(arms) > 1:
+        before_capex = profit + costs["capex"]
+        base = profit.xs(arms[0], level="arm")
+        base_npv = pd.Series([npv(row, steps, discount_rate) for row in base.to_numpy()],
+                             index=base.index)
+        start = pd.Series(first, index=profit.index)
+        paired = {name: pd.Series(np.nan, index=profit.index) for name in PAIRED_KPIS}
+        for position, (arm, replication, firm) in enumerate(profit.index):
+            if arm == arms[0] or (replication, firm) not in base.index:
+                continue
+            gain = profit.iloc[position].to_numpy() - base.loc[(replication, firm)].to_numpy()
+            t0 = start.iloc[position]
+            paired["justified_investment"].iloc[position] = (
+                npv(before_capex.iloc[position].to_numpy(), steps, discount_rate)
+                - base_npv.loc[(replication, firm)])
+            if not np.isfinite(t0):
+                continue  # no investment in this arm: nothing to pay back
+            paid = payback_step(gain, steps, t0)
+            paired["incremental_payback_step"].iloc[position] = paid
+            paired["incremental_payback_within_horizon"].iloc[position] = float(np.isfinite(paid))
+            paired["incremental_breakeven_step"].iloc[position] = breakeven_step(gain, steps, t0)
+        for name, values in paired.items():
+            out[name] = values
+    return out
 
 
 def experiment_summary(kpis: pd.DataFrame, baseline: str | None = None) -> pd.DataFrame:
     """One row per (arm, firm, kpi): mean, sd, 95% CI, n, and the paired difference to baseline.
 
     ``diff_*`` columns summarise ``kpi(arm, r) - kpi(baseline, r)`` over replications r (NaN for
-    the baseline itself); ``baseline`` defaults to the first arm.
+    the baseline itself, and for ``PAIRED_KPIS``, which already are such differences);
+    ``baseline`` defaults to the first arm.
     """
     arms = list(dict.fromkeys(kpis["arm"]))
     baseline = arms[0] if baseline is None else baseline
@@ -105,7 +217,7 @@ def experiment_summary(kpis: pd.DataFrame, baseline: str | None = None) -> pd.Da
             row = {"arm": arm, "firm": firm, "kpi": kpi, "mean": mean, "sd": sd, "ci_low": low,
                    "ci_high": high, "n": n, "diff_mean": np.nan, "diff_sd": np.nan,
                    "diff_ci_low": np.nan, "diff_ci_high": np.nan}
-            if arm != baseline:
+            if arm != baseline and kpi not in PAIRED_KPIS:
                 reference = base.loc[firm, kpi].reindex(paired.index)
                 d_mean, d_sd, d_low, d_high, _ = mean_ci((paired[kpi] - reference).to_numpy())
                 row.update(diff_mean=d_mean, diff_sd=d_sd, diff_ci_low=d_low,

@@ -84,6 +84,32 @@ KPIS: dict[str, Kpi] = {
                         None, "cross-sell offers summed over the run"),
     "cum_new_customers": Kpi("customers acquired over the run", "total acquired", "customers",
                              "count", True, "new customers summed over the run"),
+    "npv": Kpi("net present value of profit (NPV)", "NPV", "currency", "money", True,
+               "profit of every {step}, investment costs included, discounted to {step} 0 at "
+               "the run's discount rate"),
+    "cum_capex": Kpi("investment outlay (capex)", "capex", "currency", "money", False,
+                     "one-off investment costs summed over the run"),
+    "cum_opex": Kpi("running cost of investments (opex)", "opex", "currency", "money", False,
+                    "investments' running costs summed over the run"),
+    "cum_cost_to_serve": Kpi("cost to serve", "cost to serve", "currency", "money", False,
+                             "investments' cost per customer served, summed over the run"),
+    "payback_step": Kpi("payback step", "payback", "{step}", "number", False,
+                        "first {step} at which the firm's cumulative profit since its investment "
+                        "started, investment costs included, is back at 0 or above"),
+    "breakeven_step": Kpi("break-even step", "break-even", "{step}", "number", False,
+                          "first {step} from the investment's start with a profit >= 0"),
+    "justified_investment": Kpi("largest justified investment", "justified investment",
+                                "currency", "money", True,
+                                "NPV of the arm's profit before capex minus NPV of the "
+                                "baseline's profit: the most a one-off outlay could cost"),
+    "incremental_payback_step": Kpi("payback step vs the baseline", "incremental payback",
+                                    "{step}", "number", False,
+                                    "first {step} at which the cumulative profit gained over the "
+                                    "baseline since the investment started is back at 0 or above"),
+    "incremental_breakeven_step": Kpi("break-even step vs the baseline",
+                                      "incremental break-even", "{step}", "number", False,
+                                      "first {step} from the investment's start whose profit is "
+                                      "at least the baseline's"),
 }
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from ecosim.metrics.summary import LTV_WINDOW
 from ecosim.report.data import ReportData, as_report_data
 from ecosim.report.figures import FigureSpec, plan_figures
@@ -19,6 +21,7 @@ from ecosim.report.tables import (
     definitions_table,
     firm_by_arm_table,
     firms_table,
+    investment_table,
     kpi_table,
     markdown_table,
     shapley_table,
@@ -29,8 +32,10 @@ LEFT_OUT = (
     "Firms do not react to each other: prices, qualities and budgets follow the config and its "
     "scheduled events (no price war, no matching of a rival's offer); only a firm with the "
     "`ltv_cac_target` marketing rule adapts its budget.",
-    "There is no supply side: no capacity limits, service levels, fixed or platform costs. "
-    "Profit is gross margin minus credit losses, marketing, contact costs and partner fees.",
+    "There is no supply side: no capacity limits or service levels, and no fixed or platform "
+    "costs beyond the investments a config declares (capex, opex, cost to serve). Profit is "
+    "gross margin minus credit losses, marketing, contact costs and investment costs, plus "
+    "partner fees.",
     "The market is stationary: the customers, their behavioural factors, their needs and basket "
     "sizes and their social network do not change during the run (no growth, seasonality or "
     "macroeconomic shocks).",
@@ -58,6 +63,51 @@ def _intro(data: ReportData) -> list[str]:
                   "the market with each other.", ""]
     lines += ["## The answer in two sentences", "", " ".join(s for s in answer(data) if s), ""]
     return lines
+
+
+def _invests(data: ReportData, firm: str | None = None) -> bool:
+    """Whether any arm spends on investments (for ``firm``, or any firm)."""
+    s = data.summary
+    rows = s[s["kpi"].isin(["cum_capex", "cum_opex", "cum_cost_to_serve"])]
+    if firm is not None:
+        rows = rows[rows["firm"] == firm]
+    return bool((rows["mean"].fillna(0) > 0).any())
+
+
+def _investment(data: ReportData) -> list[str]:
+    """NPV, payback, break-even and the largest justified investment (docs/model.md)."""
+    if "npv" not in set(data.summary["kpi"]) or not (data.is_experiment or _invests(data)):
+        return []
+    unit, horizon, r = data.step_unit, data.horizon, data.replications
+    rate = data.config.time.discount_rate
+    lines = ["## Investment economics", "",
+             f"Profit includes the investments' costs: capex once in the {unit} an investment "
+             f"starts, opex and cost to serve every {unit} from then on (capex / opex / cost to "
+             f"serve below are summed over the run). NPV discounts each {unit}'s profit to "
+             f"{unit} 0 at {100 * rate:.2g}% per {unit}. A payback {unit} is the first {unit} at "
+             f"which the cumulative profit since the investment started, its costs included, is "
+             f"back at 0 or above; a break-even {unit} the first {unit} with a profit of 0 or "
+             f"above. \"Not within {horizon} {unit}s\" means there is none in the run: no payback "
+             f"is claimed."]
+    if data.is_experiment:
+        firm = data.focus_firm
+        lines[-1] += (f" Against **{data.baseline}**, replication by replication: the largest "
+                      f"justified investment is the NPV of the arm's profit before capex minus "
+                      f"the baseline's NPV, the most a one-off outlay at {unit} 0 could cost "
+                      f"for the arm to do as well as the baseline; payback and break-even vs "
+                      f"baseline use the profit gained over the baseline. The payback of the "
+                      f"firm's own profit credits all of its profit, not only what the "
+                      f"investment adds. Firm: **{firm}**.")
+        table = investment_table(data.summary, firm, data.arms, unit, horizon, r)
+    else:
+        frames = []
+        for firm in data.firms:
+            if _invests(data, firm):
+                frame = investment_table(data.summary, firm, [data.baseline], unit, horizon, r)
+                frames.append(frame.drop(columns="arm").assign(firm=firm))
+        table = pd.concat(frames, ignore_index=True)
+        table = table[["firm", *[c for c in table.columns if c != "firm"]]]
+    return [*lines, "", markdown_table(table), ""]
 
 
 def _design(data: ReportData) -> list[str]:
@@ -159,7 +209,7 @@ def _definitions(data: ReportData) -> list[str]:
 
 def render_report(data: ReportData, figures: list[FigureSpec]) -> str:
     """The text of ``report.md``."""
-    lines = [*_intro(data), *_design(data), *_results(data), *_figures(figures), *caveats(data),
+    lines = [*_intro(data), *_investment(data), *_design(data), *_results(data), *_figures(figures), *caveats(data),
              *_definitions(data)]
     return "\n".join(lines).rstrip() + "\n"
 

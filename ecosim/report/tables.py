@@ -17,6 +17,7 @@ from ecosim.report.labels import (
     format_difference,
     format_interval,
     format_value,
+    human,
     kpi_info,
     unit,
 )
@@ -169,3 +170,71 @@ def definitions_table(kpis: list[str], step_unit: str) -> pd.DataFrame:
     return pd.DataFrame([{"KPI": kpi_info(k).label, "unit": unit(k, step_unit),
                           "definition": kpi_info(k).definition.format(step=step_unit)}
                          for k in kpis])
+
+
+def _step(value: float) -> str:
+    """A step, or a mean of steps, to one decimal: "7", "7.5"."""
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def _step_cell(summary: pd.DataFrame, arm: str, firm: str, kpi: str, flag: str,
+               step_unit: str, horizon: int, replications: int) -> str:
+    """A payback or break-even step for a reader: never a payback that did not happen.
+
+    "no investment" when the firm has none in the arm; "not within 36 months" when no
+    replication reaches it; the mean step with its CI when every one does; otherwise the mean
+    over the replications that reach it, saying how many do not.
+    """
+    row = _summary_row(summary, arm, firm, kpi)
+    reached = _summary_row(summary, arm, firm, flag) if flag else None
+    if row is None or (reached is not None and reached["n"] == 0):
+        return "no investment"
+    never = f"not within {horizon} {step_unit}s"
+    if row["n"] == 0:
+        return never
+    text = f"{step_unit} {_step(row['mean'])}"
+    if row["n"] < replications:
+        return (f"{text} in {int(row['n'])} of {replications} replications; "
+                f"{never} in the others")
+    if math.isfinite(row["ci_low"]):
+        text += f" [{_step(row['ci_low'])}, {_step(row['ci_high'])}]"
+    return text
+
+
+def investment_table(summary: pd.DataFrame, firm: str, arms: list[str], step_unit: str,
+                     horizon: int, replications: int) -> pd.DataFrame:
+    """Rows arms: NPV, investment costs, largest justified investment, payback and break-even.
+
+    The paired columns (justified investment, payback and break-even vs the baseline) say
+    "baseline" on the first arm; a step that is not reached reads "not within ... steps".
+    """
+    rows = []
+    for i, arm in enumerate(arms):
+        npv = _summary_row(summary, arm, firm, "npv")
+        if npv is None:
+            continue
+        costs = [_summary_row(summary, arm, firm, f"cum_{name}")
+                 for name in ("capex", "opex", "cost_to_serve")]
+        spent = "/".join(human(c["mean"]) if c is not None else "n/a" for c in costs)
+        row = {"arm": arm,
+               "NPV of profit": f"{human(npv['mean'])} "
+                                f"{format_interval('npv', npv['ci_low'], npv['ci_high'])}",
+               "capex / opex / cost to serve": spent}
+        if len(arms) > 1:
+            justified = _summary_row(summary, arm, firm, "justified_investment")
+            row["largest justified investment"] = "baseline" if i == 0 else (
+                "n/a" if justified is None else
+                f"{format_difference('npv', justified['mean'])} "
+                f"{format_interval('npv', justified['ci_low'], justified['ci_high'], True)}")
+            for kpi, flag, name in (
+                    ("incremental_payback_step", "incremental_payback_within_horizon",
+                     "payback vs baseline"),
+                    ("incremental_breakeven_step", "incremental_payback_within_horizon",
+                     "break-even vs baseline")):
+                row[name] = "baseline" if i == 0 else _step_cell(
+                    summary, arm, firm, kpi, flag, step_unit, horizon, replications)
+        row["payback of the firm's own profit"] = _step_cell(
+            summary, arm, firm, "payback_step", "payback_within_horizon", step_unit, horizon,
+            replications)
+        rows.append(row)
+    return pd.DataFrame(rows)
