@@ -337,7 +337,8 @@ def test_largest_justified_investment_is_the_discounted_profit_difference() -> N
     kpis = result.kpis.set_index(["arm", "replication", "firm"])
     for replication in range(base.replications):
         for name in base.firms:
-            def series(arm: str, column: str) -> np.ndarray:
+            def series(arm: str, column: str, replication: int = replication,
+                       name: str = name) -> np.ndarray:
                 rows = fm[(fm["arm"] == arm) & (fm["replication"] == replication)
                           & (fm["firm"] == name) & (fm["step"] > 0)].sort_values("step")
                 return rows[column].to_numpy()

@@ -24,9 +24,11 @@ TARGETING_CODES = {"none": bm.TARGET_NONE, "sociodemographic": bm.TARGET_SOCIODE
 
 
 def ramp_strength(step: int, start: int, ramp: int) -> float:
-    """Strength of an invested capability at ``step``: 0 before ``start``, then
-    ``min(1, (step - start + 1) / ramp)`` (1 from ``start`` when ``ramp`` is 0), docs/model.md,
-    "Investment economics"."""
+    """Strength in [0, 1] of an invested capability at ``step`` (docs/model.md).
+
+    "Investment economics": 0 before ``start``, then ``min(1, (step - start + 1) / ramp)``;
+    1 from ``start`` when ``ramp`` is 0.
+    """
     if step < start:
         return 0.0
     if ramp <= 0:

@@ -166,11 +166,11 @@ def investment_kpis(firm_metrics: pd.DataFrame, discount_rate: float) -> pd.Data
     for name, frame in costs.items():
         out[f"cum_{name}"] = frame.sum(axis=1)
     out["payback_step"] = [payback_step(row, steps, t0)
-                           for row, t0 in zip(profit.to_numpy(), first)]
+                           for row, t0 in zip(profit.to_numpy(), first, strict=True)]
     out["payback_within_horizon"] = np.where(np.isfinite(first),
                                              np.isfinite(out["payback_step"]), np.nan)
     out["breakeven_step"] = [breakeven_step(row, steps, t0)
-                             for row, t0 in zip(profit.to_numpy(), first)]
+                             for row, t0 in zip(profit.to_numpy(), first, strict=True)]
     arms = list(dict.fromkeys(firm_metrics["arm"]))
     if len(arms) > 1:
         before_capex = profit + costs["capex"]

@@ -209,8 +209,8 @@ def _definitions(data: ReportData) -> list[str]:
 
 def render_report(data: ReportData, figures: list[FigureSpec]) -> str:
     """The text of ``report.md``."""
-    lines = [*_intro(data), *_investment(data), *_design(data), *_results(data), *_figures(figures), *caveats(data),
-             *_definitions(data)]
+    lines = [*_intro(data), *_investment(data), *_design(data), *_results(data),
+             *_figures(figures), *caveats(data), *_definitions(data)]
     return "\n".join(lines).rstrip() + "\n"
 
 
