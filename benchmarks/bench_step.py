@@ -159,6 +159,13 @@ ALL_ON_FIRMS: dict[str, dict[str, Any]] = {
 }
 ALL_ON_NETWORK = {"kind": "watts_strogatz", "degree": 10, "rewire": 0.1}
 ALL_ON_FATIGUE = {"per_contact": 0.2, "decay": 0.5, "openness_gain": 0.3, "annoyance": 0.5}
+#: The mechanisms of issue 10: satisfaction with service failures, risk decisions (the bank
+#: and the grocer lend on the risk-priced need with pooled data, approval and risk prices),
+#: awareness per brand with a separately branded unit advertised on its own, a trending need.
+ALL_ON_SATISFACTION = {"memory": 0.3, "noise": 0.5, "openness_effect": 1.0, "alert_effect": 1.0,
+                       "failure_threshold": -1.0}
+ALL_ON_RISK = {"enabled": True, "relative": {"dist": "gamma", "shape": 2.0, "scale": 0.5}}
+ALL_ON_LENDING = {"accuracy": 0.3, "max_risk": 2.0, "risk_pricing": 0.5}
 
 
 def all_on_config(n_customers: int, horizon: int, seed: int = 0) -> EcosimConfig:
@@ -168,13 +175,23 @@ def all_on_config(n_customers: int, horizon: int, seed: int = 0) -> EcosimConfig
     ecosystem (context reach 0.3, entry bonus 0.5, data gain 0.5 on the risk-priced need) with a
     partner, a bundle, a marketplace, value-stream and silo cross-sell with behavioural and
     socio-demographic targeting and contact fatigue, a referral programme, an LTV/CAC marketing
-    rule and a Watts–Strogatz network of degree 10. The other firms stay standalone.
+    rule and a Watts–Strogatz network of degree 10. The other firms stay standalone. Issue 10's
+    mechanisms too: satisfaction with service failures, risk decisions with pooled data,
+    approval and risk prices, awareness per brand with a separately branded unit, a trending
+    basket.
     """
     raw = _bench_dict(n_customers, horizon, seed)
     for name, settings in ALL_ON_FIRMS.items():
         raw["firms"][name].update(copy.deepcopy(settings))
     raw["customers"]["network"] = dict(ALL_ON_NETWORK)
     raw["customers"]["fatigue"] = dict(ALL_ON_FATIGUE)
+    raw["customers"]["satisfaction"] = dict(ALL_ON_SATISFACTION)
+    raw["customers"]["risk"] = copy.deepcopy(ALL_ON_RISK)
+    for name in ("bank", "grocer"):
+        raw["firms"][name]["lending"] = dict(ALL_ON_LENDING)
+    raw["firms"]["bank"]["offerings"]["delivery"]["brand"] = "bank_eats"
+    raw["firms"]["bank"].setdefault("marketing", {})["brand_budgets"] = {"bank_eats": 20_000.0}
+    raw["needs"]["media"]["basket_growth"] = 0.01
     return load_config(raw)
 
 

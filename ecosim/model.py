@@ -13,6 +13,7 @@ import numpy as np
 from ecosim.agents.firm import Firm
 from ecosim.agents.policies import StepResults
 from ecosim.agents.population import CustomerPopulation, Offers, Policies
+from ecosim.config.limits import brand_names, separate_brands
 from ecosim.config.schema import MAX_BRANDS, EcosimConfig
 from ecosim.kernels import accounting as acc
 from ecosim.kernels.lifecycle import NONCONTRACTUAL
@@ -100,7 +101,7 @@ class EcosystemModel(mesa.Model):
         self.population = CustomerPopulation(
             cfg.customers, dict(cfg.needs), len(cfg.firms),
             int(run_key(cfg.seed, replication)), [cfg.seed, replication], cfg.time.horizon,
-            cfg.output.transactions)
+            cfg.output.transactions, separate_units=separate_brands(cfg))
         self.firm_list = [
             Firm(self, name, index, firm_cfg, [e for e in cfg.events if e.firm == name],
                  self.population.n_cells)
@@ -162,13 +163,7 @@ class EcosystemModel(mesa.Model):
         Firms' own brands come first, in firm order, so with one brand per firm brand b is
         firm b (awareness by brand then draws exactly as awareness by firm).
         """
-        names: list[str] = [firm.brand for firm in self.firm_list]
-        for firm in self.firm_list:
-            names += [o.brand for o in firm.cfg.offerings.values() if o.brand]
-            for event in firm.events:
-                names += [str(v) for path, v in event.set.items()
-                          if path == "brand" or path.endswith(".brand")]
-        unique = list(dict.fromkeys(names))
+        unique = brand_names(self.cfg)
         if len(unique) > MAX_BRANDS:
             raise ValueError(f"firms: {len(unique)} brands is not allowed; at most {MAX_BRANDS}")
         return {name: b for b, name in enumerate(unique)}

@@ -215,6 +215,15 @@ def test_pooled_data_add_to_the_lenders_accuracy_by_the_formula():
     assert (unpooled == 0).all()  # accuracy 0: everyone looks average (1 <= max_risk 1)
 
 
+def test_lending_settings_do_nothing_while_risk_decisions_are_off():
+    on = lending_market(accuracy=0.7, max_risk=0.8, risk_pricing=2.0, n=2_000)
+    off = with_(on, customers__risk__enabled=False)
+    plain = with_(off, firms__bank__lending__accuracy=0.0, firms__bank__lending__max_risk=None,
+                  firms__bank__lending__risk_pricing=0.0)
+    assert_same_history(run(off), run(plain))
+    assert (run(on).population.provider[:, 0] == -1).any()  # on, the same settings decline
+
+
 # -- trends and addressable wallets ----------------------------------------------------------
 
 def test_a_growing_basket_grows_revenue_by_its_rate():
@@ -278,3 +287,21 @@ def test_bad_mechanism_settings_are_refused_by_key(path, value, message):
 
 def test_fixed_helper_is_a_spec():
     assert fixed(1.0).value == 1.0
+
+
+def test_optional_state_costs_memory_only_when_on():
+    from ecosim.config.limits import memory_estimate
+    from ecosim.config.schema import SatisfactionConfig
+
+    cases = [  # (config, bytes per customer, bytes per customer-need)
+        (bank_with_unit(None), 64, 8),
+        (bank_with_unit("bank_eats"), 72, 8),
+        (bank_with_unit("bank_eats", awareness="firm"), 64, 8),
+        (price_rise_market(1.5, 0.3, 2, 1.1), 64, 12),
+    ]
+    for cfg, per_customer, per_need in cases:
+        got = EcosystemModel(cfg).population.nbytes()
+        assert (got["per_customer"], got["per_customer_need"]) == (per_customer, per_need)
+        estimate = memory_estimate(cfg)["population"]
+        assert estimate == cfg.customers.n * (per_customer + len(cfg.needs) * per_need)
+    assert SatisfactionConfig().memory == 0.0  # off by default

@@ -173,14 +173,15 @@ class CustomerPopulation:
 
     Per customer: segment, age and income bands (uint8), eight float32 traits (the six
     behavioural factors, switching cost, income multiplier), two float32 lifecycle draws, three
-    uint64 bitmasks (known awareness units, used firms, used units), contact fatigue (float32)
-    and the firm that referred them this step (int8): 72 bytes. Per customer-need: provider
-    (int8), habit (float32), cohort step (int16), flags (uint8) and satisfaction (float32):
-    12 bytes.
+    uint64 bitmasks (known awareness units, used firms) — a third (used brands) when awareness is
+    held of brands that are not one per firm —, contact fatigue (float32) and the firm that
+    referred them this step (int8): 64 bytes (72). Per customer-need: provider (int8), habit
+    (float32), cohort step (int16) and flags (uint8): 8 bytes; with satisfaction on, 4 more.
     """
 
     def __init__(self, cfg: CustomersConfig, needs: dict[str, NeedConfig], n_firms: int, key: int,
-                 network_seed: list[int], horizon: int, transactions: bool = False) -> None:
+                 network_seed: list[int], horizon: int, transactions: bool = False,
+                 separate_units: bool = False) -> None:
         """Sample the population: traits, needs and network (no relationships yet).
 
         Args:
@@ -191,6 +192,9 @@ class CustomerPopulation:
             network_seed: entropy for the network's NumPy stream (seed, replication, stream).
             horizon: number of steps, to size the cohort ledgers.
             transactions: keep a log of every purchase.
+            separate_units: awareness is held of brands that are not one per firm, so the
+                brands each customer uses are kept apart from the firms (8 bytes per customer);
+                otherwise they are the same bitmask.
         """
         self.cfg = cfg
         self.key = np.uint64(key)
@@ -213,10 +217,13 @@ class CustomerPopulation:
         self.since = np.zeros((n, n_needs), np.int16)
         self.aware = np.zeros(n, np.uint64)
         self.customer_of = np.zeros(n, np.uint64)
-        self.unit_of = np.zeros(n, np.uint64)
+        # the brands each customer uses: the firms' bitmask itself when brands are one per firm
+        self.unit_of = np.zeros(n, np.uint64) if separate_units else self.customer_of
         self.fatigue = np.zeros(n, np.float32)
         self.trial = np.full(n, -1, np.int8)
-        self.satisfaction = np.zeros((n, n_needs), np.float32)
+        # satisfaction per customer-need, held only when the mechanism is on (memory > 0)
+        self.satisfaction = np.zeros((n if cfg.satisfaction.memory > 0 else 0, n_needs),
+                                     np.float32)
         self.by_brand = cfg.awareness == "brand"
 
         weights = np.array([s.weight for s in segments], float)
@@ -370,9 +377,10 @@ class CustomerPopulation:
 
     def nbytes(self) -> dict[str, int]:
         """Bytes held per customer and per customer-need (the network is reported apart)."""
+        separate = [self.unit_of] if self.unit_of is not self.customer_of else []
         per_customer = sum(a.nbytes for a in (self.segment, self.age_band, self.income_band,
                                               self.traits, self.life, self.aware,
-                                              self.customer_of, self.unit_of, self.fatigue,
+                                              self.customer_of, *separate, self.fatigue,
                                               self.trial)) // self.n
         per_need = sum(a.nbytes for a in (self.provider, self.habit, self.since, self.flags,
                                           self.satisfaction)) // (self.n * self.n_needs)

@@ -8,7 +8,8 @@ allowed at its position, so a bound holds for every draw of every run, not only 
 
 Memory. ``memory_estimate`` adds up the arrays a run allocates (customers, network, per-block
 ledgers, history) and the tables it keeps for every replication and arm, from the same sizes
-the engine uses: 72 bytes per customer and 12 per customer-need (``CustomerPopulation.nbytes``,
+the engine uses: 64 bytes per customer and 8 per customer-need, plus 8 per customer when awareness
+is held of brands that are not one per firm and 4 per customer-need with satisfaction on (``CustomerPopulation.nbytes``,
 checked by a test), ledgers from ``kernels.accounting``.
 """
 
@@ -31,8 +32,11 @@ MAX_DRAW = 1e12
 LOG_MAX_DRAW = math.log(MAX_DRAW)
 
 #: Bytes the engine holds per customer and per customer-need (``CustomerPopulation.nbytes``).
-PER_CUSTOMER_BYTES = 72
-PER_CUSTOMER_NEED_BYTES = 12
+PER_CUSTOMER_BYTES = 64
+PER_CUSTOMER_NEED_BYTES = 8
+#: ... plus the bitmask of used brands (separate brands) and satisfaction (when on).
+UNIT_BYTES = 8
+SATISFACTION_BYTES = 4
 #: Peak bytes per network link while the network is built (int64 edge lists, their sort and the
 #: int32 CSR that stays).
 NETWORK_BYTES_PER_LINK = 44
@@ -93,6 +97,23 @@ def n_arms(cfg: EcosimConfig) -> int:
     return max(1, len(cfg.experiment.arms))
 
 
+def brand_names(cfg: EcosimConfig) -> list[str]:
+    """Every brand of a run in index order: firms' own brands first, then offerings' and events'."""
+    names = [firm.brand or name for name, firm in cfg.firms.items()]
+    for name, firm in cfg.firms.items():
+        names += [o.brand for o in firm.offerings.values() if o.brand]
+        names += [str(v) for e in cfg.events if e.firm == name for path, v in e.set.items()
+                  if path == "brand" or path.endswith(".brand")]
+    return list(dict.fromkeys(names))
+
+
+def separate_brands(cfg: EcosimConfig) -> bool:
+    """Whether awareness units differ from firms: held of brands, and not one brand per firm."""
+    firm_brands = [firm.brand or name for name, firm in cfg.firms.items()]
+    return cfg.customers.awareness == "brand" and (
+        len(set(firm_brands)) < len(firm_brands) or len(brand_names(cfg)) > len(firm_brands))
+
+
 def memory_estimate(cfg: EcosimConfig) -> dict[str, float]:
     """Bytes a run needs at its peak, by part.
 
@@ -124,12 +145,15 @@ def memory_estimate(cfg: EcosimConfig) -> dict[str, float]:
         per_block = min(n, BLOCK) * k * max(1, math.ceil(3 * _rate(cfg, 1.0) + 3))
         buffers = blocks * per_block * 6 * 8.0
     return {
-        "population": float(n) * (PER_CUSTOMER_BYTES + PER_CUSTOMER_NEED_BYTES * k),
+        "population": float(n) * (PER_CUSTOMER_BYTES + UNIT_BYTES * separate_brands(cfg)
+                                  + (PER_CUSTOMER_NEED_BYTES + SATISFACTION_BYTES
+                                     * (customers.satisfaction.memory > 0)) * k),
         "network": float(links) * NETWORK_BYTES_PER_LINK + 8.0 * (n + 1) * (links > 0),
-        "ledgers": 8.0 * blocks * (N_FK * f * k + N_F * f + N_SF * s * (f + 1) + N_C * f * t),
+        "ledgers": 8.0 * blocks * (N_FK * f * k + N_F * f + N_SF * s * (f + 1) + N_C * f * t
+                                   + s * k),
         "cell_ledgers": 8.0 * blocks * N_CELL * f * cells,
         "buffers": buffers,
-        "history": 8.0 * t * (10 * f * k + 8 * f + 2 * s * (f + 1) + s + 2 * f * t),
+        "history": 8.0 * t * (11 * f * k + 11 * f + 2 * s * (f + 1) + s + s * k + 2 * f * t),
         "tables": tables,
         "all_tables": tables * cfg.replications * n_arms(cfg),
         "transactions": purchases * TRANSACTION_BYTES,

@@ -363,8 +363,9 @@ def _move(state, market, firm_since, held, group_count, start_mask, step, i, k, 
         if market.firm_int[old, GROUP] >= 0:
             group_count[market.firm_int[old, GROUP]] -= 1
     state.habit[i, k] = 0.0
-    state.satisfaction[i, k] = 0.0
-    state.flags[i, k] &= NOT_FAILED
+    if state.satisfaction.shape[0] > 0:  # held only with satisfaction on
+        state.satisfaction[i, k] = 0.0
+        state.flags[i, k] &= NOT_FAILED
     state.provider[i, k] = new
     if new >= 0:
         held[new] += _in_bundle(market.bundle_mask, new, k)
