@@ -8,9 +8,9 @@ allowed at its position, so a bound holds for every draw of every run, not only 
 
 Memory. ``memory_estimate`` adds up the arrays a run allocates (customers, network, per-block
 ledgers, history) and the tables it keeps for every replication and arm, from the same sizes
-the engine uses: 64 bytes per customer and 8 per customer-need, plus 8 per customer when awareness
-is held of brands that are not one per firm and 4 per customer-need with satisfaction on (``CustomerPopulation.nbytes``,
-checked by a test), ledgers from ``kernels.accounting``.
+the engine uses: 64 bytes per customer and 8 per customer-need, plus 8 per customer when
+awareness is held of brands that are not one per firm and 4 per customer-need with satisfaction
+on (``CustomerPopulation.nbytes``, checked by a test), ledgers from ``kernels.accounting``.
 """
 
 from __future__ import annotations

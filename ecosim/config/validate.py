@@ -33,6 +33,7 @@ from ecosim.config.errors import PROBABILITY, ConfigError, list_names, one_of, r
 from ecosim.config.overrides import replace_from_command_line
 from ecosim.config.paths import get_dotted
 from ecosim.config.schema import (
+    AWARENESS_OF,
     BUSINESS_MODELS,
     DIST_PARAMS,
     EXPERIMENT_KPIS,
@@ -51,7 +52,6 @@ from ecosim.config.schema import (
     ORGANISATIONS,
     STEP_UNITS,
     TARGETINGS,
-    AWARENESS_OF,
     UNIT_TARGET_KPIS,
     DistSpec,
     EcosimConfig,
