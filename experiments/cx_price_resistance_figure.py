@@ -234,15 +234,15 @@ def figure(resp: pd.DataFrame, cross: pd.DataFrame, result: dict, result_lost: d
         tops.append(np.nanmax(means + errs[1]))
     claim = ref_rise * (1 + CLAIM)
     right.axhline(claim, color="#a50021", linestyle="--", linewidth=2)
-    right.text(levels.index(ref_level) if ref_level in levels else 0, claim + 0.3,
-               f"claim: up to +{CLAIM:.0%}", ha="center", va="bottom", fontsize=13,
+    right.text(-0.45, claim + 0.3, f"claim: up to +{CLAIM:.0%}", ha="left", va="bottom",
+               fontsize=13,
                color="#a50021")
     right.set_xticks(xs, [f"{lv}\n({experience[lv]:g})" for lv in levels])
     right.set_xlabel("customer experience")
     right.set_ylabel(f"price rise passable, % (+{ref_rise} % at {ref_level})")
     right.set_title("Passable rise (95 % CI)")
-    right.set_ylim(0, max(claim, *tops) * 1.3)
-    right.legend(loc="upper left", frameon=False, fontsize=12)
+    right.set_ylim(0, max(claim, *tops) * 1.45)
+    right.legend(loc="upper right", frameon=False, fontsize=12)
     best = levels[-1]
     gain = result[best][1][0]
     title = (f"A {best} experience lets the streamer pass a {result[best][0][0]:.0f} % rise at "
