@@ -52,6 +52,17 @@ def test_pairs_follow_replications_not_row_order() -> None:
     assert row["diff_sd"] == pytest.approx(UPLIFT.std(ddof=1))
 
 
+def test_a_firm_an_arm_adds_has_its_values_and_no_paired_difference() -> None:
+    frame = kpis_frame({"base": BASE, "arm": BASE + UPLIFT})
+    entrant = frame[frame["arm"] == "arm"].assign(firm="entrant")
+    summary = experiment_summary(pd.concat([frame, entrant]))
+    row = summary.query("arm == 'arm' and firm == 'entrant'").iloc[0]
+    assert row["mean"] == pytest.approx((BASE + UPLIFT).mean())
+    assert np.isnan(row["diff_mean"])  # nothing to pair with: the baseline has no such firm
+    assert summary.query("arm == 'arm' and firm == 'f'").iloc[0]["diff_mean"] == pytest.approx(
+        UPLIFT.mean())
+
+
 def test_one_replication_has_no_interval_and_nan_is_skipped() -> None:
     assert np.isnan(mean_ci(np.array([3.0]))[2:4]).all()
     mean, _, low, high, n = mean_ci(np.array([1.0, np.nan, 3.0, np.inf]))

@@ -202,13 +202,14 @@ def experiment_summary(kpis: pd.DataFrame, baseline: str | None = None) -> pd.Da
     """One row per (arm, firm, kpi): mean, sd, 95% CI, n, and the paired difference to baseline.
 
     ``diff_*`` columns summarise ``kpi(arm, r) - kpi(baseline, r)`` over replications r (NaN for
-    the baseline itself, and for ``PAIRED_KPIS``, which already are such differences);
-    ``baseline`` defaults to the first arm.
+    the baseline itself, for ``PAIRED_KPIS``, which already are such differences, and for a firm
+    that an arm adds and the baseline does not have); ``baseline`` defaults to the first arm.
     """
     arms = list(dict.fromkeys(kpis["arm"]))
     baseline = arms[0] if baseline is None else baseline
     value_columns = [c for c in kpis.columns if c not in ("arm", "replication", "firm")]
     base = kpis[kpis["arm"] == baseline].set_index(["firm", "replication"])
+    base_firms = set(base.index.get_level_values("firm"))
     rows = []
     for (arm, firm), group in kpis.groupby(["arm", "firm"], sort=False):
         paired = group.set_index("replication")
@@ -217,7 +218,7 @@ def experiment_summary(kpis: pd.DataFrame, baseline: str | None = None) -> pd.Da
             row = {"arm": arm, "firm": firm, "kpi": kpi, "mean": mean, "sd": sd, "ci_low": low,
                    "ci_high": high, "n": n, "diff_mean": np.nan, "diff_sd": np.nan,
                    "diff_ci_low": np.nan, "diff_ci_high": np.nan}
-            if arm != baseline and kpi not in PAIRED_KPIS:
+            if arm != baseline and kpi not in PAIRED_KPIS and firm in base_firms:
                 reference = base.loc[firm, kpi].reindex(paired.index)
                 d_mean, d_sd, d_low, d_high, _ = mean_ci((paired[kpi] - reference).to_numpy())
                 row.update(diff_mean=d_mean, diff_sd=d_sd, diff_ci_low=d_low,
