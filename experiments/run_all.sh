@@ -27,9 +27,15 @@ declare -A FIGURE=(
   [convenient_entrant]=market_share_by_need
   [segmentation]=kpi_bars
   [silos_vs_value_streams]=kpi_bars
-  [cx_price_resistance]=kpi_bars
+  [cx_price_resistance]=passable_rise
   [data_pooling]=uplift_waterfall
-  [segment_capacity]=kpi_bars
+  [segment_capacity]=segment_potential
+)
+
+# Experiments whose figure is drawn after the run from its tables (a command on RUN_DIR).
+declare -A AFTER=(
+  [cx_price_resistance]="$ROOT/.venv/bin/python $ROOT/experiments/cx_price_resistance_figure.py"
+  [segment_capacity]="$ROOT/.venv/bin/python -m ecosim.report.segments --arm ecosystem"
 )
 
 if [ "$#" -gt 0 ]; then
@@ -46,6 +52,10 @@ for name in "${names[@]}"; do
   # shellcheck disable=SC2086  # ECOSIM_ARGS is a list of overrides
   "$ECOSIM" "experiment=$name" "hydra.run.dir=$run_dir" ${ECOSIM_ARGS:-}
   echo "   $(( $(date +%s) - start )) s"
+  if [ -n "${AFTER[$name]:-}" ]; then
+    # shellcheck disable=SC2086  # the command is a word list
+    ${AFTER[$name]} "$run_dir" > "$run_dir/after.txt"
+  fi
   figure=""
   for stem in "${FIGURE[$name]:-}" uplift_waterfall kpi_bars customers_and_revenue; do
     if [ -n "$stem" ] && [ -f "$run_dir/figures/$stem.png" ]; then
