@@ -298,6 +298,7 @@ def test_optional_state_costs_memory_only_when_on():
         (bank_with_unit("bank_eats"), 72, 8),
         (bank_with_unit("bank_eats", awareness="firm"), 64, 8),
         (price_rise_market(1.5, 0.3, 2, 1.1), 64, 12),
+        (lending_market(0.5, None, n=100), 72, 8),
     ]
     for cfg, per_customer, per_need in cases:
         got = EcosystemModel(cfg).population.nbytes()

@@ -6,6 +6,7 @@ and every phase of a step is one jitted pass over them (docs/model.md, "Customer
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -176,7 +177,8 @@ class CustomerPopulation:
     uint64 bitmasks (known awareness units, used firms) — a third (used brands) when awareness is
     held of brands that are not one per firm —, contact fatigue (float32) and the firm that
     referred them this step (int8): 64 bytes (72). Per customer-need: provider (int8), habit
-    (float32), cohort step (int16) and flags (uint8): 8 bytes; with satisfaction on, 4 more.
+    (float32), cohort step (int16) and flags (uint8): 8 bytes; with satisfaction on, 4 more;
+    with risk decisions on, the true relative risk (float64) adds 8 bytes per customer.
     """
 
     def __init__(self, cfg: CustomersConfig, needs: dict[str, NeedConfig], n_firms: int, key: int,
@@ -224,6 +226,8 @@ class CustomerPopulation:
         # satisfaction per customer-need, held only when the mechanism is on (memory > 0)
         self.satisfaction = np.zeros((n if cfg.satisfaction.memory > 0 else 0, n_needs),
                                      np.float32)
+        # true relative risk per customer, held only with risk decisions on (drawn below)
+        self.rho = np.zeros(0)
         self.by_brand = cfg.awareness == "brand"
 
         weights = np.array([s.weight for s in segments], float)
@@ -247,6 +251,8 @@ class CustomerPopulation:
             self.segment, self.age_band, self.income_band, self.traits, self.life, self.flags)
         if self.lifecycle_kind == CONTRACTUAL:
             np.clip(self.life, 0.0, 1.0, out=self.life)
+        if cfg.risk.enabled:
+            self.rho = self.true_risk()
 
         self.prevalence = np.array([nd.prevalence for nd in needs])
         self.prevalence_growth = np.array([nd.prevalence_growth for nd in needs])
@@ -349,8 +355,12 @@ class CustomerPopulation:
                    offers.convenience, offers.experience, offers.margin_rate, offers.loss_rate,
                    offers.brand, price_rise, offers.hazard_scale, policies.firm_real,
                    policies.firm_int, policies.bundle_mask, policies.contact_p,
-                   self.units(offers, np.zeros(self.n_firms)).unit),
-            Customers(self.traits, self.life, self.segment, self.age_band, self.income_band),
+                   self.units(offers, np.zeros(self.n_firms)).unit,
+                   # ln(experience) with libm's log, as the kernels take logs (satisfaction)
+                   np.array([[math.log(max(e, 1e-9)) for e in row]
+                             for row in offers.experience.tolist()])),
+            Customers(self.traits, self.life, self.segment, self.age_band, self.income_band,
+                      self.rho),
             Needs(self.need_id, self.occurrence, self.hazard_scale, self.basket_dist,
                   self.basket_p, self.basket_scale),
             State(self.provider, self.habit, self.since, self.flags, self.aware,
@@ -360,7 +370,11 @@ class CustomerPopulation:
         return self.ledgers
 
     def true_risk(self) -> np.ndarray:
-        """Each customer's true relative risk ``rho`` (docs/model.md, "Risk decisions")."""
+        """Each customer's true relative risk ``rho`` (docs/model.md, "Risk decisions").
+
+        Drawn from its own stream whether or not risk decisions are on; a run with them on
+        holds it (``rho``, 8 bytes per customer).
+        """
         code, p1, p2 = dist_args(self.cfg.risk.relative)
         out = np.empty(self.n)
         _true_risks(self.key, code, p1, p2, out)
@@ -378,6 +392,7 @@ class CustomerPopulation:
     def nbytes(self) -> dict[str, int]:
         """Bytes held per customer and per customer-need (the network is reported apart)."""
         separate = [self.unit_of] if self.unit_of is not self.customer_of else []
+        separate.append(self.rho)
         per_customer = sum(a.nbytes for a in (self.segment, self.age_band, self.income_band,
                                               self.traits, self.life, self.aware,
                                               self.customer_of, *separate, self.fatigue,

@@ -9,8 +9,8 @@ allowed at its position, so a bound holds for every draw of every run, not only 
 Memory. ``memory_estimate`` adds up the arrays a run allocates (customers, network, per-block
 ledgers, history) and the tables it keeps for every replication and arm, from the same sizes
 the engine uses: 64 bytes per customer and 8 per customer-need, plus 8 per customer when
-awareness is held of brands that are not one per firm and 4 per customer-need with satisfaction
-on (``CustomerPopulation.nbytes``, checked by a test), ledgers from ``kernels.accounting``.
+awareness is held of brands that are not one per firm, 8 per customer with risk decisions on and
+4 per customer-need with satisfaction on (``CustomerPopulation.nbytes``, checked by a test), ledgers from ``kernels.accounting``.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ PER_CUSTOMER_NEED_BYTES = 8
 #: ... plus the bitmask of used brands (separate brands) and satisfaction (when on).
 UNIT_BYTES = 8
 SATISFACTION_BYTES = 4
+RISK_BYTES = 8
 #: Peak bytes per network link while the network is built (int64 edge lists, their sort and the
 #: int32 CSR that stays).
 NETWORK_BYTES_PER_LINK = 44
@@ -146,6 +147,7 @@ def memory_estimate(cfg: EcosimConfig) -> dict[str, float]:
         buffers = blocks * per_block * 6 * 8.0
     return {
         "population": float(n) * (PER_CUSTOMER_BYTES + UNIT_BYTES * separate_brands(cfg)
+                                  + RISK_BYTES * customers.risk.enabled
                                   + (PER_CUSTOMER_NEED_BYTES + SATISFACTION_BYTES
                                      * (customers.satisfaction.memory > 0)) * k),
         "network": float(links) * NETWORK_BYTES_PER_LINK + 8.0 * (n + 1) * (links > 0),

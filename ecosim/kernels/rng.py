@@ -125,3 +125,42 @@ def poisson(key: uint64, stream: int, step: int, customer: int, slot: int, lam: 
         p *= lam / k
         cdf += p
     return k
+
+
+# Acklam's rational approximation of the standard normal quantile (relative error < 1.2e-9).
+_A0, _A1, _A2 = -3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02
+_A3, _A4, _A5 = 1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00
+_B0, _B1, _B2 = -5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02
+_B3, _B4 = 6.680131188771972e01, -1.328068155288572e01
+_C0, _C1, _C2 = -7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00
+_C3, _C4, _C5 = -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00
+_D0, _D1, _D2, _D3 = 7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, \
+    3.754408661907416e00
+_P_LOW = 0.02425
+
+
+@njit(inline="always", cache=True)
+def normal_quantile(u: float) -> float:
+    """The standard normal quantile of ``u`` in (0, 1) (Acklam's approximation, rel. err. 1e-9).
+
+    One uniform and, for 95 % of draws, no transcendental function: cheaper than Box–Muller
+    (``normal``) where a kernel draws a normal on every purchase.
+    """
+    if u < _P_LOW:
+        q = np.sqrt(-2.0 * np.log(u))
+        return ((((((_C0 * q + _C1) * q + _C2) * q + _C3) * q + _C4) * q + _C5)
+                / ((((_D0 * q + _D1) * q + _D2) * q + _D3) * q + 1.0))
+    if u > 1.0 - _P_LOW:
+        q = np.sqrt(-2.0 * np.log(1.0 - u))
+        return -((((((_C0 * q + _C1) * q + _C2) * q + _C3) * q + _C4) * q + _C5)
+                 / ((((_D0 * q + _D1) * q + _D2) * q + _D3) * q + 1.0))
+    q = u - 0.5
+    r = q * q
+    return ((((((_A0 * r + _A1) * r + _A2) * r + _A3) * r + _A4) * r + _A5) * q
+            / (((((_B0 * r + _B1) * r + _B2) * r + _B3) * r + _B4) * r + 1.0))
+
+
+@njit(inline="always", cache=True)
+def quantile_normal(key: uint64, stream: int, step: int, customer: int, slot: int) -> float:
+    """A standard normal draw from one uniform by its quantile (``normal_quantile``)."""
+    return normal_quantile(uniform(key, stream, step, customer, slot))

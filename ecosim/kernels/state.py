@@ -21,8 +21,9 @@ Rules = namedtuple("Rules", ["key", "step", "lifecycle_kind", "n_income", "behav
 Market = namedtuple("Market", [
     "available", "price", "log_price", "quality", "convenience", "experience", "margin_rate",
     "loss_rate", "brand", "price_rise", "hazard_scale", "firm_real", "firm_int", "bundle_mask",
-    "contact_p", "unit"])
-Customers = namedtuple("Customers", ["traits", "life", "segment", "age_band", "income_band"])
+    "contact_p", "unit", "log_experience"])
+Customers = namedtuple("Customers", ["traits", "life", "segment", "age_band", "income_band",
+                                     "risk"])
 Needs = namedtuple("Needs", ["need_id", "occurrence", "hazard_scale", "basket_dist", "basket_p",
                              "basket_scale"])
 State = namedtuple("State", ["provider", "habit", "since", "flags", "aware", "customer_of",

@@ -130,6 +130,7 @@ from ecosim.kernels.rng import (
     STREAM_SATISFACTION,
     hash_draw,
     normal,
+    quantile_normal,
     uniform,
 )
 from ecosim.kernels.state import (
@@ -140,11 +141,8 @@ from ecosim.kernels.state import (
     HABIT_GAIN,
     JOINT_EXIT,
     PRICE_ALERT,
-    RISK_DIST,
     RISK_MEAN,
     RISK_ON,
-    RISK_P1,
-    RISK_P2,
     RISK_SD,
     SAT_ALERT,
     SAT_FAILURE,
@@ -238,28 +236,25 @@ def _known_firms(known, unit_firms, k):
 
 
 @njit(inline="always", cache=True)
-def _true_risk(rules, i):
-    """The customer's true relative risk (mean about 1), drawn once from its own stream."""
-    b = rules.behaviour
-    return draw(np.int64(b[RISK_DIST]), b[RISK_P1], b[RISK_P2], rules.key, STREAM_RISK, 0, i, 0)
-
-
-@njit(inline="always", cache=True)
-def _risk_estimate(rules, market, group_count, n_held_needs, i, f, rho):
+def _risk_estimate(rules, market, group_count, n_held_needs, i, f, risk):
     """Lender f's estimate of the customer's relative risk ``rho`` (docs/model.md).
 
     ``mean + w (rho - mean) + sqrt(w (1 - w)) sd z``: the posterior mean of a normal signal whose
     accuracy ``w`` (the share of the variance of risk it explains) is the lender's own plus its
     ecosystem's pooled data, ``w0 + (1 - w0) data_gain share``; ``z`` is fixed per
-    (customer, lender).
+    (customer, lender). ``risk`` holds the customer's ``rho`` last and, before it, each lender's
+    ``z`` once drawn in the step (NaN until then), so a lender's noise is drawn once per step.
     """
     b = rules.behaviour
+    rho = risk[risk.shape[0] - 1]
     w = market.firm_real[f, ACCURACY]
     g = market.firm_int[f, GROUP]
     if g >= 0 and n_held_needs > 0:
         w += (1.0 - w) * market.firm_real[g, DATA_GAIN] * min(1.0, group_count[g] / n_held_needs)
-    # slots 128 + f: disjoint from the sub-slots 0..127 the true risk's draw uses
-    z = normal(rules.key, STREAM_RISK, 0, i, 128 + f)
+    z = risk[f]
+    if z != z:  # slots 128 + f: disjoint from the sub-slots 0..127 the true risk's draw uses
+        z = normal(rules.key, STREAM_RISK, 0, i, 128 + f)
+        risk[f] = z
     return b[RISK_MEAN] + w * (rho - b[RISK_MEAN]) + np.sqrt(w * (1.0 - w)) * b[RISK_SD] * z
 
 
@@ -273,7 +268,7 @@ def _risk_price(market, f, estimate):
 
 
 @njit(inline="always", cache=True)
-def _declined(rules, market, group_count, n_held_needs, i, rho, candidates, lenders_k, current):
+def _declined(rules, market, group_count, n_held_needs, i, risk, candidates, lenders_k, current):
     """The lenders among ``candidates`` (other than the current provider) that decline i."""
     mask = candidates & lenders_k
     if current >= 0:
@@ -283,7 +278,7 @@ def _declined(rules, market, group_count, n_held_needs, i, rho, candidates, lend
     while mask:
         if mask & np.uint64(1):
             if _risk_estimate(rules, market, group_count, n_held_needs, i, f,
-                              rho) > market.firm_real[f, MAX_RISK]:
+                              risk) > market.firm_real[f, MAX_RISK]:
                 declined |= _bit(f)
         mask >>= np.uint64(1)
         f += 1
@@ -292,7 +287,7 @@ def _declined(rules, market, group_count, n_held_needs, i, rho, candidates, lend
 
 @njit(inline="always", cache=True)
 def _extra_utility(extra, market, bundle_saving, held, group_count, current, k, trial_firm,
-                   row, candidates, model_firms, rules, i, rho, n_held_needs, lenders_k):
+                   row, candidates, model_firms, rules, i, risk, n_held_needs, lenders_k):
     """Business-model utility of each candidate firm for need k, into ``extra``.
 
     ``model_firms``: bitmask of the firms that bundle k, belong to an ecosystem group or price k
@@ -318,7 +313,7 @@ def _extra_utility(extra, market, bundle_saving, held, group_count, current, k, 
                 if lenders_k & _bit(f) and market.firm_real[f, RISK_PRICING] > 0.0:
                     u -= row[PRICE_SENS] * np.log(_risk_price(
                         market, f, _risk_estimate(rules, market, group_count, n_held_needs, i,
-                                                  f, rho)))
+                                                  f, risk)))
             if f == trial_firm:
                 u += market.firm_real[f, INCENTIVE]
             extra[f] = u
@@ -467,7 +462,7 @@ def _occasions(rules, needs, state, i, k, life_i):
 
 @njit(inline="always", cache=True)
 def _purchase(b, i, k, s, step, chosen, basket, t_in_step, since_ik, market, books, held,
-              group_count, n_held_needs, captured, rules, rho):
+              group_count, n_held_needs, captured, rules, risk):
     """Book one purchase of ``basket`` (reference spend) of need k from firm ``chosen``.
 
     With risk decisions on, a lender's spend carries its risk price and it loses ``loss_rate ×
@@ -477,8 +472,8 @@ def _purchase(b, i, k, s, step, chosen, basket, t_in_step, since_ik, market, boo
         market.firm_real, market.firm_int, market.bundle_mask, held[chosen], chosen, k)
     if rules.behaviour[RISK_ON] > 0.0 and market.loss_rate[chosen, k] > 0.0:
         spend *= _risk_price(market, chosen, _risk_estimate(rules, market, group_count,
-                                                            n_held_needs, i, chosen, rho))
-        loss = spend * market.loss_rate[chosen, k] * rho
+                                                            n_held_needs, i, chosen, risk))
+        loss = spend * market.loss_rate[chosen, k] * risk[risk.shape[0] - 1]
     else:
         loss = spend * market.loss_rate[chosen, k] * _pooled_loss_factor(
             market.firm_real, market.firm_int, group_count, chosen, n_held_needs)
@@ -535,8 +530,10 @@ def _experience(rules, market, state, i, k, need_id, j, chosen):
     towards it by ``memory``; a moment below the failure threshold sets ``FAILED``.
     """
     b = rules.behaviour
-    m = np.log(max(market.experience[chosen, k], 1e-9)) + b[SAT_NOISE] * normal(
-        rules.key, STREAM_SATISFACTION, rules.step, i, need_id * 64 + j)
+    m = market.log_experience[chosen, k]
+    if b[SAT_NOISE] > 0.0:
+        m += b[SAT_NOISE] * quantile_normal(rules.key, STREAM_SATISFACTION, rules.step, i,
+                                            need_id * 64 + j)
     state.satisfaction[i, k] += np.float32(b[SAT_MEMORY] * (m - state.satisfaction[i, k]))
     if m < b[SAT_FAILURE]:
         state.flags[i, k] |= FAILED
@@ -547,7 +544,7 @@ def _experience(rules, market, state, i, k, need_id, j, chosen):
 @njit(inline="always", cache=True)
 def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach, scratch,
                known, brands_used, base_open, trial_firm, n_held_needs, start_mask, row, closed,
-               ended, rho):
+               ended, risk):
     """Lifecycle, occasions, triggers, choices and purchases of need k for customer i.
 
     Returns ``(known, brands_used, wallet, closed, ended)``: the updated bitmasks of known
@@ -593,12 +590,15 @@ def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach,
     failed = False
     if current >= 0:
         alert = behaviour[PRICE_ALERT]
+        rise = market.price_rise[current, k]
         if sat_on:
             satisfaction = state.satisfaction[i, k]
-            openness = base_open * np.exp(-behaviour[SAT_OPENNESS] * satisfaction)
-            alert *= np.exp(-behaviour[SAT_ALERT] * satisfaction)
+            if satisfaction != 0.0:
+                openness = base_open * np.exp(-behaviour[SAT_OPENNESS] * satisfaction)
+                if rise > 0.0:
+                    alert *= np.exp(-behaviour[SAT_ALERT] * satisfaction)
             failed = (state.flags[i, k] & FAILED) != 0
-        openness += alert * market.price_rise[current, k]
+        openness += alert * rise
     t_in_step = 0.0
     wallet = 0.0
     for j in range(n_occasions):
@@ -610,14 +610,14 @@ def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach,
             failed = False
             state.flags[i, k] &= NOT_FAILED
         if lenders[k] & candidates:
-            candidates &= ~_declined(rules, market, group_count, n_held_needs, i, rho,
+            candidates &= ~_declined(rules, market, group_count, n_held_needs, i, risk,
                                      candidates, lenders[k], current)
         if not full and candidates == _bit(current):
             chosen = current  # autopilot: no choice
         else:
             if not plain or trial_firm >= 0:
                 _extra_utility(extra, market, bundle_saving, held, group_count, current, k,
-                               trial_firm, row, candidates, model_firms[k], rules, i, rho,
+                               trial_firm, row, candidates, model_firms[k], rules, i, risk,
                                n_held_needs, lenders[k])
             chosen = _choose_provider(key, STREAM_CHOICE, step, i, k, need_id, j, current,
                                       state.habit[i, k], candidates, full, extra, brands_used,
@@ -641,7 +641,7 @@ def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach,
             t_in_step = _next_purchase_time(key, step, i, need_id, j, n_occasions, t_in_step)
         if chosen >= 0:
             _purchase(b, i, k, s, step, chosen, basket, t_in_step, state.since[i, k], market,
-                      books, held, group_count, n_held_needs, captured, rules, rho)
+                      books, held, group_count, n_held_needs, captured, rules, risk)
             if sat_on:
                 failed = _experience(rules, market, state, i, k, need_id, j, chosen)
             if rules.lifecycle_kind != CONTRACTUAL and _dropout(rules, state, i, k, need_id, j,
@@ -655,7 +655,7 @@ def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach,
 
 @njit(inline="always", cache=True)
 def _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch, brands_used, row,
-             annoyance, start_mask, need_id, rho, n_held_needs):
+             annoyance, start_mask, need_id, risk, n_held_needs):
     """One cross-sell contact of firm f for need k: f's offer against the status quo.
 
     The customer considers it with the firm's ``attention`` probability; then it is a binary
@@ -676,7 +676,7 @@ def _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch, bran
     if current >= 0:
         candidates |= _bit(current)
     _extra_utility(extra, market, bundle_saving, held, group_count, current, k, -1, row,
-                   candidates, model_firms[k], rules, i, rho, n_held_needs, lenders[k])
+                   candidates, model_firms[k], rules, i, risk, n_held_needs, lenders[k])
     extra[f] -= annoyance
     chosen = _choose_provider(rules.key, STREAM_CONTACT, rules.step, i, k, need_id, f, current,
                               state.habit[i, k], candidates, current < 0, extra, brands_used, row,
@@ -692,7 +692,7 @@ def _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch, bran
 
 @njit(inline="always", cache=True)
 def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, scratch,
-                brands_used, row, fat, start_mask, ended, rho, n_held_needs):
+                brands_used, row, fat, start_mask, ended, risk, n_held_needs):
     """Cross-sell: each firm contacts its own customers; returns the customer's new fatigue.
 
     ``silo``: each product unit contacts on its own (one draw per need it could sell);
@@ -730,7 +730,7 @@ def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, s
                     or state.flags[i, k] & DEAD or ended & _bit(k)):
                 continue
             if lenders[k] & _bit(f) and _declined(rules, market, group_count, n_held_needs, i,
-                                                 rho, _bit(f), lenders[k], current):
+                                                 risk, _bit(f), lenders[k], current):
                 continue
             if value_stream:  # one coordinated best offer: the largest utility gain
                 gain = _utility(row, f, k, current, 0.0, brands_used, market)
@@ -744,13 +744,13 @@ def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, s
                          (needs.need_id[k] + 1) * 64 + f) < p_contact:
                 if _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch,
                             brands_used, row, behaviour[FATIGUE_ANNOYANCE] * fat, start_mask,
-                            needs.need_id[k], rho, n_held_needs):
+                            needs.need_id[k], risk, n_held_needs):
                     brands_used = _brands_in_use(market, state, i)
                 fat += behaviour[FATIGUE_PER_CONTACT]
         if value_stream and best_k >= 0:
             if _contact(b, i, best_k, f, cell, rules, market, state, books, reach, scratch,
                         brands_used, row, behaviour[FATIGUE_ANNOYANCE] * fat, start_mask,
-                        needs.need_id[best_k], rho, n_held_needs):
+                        needs.need_id[best_k], risk, n_held_needs):
                 brands_used = _brands_in_use(market, state, i)
             fat += behaviour[FATIGUE_PER_CONTACT]
     return fat
@@ -877,11 +877,11 @@ def _step_customers(rules, market, customers, needs, state, books):
     n_firms, n_needs = market.available.shape
     for b in prange(n_blocks):
         # per-customer scratch: firm_since, held, group_count, extra, start_provider, order,
-        # priority, captured, products
+        # priority, captured, products, risk (lenders' noise, then rho)
         scratch = (np.zeros(n_firms, np.int64), np.zeros(n_firms, np.int64),
                    np.zeros(n_firms, np.int64), np.zeros(n_firms), np.zeros(n_needs, np.int64),
                    np.zeros(n_needs, np.int64), np.zeros(n_needs, np.uint64), np.zeros(n_firms),
-                   np.zeros(n_firms, np.int64))
+                   np.zeros(n_firms, np.int64), np.ones(n_firms + 1))
         _step_block(b, rules, market, customers, needs, state, books, reach, scratch)
 
 
@@ -908,7 +908,10 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
         fat = state.fatigue[i] * (1.0 - behaviour[FATIGUE_DECAY])
         base_open = row[OPENNESS] + behaviour[FATIGUE_OPENNESS] * fat
         brands_used, n_held_needs = _open_books(i, market, state, scratch)
-        rho = _true_risk(rules, i) if risk_on else 1.0
+        risk = scratch[9]  # each lender's estimation noise (drawn when first needed), then rho
+        if risk_on:
+            risk[:] = np.nan
+            risk[n_firms] = customers.risk[i]
         _need_order(rules.key, rules.step, i, needs.need_id, order, scratch[6])
         wallet = 0.0
         closed = np.uint64(0)
@@ -926,7 +929,7 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
             known, brands_used, spent, closed, ended = _live_need(
                 b, i, k, s, rules, market, customers, needs, state, books, reach, scratch,
                 known, brands_used, base_open, trial_firm, n_held_needs, start_mask, row, closed,
-                ended, rho)
+                ended, risk)
             wallet += spent
             books.sf[b, SF_WALLET, s, n_firms] += spent
             books.sk[b, s, k] += spent
@@ -940,6 +943,6 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
                     ended |= _bit(k)
             brands_used = _brands_in_use(market, state, i)
         fat = _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach,
-                          scratch, brands_used, row, fat, start_mask, ended, rho, n_held_needs)
+                          scratch, brands_used, row, fat, start_mask, ended, risk, n_held_needs)
         _close_books(b, i, s, rules, market, customers, state, books, scratch, known, fat,
                      start_mask, trial_firm, wallet)
