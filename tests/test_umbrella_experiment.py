@@ -1,17 +1,17 @@
-"""The design of conf/experiment/umbrella_vs_convenience.yaml: the arms separate the brand's channels.
+"""The design of conf/experiment/umbrella_vs_convenience.yaml: arms separate the brand's channels.
 
 Brand (separate, shared awareness, umbrella) × convenience (off, on). A separate brand builds its
-own awareness with food_delivery's budget (docs/calibration.md 6a) at any scale; the shared-awareness
-arms give the unit the bank's awareness without its familiarity and spend nothing on it; the
-umbrella carries both. No run: composing and validating the arms is enough.
+own awareness with food_delivery's budget (docs/calibration.md 6a) at any scale; the
+shared-awareness arms give the unit the bank's awareness without its familiarity and spend
+nothing on it; the umbrella carries both. No run: composing and validating the arms is enough.
 """
 
 from __future__ import annotations
 
 import pytest
+from test_experiments import compose_experiment
 
 from ecosim.config import arm_configs
-from test_experiments import compose_experiment
 
 #: arm -> (delivery brand, awareness held per, advertises bank_eats, convenience on)
 DESIGN = {

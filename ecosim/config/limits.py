@@ -10,7 +10,8 @@ Memory. ``memory_estimate`` adds up the arrays a run allocates (customers, netwo
 ledgers, history) and the tables it keeps for every replication and arm, from the same sizes
 the engine uses: 64 bytes per customer and 8 per customer-need, plus 8 per customer when
 awareness is held of brands that are not one per firm, 8 per customer with risk decisions on and
-4 per customer-need with satisfaction on (``CustomerPopulation.nbytes``, checked by a test), ledgers from ``kernels.accounting``.
+4 per customer-need with satisfaction on (``CustomerPopulation.nbytes``, checked by a test),
+ledgers from ``kernels.accounting``.
 """
 
 from __future__ import annotations
