@@ -29,7 +29,7 @@ from ecosim.model import EcosystemModel
 
 log = logging.getLogger(__name__)
 
-TABLES = ("firm_metrics", "unit_metrics", "segment_metrics", "cohort_retention")
+TABLES = ("firm_metrics", "unit_metrics", "segment_metrics", "segment_needs", "cohort_retention")
 
 
 @dataclass
@@ -40,6 +40,7 @@ class RunResult:
     firm_metrics: pd.DataFrame
     unit_metrics: pd.DataFrame
     segment_metrics: pd.DataFrame
+    segment_needs: pd.DataFrame
     cohort_retention: pd.DataFrame
     transactions: pd.DataFrame | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -143,6 +144,7 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None) -> R
             "firm_metrics": tables.firm_metrics(h, firms, arm, replication),
             "unit_metrics": tables.unit_metrics(h, firms, needs, arm, replication),
             "segment_metrics": tables.segment_metrics(h, segments, firms, arm, replication),
+            "segment_needs": tables.segment_needs(h, segments, needs, arm, replication),
             "cohort_retention": tables.cohort_retention(h, firms, cfg.time.discount_rate, arm,
                                                         replication),
         }
@@ -251,7 +253,8 @@ def output_bytes(configs: dict[str, EcosimConfig]) -> int:
         needs, segments = len(cfg.needs), len(cfg.customers.segments)
         values = (steps * firms * 25  # firm_metrics: rows × columns
                   + steps * firms * needs * 16  # unit_metrics
-                  + steps * segments * (firms + 1) * 9  # segment_metrics
+                  + steps * segments * (firms + 1) * 11  # segment_metrics
+                  + steps * segments * needs * 6  # segment_needs
                   + firms * steps * (steps + 1) // 2 * 9)  # cohort_retention, at most
         total += 8 * values * cfg.replications
     return total

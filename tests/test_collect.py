@@ -34,7 +34,7 @@ def write_job(sweep: Path, num: int, overrides: list[str], config: dict, complet
     pd.DataFrame({"arm": "base", "replication": 0, "step": [0, 1, 2], "firm": "bank",
                   "customers": [10, 11, 12 + budget / 1000]}).to_parquet(
         job / "firm_metrics.parquet", index=False)
-    for table in ("unit_metrics", "segment_metrics", "cohort_retention"):
+    for table in ("unit_metrics", "segment_metrics", "segment_needs", "cohort_retention"):
         pd.DataFrame({"arm": ["base"], "replication": [0], "customers": [10]}).to_parquet(
             job / f"{table}.parquet", index=False)
     pd.DataFrame({"arm": ["base"], "firm": ["bank"], "kpi": ["customers"], "mean": [12.0],

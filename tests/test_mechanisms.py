@@ -268,6 +268,10 @@ def test_the_addressable_wallet_is_the_wallet_of_the_needs_a_firm_offers():
     assert row.loc["b", "addressable_wallet"] == 2_000.0
     assert row.loc["all", "addressable_wallet"] == row.loc["all", "wallet"] == 3_000.0
     assert row.loc["a", "captured_wallet"] == 1_000.0
+    from ecosim.metrics.tables import segment_needs
+    by_need = segment_needs(h, ["all"], ["x", "y"]).query("step == 2").set_index("need")["wallet"]
+    assert by_need.to_dict() == {"x": 1_000.0, "y": 2_000.0}
+    assert by_need.sum() == row.loc["all", "wallet"]
 
 
 # -- configuration ----------------------------------------------------------------------------

@@ -85,6 +85,7 @@ MAY_BE_NAN: dict[str, frozenset[str]] = {
     "unit_metrics": frozenset({"market_share", "revenue_share", "churn_rate",
                                "conversion_rate"}),
     "segment_metrics": frozenset({"share_of_wallet"}),
+    "segment_needs": frozenset(),
     "cohort_retention": frozenset(),
     "transactions": frozenset(),
 }
@@ -277,6 +278,20 @@ def segment_metrics(h: HistoryLike, segments: list[str], firms: list[str], arm: 
     addressable[:, :, -1] = h.segment_need_wallet.sum(axis=2)
     frame["addressable_wallet"] = addressable.ravel()
     frame["captured_wallet"] = captured.ravel()
+    return _tag(frame, arm, replication)
+
+
+def segment_needs(h: HistoryLike, segments: list[str], needs: list[str], arm: str = "base",
+                  replication: int = 0) -> pd.DataFrame:
+    """One row per (step, segment, need): the segment's wallet split by need.
+
+    ``wallet`` is the reference-price spend of the segment's customers on the need in the step
+    (every occasion that arose, whoever served it, the outside option included); summed over
+    needs it is ``segment_metrics``' ``wallet``.
+    """
+    frame = _grid(step=list(range(h.segment_need_wallet.shape[0])), segment=segments,
+                  need=needs)
+    frame["wallet"] = h.segment_need_wallet.ravel()
     return _tag(frame, arm, replication)
 
 

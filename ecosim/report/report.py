@@ -203,7 +203,8 @@ def _definitions(data: ReportData) -> list[str]:
     return ["## What the KPIs mean", "", markdown_table(definitions_table(kpis, data.step_unit)),
             "", "Money is in the config's currency unit; one step is one "
             f"{data.step_unit}. The tables of the run (`firm_metrics.parquet`, "
-            "`unit_metrics.parquet`, `segment_metrics.parquet`, `cohort_retention.parquet`, "
+            "`unit_metrics.parquet`, `segment_metrics.parquet`, `segment_needs.parquet`, "
+            "`cohort_retention.parquet`, "
             "`summary.csv`) and the resolved config (`config.yaml`) sit next to this report.", ""]
 
 
