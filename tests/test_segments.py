@@ -54,27 +54,30 @@ def test_last_window_sums_a_year_and_adds_all() -> None:
     assert total["addressable_wallet"].iloc[0] == pytest.approx(12 * 250.0)
 
 
-def test_need_wallets_are_recovered_from_addressable_wallets() -> None:
-    year = segments.last_window(_metrics({"base": 0.0}))
-    needs = segments.need_wallets(year, {"base": OFFERS})
+def _needs(arms: list[str], replications: int = 3, steps: int = 15) -> pd.DataFrame:
+    """The ``segment_needs`` table of the same market: NEED_WALLET every step."""
+    return pd.DataFrame([
+        {"arm": arm, "replication": rep, "step": step, "segment": segment, "need": need,
+         "wallet": value}
+        for arm, rep, step, (segment, wallets) in itertools.product(
+            arms, range(replications), range(steps), NEED_WALLET.items())
+        for need, value in wallets.items()])
+
+
+def test_need_window_sums_a_year_per_need_and_adds_all() -> None:
+    needs = segments.need_window(_needs(["base"]))
     got = needs[(needs["replication"] == 0)].set_index(["segment", "need"])["wallet"]
     for segment, wallets in NEED_WALLET.items():
         for need, value in wallets.items():
-            assert got[(segment, need)] == pytest.approx(12 * value, abs=1e-6)
+            assert got[(segment, need)] == pytest.approx(12 * value)
     assert got[(segments.ALL, "groceries")] == pytest.approx(12 * 250.0)
-
-
-def test_need_wallets_refuse_needs_always_offered_together() -> None:
-    year = segments.last_window(_metrics({"base": 0.0}))
-    together = {"bank": ["banking", "taxi"], "grocer": ["groceries"]}
-    with pytest.raises(ValueError, match="identify"):
-        segments.need_wallets(year, {"base": together})
 
 
 def test_host_income_adds_partner_fees_and_the_groups_wallets() -> None:
     year = segments.last_window(_metrics({"base": 0.0, "eco": 0.2}))
     offers = {"base": {f: n for f, n in OFFERS.items()}, "eco": OFFERS}
-    income = segments.host_income(year, "bank", {"base": {}, "eco": {"partner": 0.1}}, offers)
+    income = segments.host_income(year, segments.need_window(_needs(["base", "eco"])), "bank",
+                                  {"base": {}, "eco": {"partner": 0.1}}, offers)
     eco = income[(income["arm"] == "eco") & (income["segment"] == "old")
                  & (income["replication"] == 0)].iloc[0]
     assert eco["fees"] == pytest.approx(0.1 * 0.2 * 150.0 * 12)
@@ -87,7 +90,8 @@ def test_host_income_adds_partner_fees_and_the_groups_wallets() -> None:
 def test_paired_potential_is_the_difference_on_the_same_replications() -> None:
     year = segments.last_window(_metrics({"base": 0.0, "eco": 0.0}))
     offers = {"base": OFFERS, "eco": OFFERS}
-    income = segments.host_income(year, "bank", {}, offers)
+    income = segments.host_income(year, segments.need_window(_needs(["base", "eco"])), "bank",
+                                  {}, offers)
     table = segments.paired(income, "income", "base", "eco")
     young = table.set_index("segment").loc["young"]
     # the replications differ (+1 each), the pairs do not: the difference has no spread
@@ -104,13 +108,14 @@ def test_figure_and_markdown(tmp_path) -> None:
     year = segments.last_window(_metrics({"base": 0.0, "eco": 0.2}))
     offers = {"base": OFFERS, "eco": OFFERS}
     partners = {"base": {}, "eco": {"partner": 0.08}}
-    income = segments.host_income(year, "bank", partners, offers)
+    needs = segments.need_window(_needs(["base", "eco"]))
+    income = segments.host_income(year, needs, "bank", partners, offers)
     table = segments.paired(income, "income", "base", "eco")
     title = segments.potential_finding(table, "bank", "eco")
     assert title.startswith("Eco: bank earns +")
     paths = segments.plot_segment_potential(table, "bank", "base", "eco", "#1f4e79",
                                             tmp_path / "segment_potential", title, "a note")
     assert [p.suffix for p in paths] == [".png", ".svg"] and all(p.stat().st_size for p in paths)
-    text = segments.markdown(income, segments.need_wallets(year, offers), table, "base", "eco")
+    text = segments.markdown(income, needs, table, "base", "eco")
     assert "| young |" in text and "potential" in text
     assert np.isfinite(table[["diff", "diff_low", "diff_high"]].to_numpy()).all()

@@ -2,12 +2,12 @@
 
 Each segment's wallet is split by need; a firm's addressable and captured wallet are read per
 segment; and a strategy arm is valued on the same customers (a worked example's "potential").
-Reads ``segment_metrics`` (docs/design.md §4) over the last ``window`` steps (a year of months by
-default). A host's *income* from a segment is its revenue there plus the fees its partners pay
-on their revenue there (``partner_take_rate`` × the partner's revenue in the segment); its
-*group* addresses the needs it or a partner offers. The *potential* of an arm is its income
-minus the baseline's in the same replication (common random numbers: the same customers), with
-a 95% t interval over replications.
+Reads ``segment_metrics`` and ``segment_needs`` (docs/design.md §4) over the last ``window``
+steps (a year of months by default). A host's *income* from a segment is its revenue there plus
+the fees its partners pay on their revenue there (``partner_take_rate`` × the partner's revenue
+in the segment); its *group* addresses the needs it or a partner offers. The *potential* of an
+arm is its income minus the baseline's in the same replication (common random numbers: the same
+customers), with a 95% t interval over replications.
 
 ``python -m ecosim.report.segments RUN_DIR --arm ARM`` prints the tables as Markdown and writes
 ``RUN_DIR/figures/segment_potential.png`` (and ``.svg``).
@@ -53,44 +53,27 @@ def last_window(segment_metrics: pd.DataFrame, window: int = WINDOW) -> pd.DataF
     return pd.concat([year, total[year.columns]], ignore_index=True)
 
 
-def need_wallets(year: pd.DataFrame, offers: dict[str, dict[str, list[str]]]) -> pd.DataFrame:
-    """Each segment's wallet per need, recovered from the firms' addressable wallets.
-
-    A firm's addressable wallet is the sum of the wallets of the needs it offers, so the needs'
-    wallets solve a linear system with one equation per firm (and one for the whole wallet).
+def need_window(segment_needs: pd.DataFrame, window: int = WINDOW) -> pd.DataFrame:
+    """Each segment's wallet per need, summed over the last ``window`` steps.
 
     Args:
-        year: ``last_window``'s table.
-        offers: per arm, each firm's offered needs (every step of the window).
+        segment_needs: the run's ``segment_needs`` table.
+        window: steps summed.
 
     Returns:
-        One row per (arm, replication, segment, need) with ``wallet``.
-
-    Raises:
-        ValueError: when the firms' offers do not pin down every need's wallet (two needs always
-            offered together, or a need no firm offers besides the total).
+        One row per (arm, replication, segment, need) with ``wallet``; a segment ``all`` sums the
+        segments.
     """
-    out = []
-    for arm, firms in offers.items():
-        needs = sorted({need for offered in firms.values() for need in offered})
-        names = list(firms)
-        matrix = np.array([[need in firms[f] for need in needs] for f in names] +
-                          [[True] * len(needs)], float)
-        if np.linalg.matrix_rank(matrix) < len(needs):
-            raise ValueError(f"arm {arm}: the firms' offers do not identify each need's wallet")
-        rows = year[year["arm"] == arm]
-        table = rows.pivot_table(index=_KEYS, columns="firm", values="addressable_wallet",
-                                 aggfunc="sum")
-        rhs = np.column_stack([table[f].to_numpy() for f in names] + [table[ALL].to_numpy()])
-        solution, *_ = np.linalg.lstsq(matrix, rhs.T, rcond=None)
-        frame = pd.DataFrame(solution.T, index=table.index, columns=needs)
-        frame.columns.name = "need"
-        # a need none of the segment's customers has can come out a rounding error below 0
-        out.append(frame.clip(lower=0.0).stack().rename("wallet").reset_index())
-    return pd.concat(out, ignore_index=True)
+    last = int(segment_needs["step"].max())
+    rows = segment_needs[segment_needs["step"] > last - window]
+    year = rows.groupby([*_KEYS, "need"], sort=False)["wallet"].sum().reset_index()
+    total = year.groupby(["arm", "replication", "need"], sort=False)["wallet"].sum()
+    total = total.reset_index().assign(segment=ALL)
+    return pd.concat([year, total[year.columns]], ignore_index=True)
 
 
-def host_income(year: pd.DataFrame, host: str, partners: dict[str, dict[str, float]],
+def host_income(year: pd.DataFrame, needs: pd.DataFrame, host: str,
+                partners: dict[str, dict[str, float]],
                 offers: dict[str, dict[str, list[str]]]) -> pd.DataFrame:
     """The host's income, addressable and captured wallet per (arm, replication, segment).
 
@@ -101,11 +84,11 @@ def host_income(year: pd.DataFrame, host: str, partners: dict[str, dict[str, flo
 
     Args:
         year: ``last_window``'s table.
+        needs: ``need_window``'s table.
         host: the firm.
         partners: per arm, each partner of ``host`` and its take rate.
         offers: per arm, each firm's offered needs.
     """
-    needs = need_wallets(year, offers)
     out = []
     for arm in offers:
         rows = year[year["arm"] == arm].set_index([*_KEYS, "firm"])
@@ -322,8 +305,8 @@ def main(argv: list[str] | None = None) -> None:
     horizon = int(metrics["step"].max())
     offers, partners = offers_and_partners(configs, firm, horizon - args.window + 1)
     year = last_window(metrics, args.window)
-    income = host_income(year, firm, partners, offers)
-    needs = need_wallets(year, offers)
+    needs = need_window(pd.read_parquet(args.run_dir / "segment_needs.parquet"), args.window)
+    income = host_income(year, needs, firm, partners, offers)
     potential = paired(income, "income", baseline, args.arm)
     print(markdown(income, needs, potential, baseline, args.arm))
     firms = [firm, *sorted({p for arm_partners in partners.values() for p in arm_partners})]
