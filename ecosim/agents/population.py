@@ -330,7 +330,8 @@ class CustomerPopulation:
                           np.ascontiguousarray(policies.firm_real[:, REFERRAL_RATE]),
                           units.firm_unit, unit_share, firm_share,
                           float(self.cfg.network.degree), self.indptr, self.indices, self.traits,
-                          self.customer_of, self.unit_of, self.aware, self.trial)
+                          self.customer_of, self.unit_of, self.unit_of is self.customer_of,
+                          self.aware, self.trial)
 
     def apply_trends(self, step: int) -> None:
         """Prevalence and basket of trending needs at ``step`` (docs/model.md, "Trends")."""

@@ -33,7 +33,7 @@ from ecosim.kernels.rng import STREAM_AWARENESS, uniform
 @njit(parallel=True, cache=True)
 def _spread_awareness(key, step, unit_active, reach_p, wom_q, launch_p, firm_active,
                       referral_rate, firm_unit, unit_share, firm_share, mean_field_degree, indptr,
-                      indices, traits, customer_of, unit_of, aware, trial):
+                      indices, traits, customer_of, unit_of, units_are_firms, aware, trial):
     """One step of awareness and referrals for every customer, in place on ``aware``/``trial``.
 
     Awareness is held of *units* (``customers.awareness``): brands, or firms. Knowing a brand is
@@ -56,6 +56,8 @@ def _spread_awareness(key, step, unit_active, reach_p, wom_q, launch_p, firm_act
         traits: (N, 8) float32 customer traits.
         customer_of, unit_of: (N,) uint64 bitmasks of the firms / units each customer used at
             the end of last step.
+        units_are_firms: the units are the firms (``unit_of`` is ``customer_of``): one pass over
+            the neighbours counts both.
         aware: (N,) uint64 bitmask of known units, updated in place.
         trial: (N,) int8 firm that referred the customer this step (-1 none), written here.
     """
@@ -88,8 +90,14 @@ def _spread_awareness(key, step, unit_active, reach_p, wom_q, launch_p, firm_act
                 # neighbours per such unit or firm.
                 start, stop = indptr[i], indptr[i + 1]
                 degree = stop - start
-                _count_users(all_active & ~known, unit_of, indices, start, stop, unit_users)
-                _count_users(referring & ~own, customer_of, indices, start, stop, firm_users)
+                if units_are_firms:
+                    _count_users((all_active & ~known) | (referring & ~own), customer_of,
+                                 indices, start, stop, unit_users)
+                    firm_users[:] = unit_users
+                else:
+                    _count_users(all_active & ~known, unit_of, indices, start, stop, unit_users)
+                    _count_users(referring & ~own, customer_of, indices, start, stop,
+                                 firm_users)
             for u in range(n_units):
                 bit = np.uint64(1) << np.uint64(u)
                 if not unit_active[u] or known & bit:

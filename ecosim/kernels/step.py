@@ -153,6 +153,9 @@ from ecosim.kernels.state import (
     TASTE_SCALE,
 )
 
+#: Marks a need whose offering firms all use the unit of their own index (``_known_firms``).
+_ALL_OWN = np.uint64(0xFFFFFFFFFFFFFFFF)
+
 # Transaction log columns (float64 rows): customer, time, need, firm, amount, contribution.
 TX_CUSTOMER, TX_TIME, TX_NEED, TX_FIRM, TX_AMOUNT, TX_MARGIN = range(6)
 N_TX = 6
@@ -188,7 +191,7 @@ def _reach(market, risk_on):
     offered = np.zeros(n_needs, np.uint64)
     context_firms = np.zeros(n_needs, np.uint64)
     model_firms = np.zeros(n_needs, np.uint64)
-    unit_firms = np.zeros((n_needs, 64), np.uint64)
+    unit_firms = np.zeros((n_needs, 64), np.uint64)  # column 63: the one-unit-per-firm flag
     lenders = np.zeros(n_needs, np.uint64)
     context_on = False
     plain = True
@@ -215,6 +218,13 @@ def _reach(market, risk_on):
                         plain = False
             if g >= 0 or _in_bundle(market.bundle_mask, f, k):
                 model_firms[k] |= _bit(f)
+    for k in range(n_needs):
+        own = True
+        for f in range(n_firms):
+            if market.available[f, k] and market.unit[f, k] != f:
+                own = False
+        if own:  # no unit is 63 then (at most 63 firms offer k under their own units)
+            unit_firms[k, 63] = _ALL_OWN
     bundle_saving = np.empty(n_firms)  # -ln(1 - discount) of each firm's bundle
     for f in range(n_firms):
         bundle_saving[f] = _bundle_saving(market.firm_real, f)
@@ -224,7 +234,13 @@ def _reach(market, risk_on):
 
 @njit(inline="always", cache=True)
 def _known_firms(known, unit_firms, k):
-    """Firms offering need k under an awareness unit the customer knows (``known``: units)."""
+    """Firms offering need k under an awareness unit the customer knows (``known``: units).
+
+    ``unit_firms[k, 64]`` is 1 when every firm offering k does so under the unit of its own
+    index (one brand per firm, or awareness per firm): then the known firms are ``known``.
+    """
+    if unit_firms[k, 63] == _ALL_OWN:
+        return known
     firms = np.uint64(0)
     u = 0
     while known:
