@@ -294,7 +294,10 @@ class CustomerPopulation:
 
     def units(self, offers: Offers, launch_p: np.ndarray) -> AwarenessUnits:
         """This step's awareness units (brands or firms) from the offers."""
-        n_units = int(max(offers.brand.max(initial=0), offers.firm_brand.max(initial=0))) + 1
+        # at least one unit per firm: a firm's own brand is unit f when brands are one per firm,
+        # whether or not the firm (and so its brand) is in the market yet
+        n_units = max(int(max(offers.brand.max(initial=0), offers.firm_brand.max(initial=0))) + 1,
+                      self.n_firms)
         return AwarenessUnits.of(self.by_brand, offers, launch_p, n_units)
 
     def start(self, initial_awareness: np.ndarray, initial_share: np.ndarray,

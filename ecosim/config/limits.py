@@ -110,10 +110,21 @@ def brand_names(cfg: EcosimConfig) -> list[str]:
 
 
 def separate_brands(cfg: EcosimConfig) -> bool:
-    """Whether awareness units differ from firms: held of brands, and not one brand per firm."""
-    firm_brands = [firm.brand or name for name, firm in cfg.firms.items()]
-    return cfg.customers.awareness == "brand" and (
-        len(set(firm_brands)) < len(firm_brands) or len(brand_names(cfg)) > len(firm_brands))
+    """Whether awareness units can differ from firms: held of brands, and brands not one per firm.
+
+    Brands are one per firm when firms' own brands are distinct, every offering carries its
+    firm's brand and no event changes a brand; otherwise a unit's brand is not its firm.
+    """
+    if cfg.customers.awareness != "brand":
+        return False
+    firm_brands = {name: firm.brand or name for name, firm in cfg.firms.items()}
+    if len(set(firm_brands.values())) < len(firm_brands):
+        return True
+    if any(o.brand and o.brand != firm_brands[name]
+           for name, firm in cfg.firms.items() for o in firm.offerings.values()):
+        return True
+    return any(path == "brand" or path.endswith(".brand")
+               for event in cfg.events for path in event.set)
 
 
 def memory_estimate(cfg: EcosimConfig) -> dict[str, float]:
