@@ -181,7 +181,8 @@ def refused_before_launch(spec, tmp_path: Path, capsys, step: str = "sample") ->
 @pytest.mark.parametrize("spec, message", [
     (with_({"parameters": {"firms.shop.marketing.budgt": [100, 3000]}}),
      "parameters.firms.shop.marketing.budgt: the scenario has no 'budgt' under "
-     "firms.shop.marketing (it has budget, reach_cost, word_of_mouth, rule, target, adjust, brand_budgets)"),
+     "firms.shop.marketing (it has budget, reach_cost, word_of_mouth, rule, target, adjust, "
+     "brand_budgets)"),
     (with_({"parameters": {"firms.shp.marketing.budget": [100, 3000]}}),
      "parameters.firms.shp.marketing.budget: the scenario has no 'shp' under firms (it has "
      "shop)"),

@@ -324,8 +324,8 @@ class CustomerPopulation:
         """
         units = self.units(offers, np.ascontiguousarray(policies.firm_real[:, LAUNCH_AWARENESS]))
         firm_share = users / self.n
-        unit_share = firm_share
-        if self.by_brand:
+        unit_share = firm_share  # the same when units are firms; read only without a network
+        if self.unit_of is not self.customer_of and self.indptr.shape[0] == 0:
             unit_share = np.array([np.count_nonzero((self.unit_of >> np.uint64(u)) & np.uint64(1))
                                    for u in range(units.active.shape[0])]) / self.n
         _spread_awareness(self.key, step, units.active, units.reach_p, units.word_of_mouth,

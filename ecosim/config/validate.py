@@ -386,6 +386,10 @@ def _check_firm(firm: FirmConfig, name: str, cfg: EcosimConfig, key: str) -> Non
                 "expected a number in [0, 1000] (multiplier of the contractual hazard)")
         require(offering.experience >= 0, f"{where}.experience", offering.experience,
                 "expected a number >= 0")
+        require(offering.experience > 0 or cfg.customers.satisfaction.memory == 0,
+                f"{where}.experience", offering.experience,
+                "expected a number > 0 while customers.satisfaction is on (its moments are "
+                "ln(experience))")
         require(bool(offering.brand), f"{where}.brand", offering.brand,
                 "expected a non-empty brand name")
     _check_business_model(firm, key)

@@ -236,8 +236,9 @@ def _reach(market, risk_on):
 def _known_firms(known, unit_firms, k):
     """Firms offering need k under an awareness unit the customer knows (``known``: units).
 
-    ``unit_firms[k, 64]`` is 1 when every firm offering k does so under the unit of its own
-    index (one brand per firm, or awareness per firm): then the known firms are ``known``.
+    ``unit_firms[k, 63]`` is ``_ALL_OWN`` when every firm offering k does so under the unit of
+    its own index (one brand per firm, or awareness per firm): then the known firms are
+    ``known`` (the caller keeps those offering k).
     """
     if unit_firms[k, 63] == _ALL_OWN:
         return known
@@ -252,21 +253,26 @@ def _known_firms(known, unit_firms, k):
 
 
 @njit(inline="always", cache=True)
-def _risk_estimate(rules, market, group_count, n_held_needs, i, f, risk):
+def _risk_estimate(rules, market, group_count, n_held_needs, i, f, risk, provider_k):
     """Lender f's estimate of the customer's relative risk ``rho`` (docs/model.md).
 
     ``mean + w (rho - mean) + sqrt(w (1 - w)) sd z``: the posterior mean of a normal signal whose
     accuracy ``w`` (the share of the variance of risk it explains) is the lender's own plus its
-    ecosystem's pooled data, ``w0 + (1 - w0) data_gain share``; ``z`` is fixed per
-    (customer, lender). ``risk`` holds the customer's ``rho`` last and, before it, each lender's
-    ``z`` once drawn in the step (NaN until then), so a lender's noise is drawn once per step.
+    ecosystem's pooled data, ``w0 + (1 - w0) data_gain share``, the share being the customer's
+    *other* needs the group serves (``provider_k``, the provider of the need being financed, is
+    left out, so the estimate is the same when the customer chooses and when they pay); ``z`` is
+    fixed per (customer, lender). ``risk`` holds the customer's ``rho`` last and, before it, each
+    lender's ``z`` once drawn in the step (NaN until then): a lender's noise is drawn once a step.
     """
     b = rules.behaviour
     rho = risk[risk.shape[0] - 1]
     w = market.firm_real[f, ACCURACY]
     g = market.firm_int[f, GROUP]
     if g >= 0 and n_held_needs > 0:
-        w += (1.0 - w) * market.firm_real[g, DATA_GAIN] * min(1.0, group_count[g] / n_held_needs)
+        others = group_count[g]
+        if provider_k >= 0 and market.firm_int[provider_k, GROUP] == g:
+            others -= 1
+        w += (1.0 - w) * market.firm_real[g, DATA_GAIN] * min(1.0, others / n_held_needs)
     z = risk[f]
     if z != z:  # slots 128 + f: disjoint from the sub-slots 0..127 the true risk's draw uses
         z = normal(rules.key, STREAM_RISK, 0, i, 128 + f)
@@ -294,7 +300,7 @@ def _declined(rules, market, group_count, n_held_needs, i, risk, candidates, len
     while mask:
         if mask & np.uint64(1):
             if _risk_estimate(rules, market, group_count, n_held_needs, i, f,
-                              risk) > market.firm_real[f, MAX_RISK]:
+                              risk, current) > market.firm_real[f, MAX_RISK]:
                 declined |= _bit(f)
         mask >>= np.uint64(1)
         f += 1
@@ -329,7 +335,7 @@ def _extra_utility(extra, market, bundle_saving, held, group_count, current, k, 
                 if lenders_k & _bit(f) and market.firm_real[f, RISK_PRICING] > 0.0:
                     u -= row[PRICE_SENS] * np.log(_risk_price(
                         market, f, _risk_estimate(rules, market, group_count, n_held_needs, i,
-                                                  f, risk)))
+                                                  f, risk, current)))
             if f == trial_firm:
                 u += market.firm_real[f, INCENTIVE]
             extra[f] = u
@@ -488,7 +494,8 @@ def _purchase(b, i, k, s, step, chosen, basket, t_in_step, since_ik, market, boo
         market.firm_real, market.firm_int, market.bundle_mask, held[chosen], chosen, k)
     if rules.behaviour[RISK_ON] > 0.0 and market.loss_rate[chosen, k] > 0.0:
         spend *= _risk_price(market, chosen, _risk_estimate(rules, market, group_count,
-                                                            n_held_needs, i, chosen, risk))
+                                                            n_held_needs, i, chosen, risk,
+                                                            chosen))
         loss = spend * market.loss_rate[chosen, k] * risk[risk.shape[0] - 1]
     else:
         loss = spend * market.loss_rate[chosen, k] * _pooled_loss_factor(
