@@ -95,6 +95,11 @@ class Offers:
                    brand_reach_p=np.zeros((n_firms, MAX_BRANDS)))
 
 
+def firm_units(offers: Offers) -> np.ndarray:
+    """Each offering's awareness unit when awareness is held per firm: its firm (F, K)."""
+    return np.broadcast_to(np.arange(offers.brand.shape[0])[:, None], offers.brand.shape).copy()
+
+
 def _either(probabilities: list[float]) -> float:
     """Probability that at least one of independent events happens (the one itself if alone)."""
     if len(probabilities) == 1:
@@ -128,7 +133,7 @@ class AwarenessUnits:
             for f in np.nonzero(offers.brand_reach_p.any(axis=1))[0]:
                 reach[f] = _either([reach[f], *offers.brand_reach_p[f][offers.brand_reach_p[f]
                                                                         > 0]])
-            return cls(np.broadcast_to(np.arange(n_firms)[:, None], offers.brand.shape).copy(),
+            return cls(firm_units(offers),
                        np.arange(n_firms), offers.active.copy(), reach,
                        offers.word_of_mouth.copy(), launch_p.copy())
         reach: list[list[float]] = [[] for _ in range(n_brands)]
@@ -300,6 +305,12 @@ class CustomerPopulation:
                       self.n_firms)
         return AwarenessUnits.of(self.by_brand, offers, launch_p, n_units)
 
+    def offering_units(self, offers: Offers) -> np.ndarray:
+        """The awareness unit of each offering (F, K): its brand, or its firm."""
+        if self.by_brand:
+            return offers.brand
+        return firm_units(offers)
+
     def start(self, initial_awareness: np.ndarray, initial_share: np.ndarray,
               offers: Offers) -> None:
         """Step 0: who knows which brand (or firm) and who uses which firm for each need.
@@ -359,7 +370,7 @@ class CustomerPopulation:
                    offers.convenience, offers.experience, offers.margin_rate, offers.loss_rate,
                    offers.brand, price_rise, offers.hazard_scale, policies.firm_real,
                    policies.firm_int, policies.bundle_mask, policies.contact_p,
-                   self.units(offers, np.zeros(self.n_firms)).unit,
+                   self.offering_units(offers),
                    # ln(experience) with libm's log, as the kernels take logs (satisfaction)
                    np.array([[math.log(max(e, 1e-9)) for e in row]
                              for row in offers.experience.tolist()])),

@@ -153,9 +153,6 @@ from ecosim.kernels.state import (
     TASTE_SCALE,
 )
 
-#: Marks a need whose offering firms all use the unit of their own index (``_known_firms``).
-_ALL_OWN = np.uint64(0xFFFFFFFFFFFFFFFF)
-
 # Transaction log columns (float64 rows): customer, time, need, firm, amount, contribution.
 TX_CUSTOMER, TX_TIME, TX_NEED, TX_FIRM, TX_AMOUNT, TX_MARGIN = range(6)
 N_TX = 6
@@ -184,14 +181,17 @@ def _reach(market, risk_on):
     Firms offering k, with a contextual offer for k, and with a business-model rule for k
     (bundling k, in an ecosystem group, or pricing k by risk); whether any contextual offer or
     business-model rule is on at all (else they are skipped); per need and awareness unit, the
-    firms offering k under that unit (``unit_firms``); and, with risk decisions on, the lenders
-    of each need (firms that lose part of its spend to defaults).
+    firms offering k under that unit (``unit_firms``) and whether every firm offering k does so
+    under the unit of its own index (``own_units``: one brand per firm, or awareness per firm);
+    and, with risk decisions on, the lenders of each need (firms that lose part of its spend to
+    defaults).
     """
     n_firms, n_needs = market.available.shape
     offered = np.zeros(n_needs, np.uint64)
     context_firms = np.zeros(n_needs, np.uint64)
     model_firms = np.zeros(n_needs, np.uint64)
-    unit_firms = np.zeros((n_needs, 64), np.uint64)  # column 63: the one-unit-per-firm flag
+    unit_firms = np.zeros((n_needs, 64), np.uint64)
+    own_units = np.ones(n_needs, np.bool_)
     lenders = np.zeros(n_needs, np.uint64)
     context_on = False
     plain = True
@@ -209,6 +209,8 @@ def _reach(market, risk_on):
             if market.available[f, k]:
                 offered[k] |= _bit(f)
                 unit_firms[k, market.unit[f, k]] |= _bit(f)
+                if market.unit[f, k] != f:
+                    own_units[k] = False
                 if g >= 0 and market.firm_real[g, CONTEXT_REACH] > 0.0:
                     context_firms[k] |= _bit(f)
                 if risk_on and market.loss_rate[f, k] > 0.0:
@@ -218,29 +220,21 @@ def _reach(market, risk_on):
                         plain = False
             if g >= 0 or _in_bundle(market.bundle_mask, f, k):
                 model_firms[k] |= _bit(f)
-    for k in range(n_needs):
-        own = True
-        for f in range(n_firms):
-            if market.available[f, k] and market.unit[f, k] != f:
-                own = False
-        if own:  # no unit is 63 then (at most 63 firms offer k under their own units)
-            unit_firms[k, 63] = _ALL_OWN
     bundle_saving = np.empty(n_firms)  # -ln(1 - discount) of each firm's bundle
     for f in range(n_firms):
         bundle_saving[f] = _bundle_saving(market.firm_real, f)
     return (offered, context_firms, model_firms, bundle_saving, context_on, plain, unit_firms,
-            lenders)
+            lenders, own_units)
 
 
 @njit(inline="always", cache=True)
-def _known_firms(known, unit_firms, k):
+def _known_firms(known, unit_firms, own_units, k):
     """Firms offering need k under an awareness unit the customer knows (``known``: units).
 
-    ``unit_firms[k, 63]`` is ``_ALL_OWN`` when every firm offering k does so under the unit of
-    its own index (one brand per firm, or awareness per firm): then the known firms are
-    ``known`` (the caller keeps those offering k).
+    With ``own_units[k]`` (every firm offering k does so under the unit of its own index) the
+    known units are the known firms (the caller keeps those offering k).
     """
-    if unit_firms[k, 63] == _ALL_OWN:
+    if own_units[k]:
         return known
     firms = np.uint64(0)
     u = 0
@@ -420,7 +414,8 @@ def _contextual_offers(key, step, i, need_id, j, market, group_count, current, p
 
 @njit(inline="always", cache=True)
 def _trigger(key, step, i, k, need_id, j, current, openness, known, trial_firm, market,
-             group_count, offered_k, context_firms_k, context_on, closed, unit_firms):
+             group_count, offered_k, context_firms_k, context_on, closed, unit_firms,
+             own_units):
     """What the customer considers on occasion j of need k: ``(candidates, full_search)``.
 
     A full search (no provider, or the customer looks around with probability ``openness``)
@@ -435,7 +430,7 @@ def _trigger(key, step, i, k, need_id, j, current, openness, known, trial_firm, 
     if current >= 0:
         candidates |= _bit(current)
     if full:
-        candidates |= _known_firms(known, unit_firms, k)
+        candidates |= _known_firms(known, unit_firms, own_units, k)
     if context_on:
         candidates |= _contextual_offers(key, step, i, need_id, j, market, group_count, current,
                                          context_firms_k & ~candidates)
@@ -579,7 +574,7 @@ def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach,
     lenders that decline the customer are not considered.
     """
     offered, context_firms, model_firms, bundle_saving, context_on, plain, unit_firms, \
-        lenders = reach
+        lenders, own_units = reach
     firm_since, held, group_count, extra = scratch[0], scratch[1], scratch[2], scratch[3]
     captured = scratch[7]
     key, step = rules.key, rules.step
@@ -628,7 +623,7 @@ def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach,
         candidates, full = _trigger(key, step, i, k, need_id, j, current,
                                     1.0 if failed else openness, known, trial_firm, market,
                                     group_count, offered[k], context_firms[k], context_on, closed,
-                                    unit_firms)
+                                    unit_firms, own_units)
         if failed:  # the service failure has made this occasion a search
             failed = False
             state.flags[i, k] &= NOT_FAILED
