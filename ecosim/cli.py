@@ -45,7 +45,9 @@ from ecosim.experiment import (
     start_run_dir,
     write_tables,
 )
+from ecosim.metrics.headline import compute_headline
 from ecosim.metrics.tables import NonFiniteError
+from ecosim.robustness import prepare, run_robustness
 from ecosim.sweep.launchers import job_threads, set_job_threads
 from ecosim.sweep.resume import is_complete, restate_overrides
 from ecosim.sweep.sensitivity import apply_sample
@@ -88,13 +90,14 @@ def _app(raw: DictConfig) -> float | None:
     try:
         raw, sample = apply_sample(raw)  # a sensitivity sample sets its parameter values
         configs = arm_configs(raw)  # one per arm of an experiment; "base" for a scenario
+        cfg = next(iter(configs.values()))
+        variants = prepare(raw, cfg) if cfg.robustness else []  # validated before any run
     except (ConfigError, ValueError, OSError) as error:
         if sweeping:  # the launcher records the job as failed and the sweep reports it
             raise JobConfigError(
                 f"ecosim: config error in job {hydra_cfg.job.num}: {error}") from None
         print(f"ecosim: config error: {error}", file=sys.stderr)
         sys.exit(2)
-    cfg = next(iter(configs.values()))
     warning = resource_warning(cfg)
     if warning:
         print(f"ecosim: warning: {warning}", file=sys.stderr)
@@ -113,6 +116,12 @@ def _app(raw: DictConfig) -> float | None:
         log.info("numba threads: %d", threads)
     try:
         result = run_experiment(configs, progress=False if sweeping else None)
+        if variants:
+            print(f"ecosim: robustness: {len(variants)} variants of the assumptions "
+                  f"(tornado{' and map' if cfg.experiment.robustness.map else ''})", flush=True)
+            result.robustness = run_robustness(
+                variants, compute_headline(result.kpis, cfg.experiment),
+                progress=False if sweeping else None)
     except NonFiniteError as error:
         _fail(hydra_cfg, 1, f"run failed, its tables are not numbers: {error}; check the "
                             "parameters of the distributions (a value too large, or impossible)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import logging
 import os
@@ -45,6 +46,7 @@ class RunResult:
     transactions: pd.DataFrame | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     arm_configs: dict[str, EcosimConfig] = field(default_factory=dict)
+    robustness: pd.DataFrame | None = None  # the headline over assumptions (ecosim.robustness)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -106,6 +108,13 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("+dirty" if dirty else "") if commit else None
+
+
+def config_hash(configs: dict[str, EcosimConfig]) -> str:
+    """12 hex digits that identify the configs of a run's arms (SHA-256 of their YAML)."""
+    text = yaml.safe_dump({arm: config_to_dict(cfg) for arm, cfg in configs.items()},
+                          sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None) -> RunResult:
@@ -171,6 +180,7 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None) -> R
         "bytes_per_customer_need": memory.get("per_customer_need"),
         "network_bytes": memory.get("network"),
         "git_commit": git_commit(),
+        "config_hash": config_hash({arm: cfg}),
         "python": platform.python_version(),
         "warnings": warnings,
     }
@@ -198,6 +208,7 @@ def run_experiment(configs: dict[str, EcosimConfig], progress: bool | None = Non
     first = results[0]
     metadata = dict(first.metadata)
     metadata["arms"] = list(configs)
+    metadata["config_hash"] = config_hash(configs)
     metadata["wall_seconds"] = round(sum(r.metadata["wall_seconds"] for r in results), 3)
     metadata["warnings"] = [w for r in results for w in r.metadata["warnings"]]
     transactions = [r.transactions for r in results if r.transactions is not None]
@@ -299,6 +310,9 @@ def write_tables(result: RunResult, out_dir: str | Path) -> Path:
     shapley = result.shapley()
     if not shapley.empty:
         atomic_write(out / "shapley.csv", lambda p: shapley.to_csv(p, index=False))
+    if result.robustness is not None:
+        atomic_write(out / "robustness.csv",
+                     lambda p: result.robustness.to_csv(p, index=False))
     if len(result.arm_configs) > 1:
         arms = {name: config_to_dict(cfg) for name, cfg in result.arm_configs.items()}
         atomic_write(out / "arms.yaml",

@@ -8,13 +8,13 @@ error names the arm: ``experiment.arms.umbrella.firms.bank.brand: ...``.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from omegaconf import DictConfig
 
 from ecosim.config.errors import ConfigError
-from ecosim.config.paths import set_dotted
+from ecosim.config.paths import get_dotted, set_dotted
 from ecosim.config.schema import EcosimConfig
 from ecosim.config.validate import load_config, user_tree
 
@@ -22,24 +22,55 @@ from ecosim.config.validate import load_config, user_tree
 SINGLE_ARM = "base"
 
 
-def arm_configs(raw: DictConfig | Mapping[str, Any]) -> dict[str, EcosimConfig]:
+#: A change robustness makes to every arm: the keys, the value, and whether it multiplies.
+Change = tuple[tuple[str, ...], float, bool]
+
+
+def arm_configs(raw: DictConfig | Mapping[str, Any], changes: Sequence[Change] = (),
+                only: Sequence[str] | None = None,
+                replications: int | None = None) -> dict[str, EcosimConfig]:
     """One validated config per arm, in the order declared (the first is the baseline).
 
     A config without ``experiment.arms`` gives the single arm ``base``. Raises ``ConfigError``
     (one line) for the first invalid arm.
+
+    Args:
+        raw: the composed config.
+        changes: applied to every arm after its own overrides (robustness): each sets its keys
+            to the value, or with ``scale`` multiplies each key's value in that arm by it.
+        only: the arms to build (default: all).
+        replications: replaces ``replications`` (robustness variants may run fewer).
     """
     base = load_config(raw)
-    if not base.experiment.arms:
-        return {SINGLE_ARM: base}
     tree = user_tree(raw)
+    if replications is not None:
+        tree["replications"] = replications
+    if not base.experiment.arms:
+        if not changes and replications is None:
+            return {SINGLE_ARM: base}
+        return {SINGLE_ARM: _changed(tree, changes, "")}
     configs = {}
     for name, overrides in base.experiment.arms.items():
+        if only is not None and name not in only:
+            continue
         arm_tree = copy.deepcopy(tree)
         for path, value in overrides.items():
             set_dotted(arm_tree, path, value)
-        try:
-            configs[name] = load_config(arm_tree)
-        except ConfigError as error:
-            raise ConfigError(f"experiment.arms.{name}.{error.key}", error.value, error.allowed,
-                              error.problem) from None
+        configs[name] = _changed(arm_tree, changes, f"experiment.arms.{name}.")
     return configs
+
+
+def _changed(tree: dict[str, Any], changes: Sequence[Change], where: str) -> EcosimConfig:
+    """The tree with ``changes`` applied, validated; errors name the arm."""
+    try:
+        cfg = load_config(tree)
+        if not changes:
+            return cfg
+        tree = copy.deepcopy(tree)
+        for keys, value, scale in changes:
+            for key in keys:
+                set_dotted(tree, key, get_dotted(cfg, key) * value if scale else value)
+        return load_config(tree)
+    except ConfigError as error:
+        raise ConfigError(f"{where}{error.key}", error.value, error.allowed,
+                          error.problem) from None

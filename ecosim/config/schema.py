@@ -471,6 +471,84 @@ EXPERIMENT_KPIS = ("customers", "new_customers", "churned_customers", "churn_rat
                    "incremental_breakeven_step")
 
 
+#: What an experiment's headline measures (``HeadlineConfig.kind``).
+HEADLINE_KINDS = ("share", "effect", "relative_effect")
+#: How the practitioners' claim compares the headline with its threshold.
+CLAIM_OPS = ("<=", ">=")
+
+
+@dataclass
+class HeadlineConfig:
+    """The one number an experiment's answer turns on, computed per replication.
+
+    ``share``: the Shapley share of ``factor`` in the uplift of ``firm``'s ``kpi`` (a fraction;
+    needs ``experiment.factors``). ``effect``: ``kpi(arm) - kpi(baseline)`` in the KPI's unit.
+    ``relative_effect``: that difference over the baseline's mean (a fraction). ``firm``
+    defaults to ``experiment.focus_firm`` and ``baseline`` to the first arm. Empty ``kind``:
+    the experiment has no headline (and cannot run ``robustness=true``).
+    """
+
+    kind: str = ""
+    label: str = ""  # the number in plain words, e.g. "brand's share of the bank's ARPU uplift"
+    kpi: str = "arpu"
+    firm: str | None = None
+    factor: str | None = None
+    arm: str | None = None
+    baseline: str | None = None
+
+
+@dataclass
+class ClaimTestConfig:
+    """The practitioners' claim as a condition on the headline: ``headline op value``.
+
+    ``text`` says the claim's number in words ("2 % or less"). Empty ``op``: no test.
+    """
+
+    op: str = ""
+    value: float = 0.0
+    text: str = ""
+
+
+@dataclass
+class SoWhatConfig:
+    """What a board should do about the answer, written for each verdict."""
+
+    holds: str = ""
+    fails: str = ""
+
+
+@dataclass
+class AssumptionConfig:
+    """An assumed parameter that drives the headline, with the range robustness explores.
+
+    ``keys`` are dotted config keys moved together (brand affinity in every segment). With
+    ``scale: true`` the run multiplies each key's value, after the arm's overrides, by ``low``
+    and by ``high`` (so a key that an arm sets to 0 stays 0); otherwise it sets each key to
+    ``low`` and to ``high``. ``source`` cites or argues the range.
+    """
+
+    label: str = ""
+    keys: list[str] = field(default_factory=list)
+    low: float = 0.0
+    high: float = 0.0
+    scale: bool = False
+    source: str = ""
+
+
+@dataclass
+class RobustnessConfig:
+    """How ``robustness=true`` explores ``experiment.assumptions``.
+
+    A tornado moves one assumption at a time to its low and its high value; ``map`` names two
+    assumptions whose ``grid`` × ``grid`` values are crossed to map the headline (the claim's
+    threshold drawn as a contour). ``replications``: per variant (default: the experiment's).
+    """
+
+    map: list[str] = field(default_factory=list)
+    grid: int = 3
+    replications: int | None = None
+
+
 @dataclass
 class ExperimentConfig:
     """An experiment: arms (name -> overrides of this config) played on common random numbers.
@@ -488,6 +566,15 @@ class ExperimentConfig:
     focus_firm: str | None = None  # the firm the answer is about
     kpis: list[str] = field(default_factory=lambda: ["arpu", "churn_rate", "cum_profit"])
     factors: dict[str, list[str]] = field(default_factory=dict)
+    # What the report and the deck say (the content of the experiment's slides)
+    labels: dict[str, str] = field(default_factory=dict)  # arm -> plain-language name
+    compare: list[list[str]] = field(default_factory=list)  # groups of arms figures compare
+    headline: HeadlineConfig = field(default_factory=HeadlineConfig)
+    claim_test: ClaimTestConfig = field(default_factory=ClaimTestConfig)
+    so_what: SoWhatConfig = field(default_factory=SoWhatConfig)
+    caveats: list[str] = field(default_factory=list)
+    assumptions: dict[str, AssumptionConfig] = field(default_factory=dict)
+    robustness: RobustnessConfig = field(default_factory=RobustnessConfig)
 
 
 #: KPIs a calibration target can aim at: columns of ``firm_metrics`` (a firm's) or, with a
@@ -545,3 +632,4 @@ class EcosimConfig:
     output: OutputConfig = field(default_factory=OutputConfig)
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    robustness: bool = False  # also run experiment.assumptions' tornado and map (robustness.csv)

@@ -35,9 +35,11 @@ from ecosim.config.paths import get_dotted
 from ecosim.config.schema import (
     AWARENESS_OF,
     BUSINESS_MODELS,
+    CLAIM_OPS,
     DIST_PARAMS,
     EXPERIMENT_KPIS,
     FIRM_TARGET_KPIS,
+    HEADLINE_KINDS,
     INVESTMENT_CAPABILITIES,
     LIFECYCLE_KINDS,
     MARKETING_RULES,
@@ -69,7 +71,7 @@ HYDRA_KEYS = ("hydra", "defaults")
 #: Firm keys that only act at step 0, so an event cannot set them.
 STEP_ZERO_FIRM_KEYS = ("initial_share", "initial_awareness", "enters_at", "partner_of")
 #: Top-level keys an arm may not change: arms share seed, replications and horizon.
-ARM_FIXED_KEYS = ("seed", "replications", "time", "experiment")
+ARM_FIXED_KEYS = ("seed", "replications", "time", "experiment", "robustness")
 #: Distribution positions whose draws must be probabilities (families bounded to [0, 1] only),
 #: or >= 0 (a normal only when it cannot reach below 0).
 PROBABILITY_DISTS = ("openness", "social_influence", "hazard", "dropout")
@@ -551,6 +553,90 @@ def _check_experiment(cfg: EcosimConfig) -> None:
         seen = {frozenset(factors) for factors in exp.factors.values()}
         require(len(seen) == len(exp.factors) == 2 ** len(names), "experiment.factors",
                 dict(exp.factors), f"expected one arm for every subset of {list_names(names)}")
+    for arm in exp.labels:
+        require(arm in exp.arms or arm in _factor_names(exp), f"experiment.labels.{arm}", arm,
+                f"declared arms and factors: {list_names([*exp.arms, *_factor_names(exp)])}")
+    for i, group in enumerate(exp.compare):
+        require(len(group) >= 1, f"experiment.compare[{i}]", group, "expected arms")
+        for j, arm in enumerate(group):
+            require(arm in exp.arms, f"experiment.compare[{i}][{j}]", arm,
+                    f"declared arms: {list_names(exp.arms)}")
+    _check_headline(cfg)
+    _check_assumptions(cfg)
+
+
+def _factor_names(exp: Any) -> list[str]:
+    return sorted({f for factors in exp.factors.values() for f in factors})
+
+
+def _check_headline(cfg: EcosimConfig) -> None:
+    """The headline names a KPI, a firm and the arms or factor its kind needs."""
+    exp, head = cfg.experiment, cfg.experiment.headline
+    if not head.kind:
+        require(not exp.claim_test.op, "experiment.claim_test.op", exp.claim_test.op,
+                "a claim test needs experiment.headline")
+        require(not cfg.robustness, "robustness", True,
+                "robustness needs experiment.headline and experiment.assumptions")
+        return
+    require(head.kind in HEADLINE_KINDS, "experiment.headline.kind", head.kind,
+            one_of(HEADLINE_KINDS))
+    require(bool(exp.arms), "experiment.headline.kind", head.kind,
+            "a headline compares arms; declare experiment.arms")
+    require(head.kpi in EXPERIMENT_KPIS, "experiment.headline.kpi", head.kpi,
+            one_of(EXPERIMENT_KPIS))
+    firm = head.firm or exp.focus_firm
+    require(firm in cfg.firms, "experiment.headline.firm", firm,
+            f"declared firms: {list_names(cfg.firms)} (or set experiment.focus_firm)")
+    if head.kind == "share":
+        require(head.factor in _factor_names(exp), "experiment.headline.factor", head.factor,
+                f"factors of experiment.factors: {list_names(_factor_names(exp))}")
+    else:
+        require(head.arm in exp.arms, "experiment.headline.arm", head.arm,
+                f"declared arms: {list_names(exp.arms)}")
+        require(head.baseline is None or head.baseline in exp.arms,
+                "experiment.headline.baseline", head.baseline,
+                f"declared arms: {list_names(exp.arms)}")
+    test = exp.claim_test
+    require(test.op in ("", *CLAIM_OPS), "experiment.claim_test.op", test.op, one_of(CLAIM_OPS))
+    require(math.isfinite(test.value), "experiment.claim_test.value", test.value,
+            "expected a finite number")
+
+
+def _check_assumptions(cfg: EcosimConfig) -> None:
+    """Assumptions name keys the config has, with a range; the map names two of them."""
+    exp = cfg.experiment
+    for name, a in exp.assumptions.items():
+        key = f"experiment.assumptions.{name}"
+        require(bool(a.keys), f"{key}.keys", a.keys, "expected at least one dotted config key")
+        for i, path in enumerate(a.keys):
+            require(path.split(".")[0] in ("customers", "needs", "firms"), f"{key}.keys[{i}]",
+                    path, "expected a key under customers, needs or firms")
+            try:
+                value = get_dotted(cfg, path)
+            except (KeyError, AttributeError, TypeError):
+                value = None
+            require(isinstance(value, int | float) and not isinstance(value, bool),
+                    f"{key}.keys[{i}]", path, "expected the dotted key of a number the "
+                    "config has (schema defaults included)")
+        require(math.isfinite(a.low) and math.isfinite(a.high) and a.low < a.high,
+                f"{key}.high", a.high, f"expected a number above low ({a.low})")
+        require(not a.scale or a.low >= 0, f"{key}.low", a.low,
+                "expected a factor >= 0 (scale: true multiplies the keys' values)")
+    rob = exp.robustness
+    require(len(rob.map) in (0, 2), "experiment.robustness.map", rob.map,
+            "expected two assumptions (or none)")
+    for i, name in enumerate(rob.map):
+        require(name in exp.assumptions, f"experiment.robustness.map[{i}]", name,
+                f"declared assumptions: {list_names(exp.assumptions)}")
+    require(len(set(rob.map)) == len(rob.map), "experiment.robustness.map", rob.map,
+            "expected two different assumptions")
+    require(2 <= rob.grid <= 9, "experiment.robustness.grid", rob.grid,
+            "expected an integer from 2 to 9")
+    require(rob.replications is None or 1 <= rob.replications <= MAX_REPLICATIONS,
+            "experiment.robustness.replications", rob.replications,
+            f"expected an integer from 1 to {MAX_REPLICATIONS}")
+    require(not cfg.robustness or bool(exp.assumptions), "robustness", True,
+            "robustness needs experiment.assumptions (the parameters to move)")
 
 
 def _check_initial_shares(cfg: EcosimConfig) -> None:

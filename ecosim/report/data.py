@@ -16,6 +16,13 @@ import pandas as pd
 import yaml
 
 from ecosim.config import EcosimConfig, ExperimentConfig, load_config
+from ecosim.metrics.headline import (
+    Headline,
+    Verdict,
+    assumption_range,
+    compute_headline,
+    verdict,
+)
 from ecosim.metrics.summary import experiment_summary, run_kpis
 
 
@@ -31,6 +38,8 @@ class ReportData:
             first arm (``metrics.summary.experiment_summary``).
         shapley: the Shapley split of each KPI's uplift (empty without ``experiment.factors``).
         metadata: the run's ``metadata.json`` (replications, customers, warnings, ...).
+        robustness: the headline over the assumptions' variants (``robustness.csv``; empty
+            unless the run had ``robustness=true``).
     """
 
     config: EcosimConfig
@@ -41,6 +50,7 @@ class ReportData:
     summary: pd.DataFrame
     shapley: pd.DataFrame = field(default_factory=pd.DataFrame)
     metadata: dict[str, Any] = field(default_factory=dict)
+    robustness: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def experiment(self) -> ExperimentConfig:
@@ -103,6 +113,34 @@ class ReportData:
         base = s[(s["arm"] == self.baseline) & (s["kpi"] == "customers")]
         return str(base.sort_values("mean", ascending=False)["firm"].iloc[0])
 
+    @property
+    def has_headline(self) -> bool:
+        """Whether the experiment declares a headline (``experiment.headline.kind``)."""
+        return bool(self.experiment.headline.kind) and self.is_experiment
+
+    @property
+    def headline(self) -> Headline | None:
+        """The headline with its interval over replications (simulation noise), if declared."""
+        if not self.has_headline:
+            return None
+        try:
+            return compute_headline(self.kpis, self.experiment)
+        except KeyError:
+            return None
+
+    @property
+    def assumption_range(self) -> tuple[float, float] | None:
+        """The headline's range over the assumptions' variants (None: robustness not run)."""
+        return assumption_range(self.robustness)
+
+    @property
+    def verdict(self) -> Verdict | None:
+        """The verdict on the claim (None without a headline)."""
+        headline = self.headline
+        if headline is None:
+            return None
+        return verdict(headline, self.experiment.claim_test, self.assumption_range)
+
     @classmethod
     def from_result(cls, result: Any) -> ReportData:
         """Gather a ``RunResult`` (or any object with its attributes)."""
@@ -111,7 +149,8 @@ class ReportData:
                    unit_metrics=result.unit_metrics, cohort_retention=result.cohort_retention,
                    kpis=result.kpis, summary=result.summary,
                    shapley=shapley if shapley is not None else pd.DataFrame(),
-                   metadata=dict(getattr(result, "metadata", {}) or {}))
+                   metadata=dict(getattr(result, "metadata", {}) or {}),
+                   robustness=_frame(getattr(result, "robustness", None)))
 
     @classmethod
     def from_run_dir(cls, run_dir: str | Path) -> ReportData:
@@ -127,8 +166,15 @@ class ReportData:
         shapley = pd.read_csv(shapley_path) if shapley_path.is_file() else pd.DataFrame()
         metadata_path = run / "metadata.json"
         metadata = json.loads(metadata_path.read_text()) if metadata_path.is_file() else {}
+        robustness_path = run / "robustness.csv"
+        robustness = (pd.read_csv(robustness_path, dtype={"level": str})
+                      if robustness_path.is_file() else pd.DataFrame())
         return cls(config=config, kpis=kpis, summary=summary, shapley=shapley,
-                   metadata=metadata, **tables)
+                   metadata=metadata, robustness=robustness, **tables)
+
+
+def _frame(table: pd.DataFrame | None) -> pd.DataFrame:
+    return table if table is not None else pd.DataFrame()
 
 
 def as_report_data(result_like: Any) -> ReportData:
