@@ -458,6 +458,10 @@ class OutputConfig:
     transactions: bool = False
     figures: bool = True
     deck: bool = False  # also write deck.pptx (python-pptx); `ecosim-deck RUN_DIR` does it later
+    # The customers of the market a sample stands for: the deck and report show money × this / n
+    # (None: the run is the market).
+    market_customers: int | None = None
+    currency: str = "EUR"  # the unit of money in reports
 
 
 #: KPIs an experiment can report, from ``firm_metrics`` (at the horizon, or summed for cum_*).

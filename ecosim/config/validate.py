@@ -563,6 +563,10 @@ def _check_experiment(cfg: EcosimConfig) -> None:
                     f"declared arms: {list_names(exp.arms)}")
     _check_headline(cfg)
     _check_assumptions(cfg)
+    market = cfg.output.market_customers
+    require(market is None or market >= cfg.customers.n, "output.market_customers", market,
+            f"expected at least customers.n ({cfg.customers.n}): the market the sample "
+            f"stands for")
 
 
 def _factor_names(exp: Any) -> list[str]:

@@ -114,6 +114,17 @@ class ReportData:
         return str(base.sort_values("mean", ascending=False)["firm"].iloc[0])
 
     @property
+    def money_scale(self) -> float:
+        """What a sample's money is multiplied by to speak for its market (1: no sample)."""
+        market = self.config.output.market_customers
+        return market / self.config.customers.n if market else 1.0
+
+    @property
+    def market_customers(self) -> int:
+        """The customers of the market the run speaks for."""
+        return self.config.output.market_customers or self.config.customers.n
+
+    @property
     def has_headline(self) -> bool:
         """Whether the experiment declares a headline (``experiment.headline.kind``)."""
         return bool(self.experiment.headline.kind) and self.is_experiment
