@@ -119,6 +119,20 @@ class ReportData:
         market = self.config.output.market_customers
         return market / self.config.customers.n if market else 1.0
 
+    @staticmethod
+    def scales_with_market(kpi: str) -> bool:
+        """Whether a KPI is a total that grows with the market (money or customers in all).
+
+        Per-customer KPIs (ARPU, CAC, LTV), rates and ratios do not.
+        """
+        from ecosim.report.labels import kpi_info
+
+        return kpi_info(kpi).kind in ("money", "count") and kpi not in ("arpu", "cac", "ltv")
+
+    def at_market(self, kpi: str, value: float) -> float:
+        """A KPI's value at market scale (``money_scale`` × a total; others unchanged)."""
+        return value * self.money_scale if self.scales_with_market(kpi) else value
+
     @property
     def market_customers(self) -> int:
         """The customers of the market the run speaks for."""
