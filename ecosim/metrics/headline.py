@@ -58,7 +58,7 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> Headline:
         return Headline(math.nan, math.nan, math.nan, n)
     value = float(a.mean() / b.mean())
     _, _, low, high, _ = mean_ci((a - value * b) / b.mean())
-    return Headline(value, value + low, value + high, n)
+    return Headline(value, float(value + low), float(value + high), n)
 
 
 def compute_headline(kpis: pd.DataFrame, exp: ExperimentConfig) -> Headline:
@@ -135,8 +135,8 @@ def verdict(headline: Headline, test: ClaimTestConfig,
     holds = satisfies(headline.value, test)
 
     def crosses(low: float, high: float) -> bool:
-        return math.isfinite(low) and math.isfinite(high) and \
-            satisfies(low, test) != satisfies(high, test)
+        return bool(math.isfinite(low) and math.isfinite(high)
+                    and satisfies(low, test) != satisfies(high, test))
 
     noise = crosses(headline.low, headline.high) if headline.has_interval else True
     over = None if assumption_range is None else crosses(*assumption_range)
