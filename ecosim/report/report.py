@@ -26,6 +26,7 @@ from ecosim.report.tables import (
     markdown_table,
     shapley_table,
 )
+from ecosim.report.verdict import headline_number, so_what, verdict_lines
 
 #: What the model leaves out, for the caveats (docs/model.md states what it does).
 LEFT_OUT = (
@@ -62,7 +63,44 @@ def _intro(data: ReportData) -> list[str]:
         lines += ["This run simulates one scenario (no arms), so the report compares the firms of "
                   "the market with each other.", ""]
     lines += ["## The answer in two sentences", "", " ".join(s for s in answer(data) if s), ""]
+    return lines + _dependence(data)
+
+
+def _dependence(data: ReportData) -> list[str]:
+    """The verdict on the claim and how far it depends on the assumptions, next to the answer."""
+    found = verdict_lines(data)
+    if not found:
+        return []
+    lines = ["## The verdict and how far it holds", "", f"**{found[0]}**", "",
+             *[f"- {line}" for line in found[1:]], ""]
+    advice = so_what(data)
+    if advice:
+        lines += [f"**So what.** {advice}", ""]
+    table = assumptions_table(data)
+    if not table.empty:
+        lines += ["The assumed parameters, their ranges and what the headline is at each end "
+                  "(one at a time, the others at their defaults; `robustness.csv`):", "",
+                  markdown_table(table), ""]
     return lines
+
+
+def assumptions_table(data: ReportData) -> pd.DataFrame:
+    """One row per assumption: its range, its source, and the headline at its low and high end."""
+    rows = []
+    tornado = data.robustness[data.robustness["design"] == "tornado"] \
+        if not data.robustness.empty else pd.DataFrame(columns=["assumption", "level", "value"])
+    for name, a in data.experiment.assumptions.items():
+        low = f"×{a.low:g}" if a.scale else f"{a.low:g}"
+        high = f"×{a.high:g}" if a.scale else f"{a.high:g}"
+        row = {"assumption": _capital(a.label or name.replace("_", " ")),
+               "range": f"{low} to {high}" + (" of the default" if a.scale else "")}
+        for level in ("low", "high"):
+            value = tornado[(tornado["assumption"] == name) & (tornado["level"] == level)]
+            row[f"headline at {level}"] = (headline_number(data, float(value["value"].iloc[0]))
+                                           if len(value) else "not run")
+        row["source"] = a.source
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _invests(data: ReportData, firm: str | None = None) -> bool:
@@ -182,6 +220,7 @@ def caveats(data: ReportData) -> list[str]:
                   + (" and are wide with so few" if r < 5 else "") + ". Intervals of differences "
                   "between arms are narrower because the arms share random numbers.")
     items = [
+        *data.experiment.caveats,
         sample,
         f"**{n:,} simulated customers.** Marketing budgets are totals per {unit}, while "
         f"advertising reaches each customer with probability 1 − exp(−budget / (customers × "
