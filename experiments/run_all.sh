@@ -6,6 +6,8 @@
 #   experiments/run_all.sh cac_squeeze data_pooling   # only these
 #   OUT=/tmp/runs experiments/run_all.sh              # run directories elsewhere
 #   ECOSIM_ARGS="scale=full" experiments/run_all.sh   # extra overrides for every run
+#   ECOSIM_ARGS="robustness=true" experiments/run_all.sh  # and the tornado and map of each
+#                                                        # headline (docs/figures/<name>_tornado.png, _map.png)
 #
 # Each run writes RUN_DIR/report.md and RUN_DIR/figures/*.png (ecosim.report); the figure copied
 # is the experiment's choice in FIGURE below if the run has it, else the first that exists of
@@ -61,6 +63,12 @@ for name in "${names[@]}"; do
     if [ -n "$stem" ] && [ -f "$run_dir/figures/$stem.png" ]; then
       figure="$run_dir/figures/$stem.png"
       break
+    fi
+  done
+  for stem in robustness_tornado robustness_map; do  # with ECOSIM_ARGS="robustness=true"
+    if [ -f "$run_dir/figures/$stem.png" ]; then
+      cp "$run_dir/figures/$stem.png" "$FIGURES/${name}_${stem#robustness_}.png"
+      echo "   figure: docs/figures/${name}_${stem#robustness_}.png"
     fi
   done
   if [ -n "$figure" ]; then
