@@ -11,6 +11,8 @@ numbers).
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -208,3 +210,43 @@ def test_runner_on_common_random_numbers() -> None:
     brand = table[table["assumption"] == "brand_affinity"]["value"]
     assert (brand != default.value).all()  # brand affinity does move the brand's share
     assert np.isfinite(table["value"]).all()
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+def ecosim(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ecosim.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+COMMAND = ["experiment=umbrella_vs_convenience", "robustness=true", "customers.n=600",
+           "time.horizon=4", "replications=2", "threads=1", "output.figures=false",
+           "experiment.robustness.map=[]"]
+
+
+def test_robustness_true_writes_the_table_and_the_report_says_both_intervals(tmp_path) -> None:
+    out = tmp_path / "run"
+    done = ecosim(*COMMAND, f"hydra.run.dir={out}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    count = len(load_config(compose_experiment("umbrella_vs_convenience",
+                                               TINY)).experiment.assumptions)
+    assert f"robustness: {2 * count} variants" in done.stdout
+    table = pd.read_csv(out / "robustness.csv")
+    assert list(table.columns) == ["design", "assumption", "level", "x", "y", "value", "low",
+                                   "high", "n"]
+    assert len(table) == 1 + 2 * count and (table["n"] == 2).all()
+    report = (out / "report.md").read_text()
+    answer = report.index("## The verdict and how far it holds")
+    assert report.index("Simulation noise:") > answer
+    assert report.index("Over assumptions:") < report.index("## How the experiment was run")
+    assert (out / "metadata.json").is_file()
+
+
+def test_a_bad_range_stops_the_command_before_it_simulates(tmp_path) -> None:
+    out = tmp_path / "run"
+    done = ecosim(*COMMAND, "experiment.assumptions.context_reach.high=10",
+                  f"hydra.run.dir={out}", cwd=tmp_path)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert "experiment.assumptions.context_reach at high" in lines[0]
+    assert not out.exists() or not list(out.glob("*.parquet"))
