@@ -110,6 +110,41 @@ def git_commit() -> str | None:
     return commit + ("+dirty" if dirty else "") if commit else None
 
 
+#: The kernels whose compilation is most of a first run's time (module, function).
+HEAVY_KERNELS = (("ecosim.kernels.step", "_step_customers"),
+                 ("ecosim.kernels.population", "_sample_customers"))
+_told_compiling = False
+
+
+def kernels_cached() -> bool | None:
+    """Whether Numba's on-disk cache holds the heavy kernels for the current source.
+
+    None when it cannot tell (a Numba without the cache internals this reads). A cache written
+    for an older source of a kernel does not count: Numba recompiles it.
+    """
+    import importlib
+
+    try:
+        for module, name in HEAVY_KERNELS:
+            dispatcher = getattr(importlib.import_module(module), name)
+            if not dispatcher._cache._cache_file._load_index():
+                return False
+        return True
+    except (AttributeError, OSError, ImportError):
+        return None
+
+
+def announce_compilation() -> None:
+    """Say on stderr, once per process, that the kernels are about to be compiled."""
+    global _told_compiling
+    if not _told_compiling and kernels_cached() is False:
+        print("ecosim: compiling the simulation kernels for this machine (the first run after "
+              "an install or an update takes a few minutes; later runs load them from the "
+              "cache)...", file=sys.stderr, flush=True)
+        log.info("compiling the simulation kernels (not in the Numba cache yet)")
+    _told_compiling = True
+
+
 def config_hash(configs: dict[str, EcosimConfig]) -> str:
     """12 hex digits that identify the configs of a run's arms (SHA-256 of their YAML)."""
     text = yaml.safe_dump({arm: config_to_dict(cfg) for arm, cfg in configs.items()},
@@ -135,6 +170,7 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None) -> R
     """
     if cfg.threads is not None:
         numba.set_num_threads(cfg.threads)
+    announce_compilation()
     firms, needs = list(cfg.firms), list(cfg.needs)
     segments = list(cfg.customers.segments)
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in (*TABLES, "transactions")}

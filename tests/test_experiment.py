@@ -89,3 +89,20 @@ def test_common_random_numbers_narrow_the_difference_between_arms() -> None:
 def test_single_scenario_is_one_arm_named_base() -> None:
     configs = arm_configs(raw_market())
     assert list(configs) == ["base"]
+
+
+def test_a_first_run_says_that_it_compiles_the_kernels(monkeypatch, capsys) -> None:
+    """Once per process, and only when the cache lacks the heavy kernels."""
+    from ecosim import experiment
+
+    monkeypatch.setattr(experiment, "_told_compiling", False)
+    monkeypatch.setattr(experiment, "kernels_cached", lambda: False)
+    experiment.announce_compilation()
+    experiment.announce_compilation()
+    err = capsys.readouterr().err
+    assert err.count("compiling the simulation kernels") == 1
+    monkeypatch.setattr(experiment, "_told_compiling", False)
+    monkeypatch.setattr(experiment, "kernels_cached", lambda: True)
+    experiment.announce_compilation()
+    assert "compiling" not in capsys.readouterr().err
+
