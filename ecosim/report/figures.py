@@ -3,7 +3,9 @@
 ``plan_figures`` decides which figures a run gets, their titles (each states a finding computed
 from the data) and captions, without drawing; ``write_figures`` draws them. An experiment gets
 the uplift waterfall, KPI bars per arm, ARPU per arm, retention per arm, LTV vs CAC and market
-share (baseline against the winning arm); a run without arms compares firms instead.
+share (baseline against the winning arm); a run without arms compares firms instead. With a
+declared headline the first figure's title is the verdict on the claim, and a run with
+``robustness=true`` adds the tornado and the map of the headline over its assumptions.
 """
 
 from __future__ import annotations
@@ -13,7 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ecosim.report import arpu, kpi_bars, ltv_cac, market_share, plots, retention, waterfall
+from ecosim.report import (
+    arpu,
+    kpi_bars,
+    ltv_cac,
+    market_share,
+    plots,
+    retention,
+    robustness_map,
+    tornado,
+    verdict,
+    waterfall,
+)
 from ecosim.report.data import ReportData, as_report_data
 from ecosim.report.findings import shapley_headline, winning_arm
 from ecosim.report.labels import kpi_info
@@ -39,10 +52,21 @@ def _largest_firms(data: ReportData, count: int) -> list[str]:
     return list(rows.sort_values("mean", ascending=False)["firm"].head(count))
 
 
-def _waterfall(data: ReportData, kpi: str, colour: str) -> FigureSpec | None:
+def headline_title(data: ReportData) -> str | None:
+    """The headline figure's title: the verdict on the claim, or None without a headline.
+
+    The same sentence as the report's answer; None leaves the figure its own finding.
+    """
+    if data.headline is None:
+        return None
+    return verdict.verdict_title(data) or None
+
+
+def _waterfall(data: ReportData, kpi: str, colour: str,
+               title: str | None = None) -> FigureSpec | None:
     firm, exp, unit = data.focus_firm, data.experiment, data.step_unit
     if exp.factors and not data.shapley.empty:
-        title = shapley_headline(data.shapley, firm, kpi)
+        title = title or shapley_headline(data.shapley, firm, kpi)
         return FigureSpec(
             "uplift_waterfall", title,
             f"From the arm with no factor to the arm with every factor, each step is one factor's "
@@ -51,7 +75,7 @@ def _waterfall(data: ReportData, kpi: str, colour: str) -> FigureSpec | None:
                 data.shapley, data.summary, exp.factors, firm, kpi, unit, colour, stem, title))
     if not data.is_experiment:
         return None
-    title = waterfall.arm_waterfall_finding(data.summary, firm, kpi, data.arms)
+    title = title or waterfall.arm_waterfall_finding(data.summary, firm, kpi, data.arms)
     return FigureSpec(
         "uplift_waterfall", title,
         f"The first bar is {firm}'s {kpi_info(kpi).label} under {data.baseline}; each other bar is "
@@ -60,10 +84,11 @@ def _waterfall(data: ReportData, kpi: str, colour: str) -> FigureSpec | None:
                                                   colour, stem, title))
 
 
-def _kpi_bars(data: ReportData, kpis: list[str], colours: dict[str, str]) -> FigureSpec:
+def _kpi_bars(data: ReportData, kpis: list[str], colours: dict[str, str],
+              title: str | None = None) -> FigureSpec:
     firm, unit = data.focus_firm, data.step_unit
     if data.is_experiment:
-        title = kpi_bars.kpi_bars_finding(data.summary, firm, kpis[0], data.arms)
+        title = title or kpi_bars.kpi_bars_finding(data.summary, firm, kpis[0], data.arms)
         return FigureSpec(
             "kpi_bars", title,
             f"{firm}'s KPIs at the horizon in every arm: mean over replications with 95% CIs; "
@@ -145,17 +170,51 @@ def _market_share(data: ReportData, kpi: str, colours: dict[str, str]) -> Figure
                                                     colours, data.step_unit, stem, title, firm))
 
 
+def robustness_specs(data: ReportData) -> list[FigureSpec]:
+    """The tornado and (when the run has one) the map of the headline over the assumptions."""
+    table = data.robustness
+    if table.empty or not (table["design"] == "tornado").any():
+        return []
+    n = int(table.loc[table["design"] == "default", "n"].max())
+    title = tornado.tornado_finding(data)
+    specs = [FigureSpec(
+        "robustness_tornado", title,
+        f"The headline with each assumed parameter at the low and at the high end of its range, "
+        f"the others at default, widest swing on top: the bars are the spread over "
+        f"assumptions. The grey band is the default's simulation noise (95% interval over {n} "
+        f"replications); the dashed line is the claim's threshold.",
+        lambda stem: tornado.plot_tornado(data, stem, title))]
+    if (table["design"] == "map").any():
+        map_title = robustness_map.map_finding(data)
+        specs.append(FigureSpec(
+            "robustness_map", map_title,
+            "The headline over the two assumptions the experiment maps, on a grid of their "
+            "ranges (the others at default): its spread over the cells is the interval over "
+            "assumptions; the dashed contour is the claim's threshold, interpolated between "
+            "grid points; each cell's simulation noise (95% over replications) is in the note.",
+            lambda stem: robustness_map.plot_map(data, stem, map_title)))
+    return specs
+
+
 def plan_figures(data: ReportData) -> list[FigureSpec]:
-    """The figures of a run, headline first, with titles computed from its data."""
+    """The figures of a run, headline first, with titles computed from its data.
+
+    With a declared headline the first figure's title is the verdict on the claim; a run with
+    ``robustness=true`` ends with the tornado and the map of the headline over the assumptions.
+    """
     colours = firm_colours(data.firms)
     kpis = data.focus_kpis or ["arpu"]
+    title = headline_title(data)
     if data.is_experiment:
-        head = [_waterfall(data, kpis[0], colours[data.focus_firm])]
+        head = [_waterfall(data, kpis[0], colours[data.focus_firm], title)]
     else:
         head = [_customers_and_revenue(data)]
-    specs = [*head, _kpi_bars(data, kpis, colours), _arpu(data, colours),
+    if head[0] is None:  # the KPI bars lead: they carry the verdict
+        head = []
+    bars_title = title if not head else None
+    specs = [*head, _kpi_bars(data, kpis, colours, bars_title), _arpu(data, colours),
              _retention(data, colours), _ltv_cac(data, colours),
-             _market_share(data, kpis[0], colours)]
+             _market_share(data, kpis[0], colours), *robustness_specs(data)]
     return [spec for spec in specs if spec is not None]
 
 
