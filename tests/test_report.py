@@ -8,13 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from pptx import Presentation
-from pptx.enum.shapes import MSO_SHAPE_TYPE
 
 from ecosim.config import arm_configs
 from ecosim.experiment import mark_complete, run_experiment, write_tables
 from ecosim.report import ReportData, write_all, write_figures, write_report
-from ecosim.report.deck import main as deck_main
 from ecosim.report.deck import write_deck
 from ecosim.report.findings import uplift_answer
 from ecosim.report.labels import format_difference, format_value, human
@@ -160,33 +157,6 @@ def test_answer_and_titles_quote_the_summary(experiment_result, experiment_dir: 
 
 
 @pytest.mark.slow
-def test_deck_has_title_one_picture_per_figure_and_the_table(experiment_dir: Path) -> None:
-    deck = Presentation(str(experiment_dir / "deck.pptx"))
-    slides = list(deck.slides)
-    assert len(slides) == 1 + len(EXPERIMENT_FIGURES) + 1
-    assert QUESTION in " ".join(s.text_frame.text for s in slides[0].shapes if s.has_text_frame)
-    for slide in slides[1:-1]:
-        pictures = [s for s in slide.shapes if s.shape_type == MSO_SHAPE_TYPE.PICTURE]
-        assert len(pictures) == 1
-        assert pictures[0].left >= 0 and pictures[0].left + pictures[0].width <= deck.slide_width
-    tables = [s for s in slides[-1].shapes if s.has_table]
-    assert len(tables) == 1 and len(tables[0].table.rows) == 1 + 4  # header + arms
-    assert deck.slide_width * 9 == deck.slide_height * 16
-
-
-@pytest.mark.slow
-def test_ecosim_deck_reads_a_run_directory(experiment_dir: Path, tmp_path: Path,
-                                           capsys) -> None:
-    (experiment_dir / "deck.pptx").unlink()
-    deck_main([str(experiment_dir)])
-    assert len(Presentation(str(experiment_dir / "deck.pptx")).slides) == 8
-    assert "deck.pptx" in capsys.readouterr().out
-    with pytest.raises(SystemExit) as stop:
-        deck_main([str(tmp_path)])
-    assert stop.value.code == 2
-
-
-@pytest.mark.slow
 def test_run_directory_and_result_give_the_same_report(experiment_result,
                                                        experiment_dir: Path,
                                                        tmp_path: Path) -> None:
@@ -208,8 +178,7 @@ def test_scenario_without_arms_compares_firms(scenario_dir: Path) -> None:
     assert "**One replication**" in text
     for firm in ("bank", "courier", "neobank", "latecomer"):
         assert f"| {firm} |" in text
-    deck = Presentation(str(scenario_dir / "deck.pptx"))
-    assert len(deck.slides) == 1 + len(SCENARIO_FIGURES) + 1
+    assert (scenario_dir / "deck.pptx").is_file()  # its slides: tests/test_deck.py
 
 
 def test_answer_says_whether_the_interval_excludes_zero() -> None:
@@ -243,49 +212,3 @@ def test_shares_and_ratios_have_their_units() -> None:
     assert format_difference("churn_rate", -0.0297) == "−3.0 pp"
     assert format_value("ltv_cac", 3.4) == "3.40×"
     assert format_difference("arpu", 0.5) == "+0.500"
-
-
-def broken_copy(experiment_dir: Path, tmp_path: Path, name: str, change) -> Path:
-    """A copy of the run directory without its deck, with ``change(path)`` done to one file."""
-    import shutil
-
-    run = tmp_path / "run"
-    shutil.copytree(experiment_dir, run, ignore=shutil.ignore_patterns("deck.pptx"))
-    change(run / name)
-    return run
-
-
-def truncate(path: Path) -> None:
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name, change, message", [
-    ("metadata.json", Path.unlink,
-     "is not a complete run (no metadata.json: the run did not finish, or is still writing)"),
-    ("metadata.json", truncate, "metadata.json: cannot be read (Unterminated string"),
-    ("firm_metrics.parquet", truncate, "firm_metrics.parquet: cannot be read ("),
-    ("cohort_retention.parquet", lambda p: p.write_bytes(b"\x00" * 64),
-     "cohort_retention.parquet: cannot be read ("),
-    ("config.yaml", lambda p: p.write_text(p.read_text().replace("n: 1500", "n: -5")),
-     "config.yaml: customers.n: -5 is not allowed"),
-    ("config.yaml", lambda p: p.write_text("customers: {n: 5\n"),
-     "config.yaml: cannot be read (while parsing a flow mapping"),
-], ids=["incomplete", "metadata-truncated", "parquet-truncated", "parquet-garbage",
-        "config-invalid", "config-malformed"])
-def test_ecosim_deck_refuses_incomplete_or_damaged_runs(experiment_dir: Path, tmp_path: Path,
-                                                        capsys, name, change,
-                                                        message) -> None:
-    """An incomplete run (no metadata.json) used to get a deck, and damaged files tracebacks:
-    one line naming the file, exit status 2, no deck."""
-    run = broken_copy(experiment_dir, tmp_path, name, change)
-    with pytest.raises(SystemExit) as stop:
-        deck_main([str(run)])
-    assert stop.value.code == 2
-    out, err = capsys.readouterr()
-    assert out == "" and err.count("\n") == 1, err
-    assert err.startswith("ecosim-deck: ") and message in err, err
-    if name != "metadata.json":
-        assert err.startswith(f"ecosim-deck: {run / name}: ")
-    assert not (run / "deck.pptx").exists()

@@ -1,13 +1,21 @@
-"""A slide deck of a run: the question and answer, one slide per figure, the summary table.
+"""A board-ready deck of a run: the verdict, the evidence, the assumptions, robustness, caveats.
 
 ``ecosim-deck RUN_DIR`` writes ``RUN_DIR/deck.pptx`` from a finished run directory (drawing the
 figures, and writing ``report.md``, first if the run was made without them).
+
+An experiment's deck: slide 1 states the claim, the model's verdict with its two intervals
+(simulation noise, over assumptions), the so-what and the confidence; then one slide per figure
+(the headline figure first), the Shapley split, the focus firm's units, the KPI table (totals at
+market scale), the assumptions with their sources, robustness, and the caveats. A run without
+arms gets its answer, its figures, the firms table and the caveats. Every slide has an action
+title in its title placeholder, its number and the source line (version, commit, config, seed).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,121 +25,256 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 from pptx import Presentation
-from pptx.dml.color import RGBColor
-from pptx.util import Emu, Inches, Pt
 
 from ecosim.config import ConfigError, load_config
 from ecosim.report.data import ReportData, as_report_data
+from ecosim.report.deck_tables import (
+    assumptions_frame,
+    currency,
+    kpi_frame,
+    kpi_note,
+    kpi_title,
+    market_summary,
+    robustness_frame,
+    scale_note,
+    settings_line,
+    shapley_frame,
+    shapley_note,
+    unit_frame,
+    unit_means,
+    unit_note,
+    unit_title,
+)
 from ecosim.report.figures import FigureSpec, draw_figures, plan_figures
-from ecosim.report.findings import answer
-from ecosim.report.report import write_report
-from ecosim.report.tables import firms_table, wide_kpi_table
+from ecosim.report.findings import answer, shapley_headline
+from ecosim.report.labels import human, kpi_info
+from ecosim.report.report import LEFT_OUT, caveats, write_report
+from ecosim.report.slides import (
+    SLIDE_HEIGHT,
+    SLIDE_WIDTH,
+    Bullet,
+    add_footer,
+    bullet_slide,
+    picture_slide,
+    table_slide,
+)
+from ecosim.report.tables import firms_table, kpi_heading
+from ecosim.report.verdict import (
+    assumptions_sentence,
+    confidence_sentence,
+    headline_number,
+    interval,
+    noise_sentence,
+    so_what,
+    verdict_title,
+)
 
-SLIDE_WIDTH, SLIDE_HEIGHT = Emu(12_192_000), Emu(6_858_000)  # 13.333 × 7.5 inches: 16:9
-MARGIN = Inches(0.4)
-GREY = RGBColor(0x59, 0x59, 0x59)
+#: Figures that belong to the robustness section rather than to the evidence.
+ROBUSTNESS_FIGURES = ("robustness_tornado", "robustness_map")
 
 
-def _text(slide: Any, text: str, top: float, height: float, size: int, bold: bool = False,
-          colour: RGBColor | None = None) -> None:
-    """A full-width text box (top and height in inches)."""
-    box = slide.shapes.add_textbox(MARGIN, Inches(top), SLIDE_WIDTH - 2 * MARGIN, Inches(height))
-    frame = box.text_frame
-    frame.word_wrap = True
-    paragraph = frame.paragraphs[0]
-    paragraph.text = text
-    paragraph.font.size = Pt(size)
-    paragraph.font.bold = bold
-    if colour is not None:
-        paragraph.font.color.rgb = colour
+def source_line(data: ReportData) -> str:
+    """Where every number of the deck comes from: the version, commit, config and seed."""
+    meta = data.metadata
+    commit = meta.get("git_commit")
+    commit_text = (f"commit {commit[:8]}" + (" (uncommitted changes)" if commit.endswith("+dirty")
+                                             else "")) if commit else "commit unknown"
+    replications = meta.get("replications", data.replications)
+    return (f"Source: ecosim {meta.get('ecosim_version', 'unknown')} · {commit_text} · "
+            f"config {meta.get('config_hash', 'unknown')} · seed "
+            f"{meta.get('seed', data.config.seed)}, {replications} replications")
 
 
-def _title_slide(prs: Any, data: ReportData) -> None:
-    slide = prs.slides.add_slide(prs.slide_layouts[6])
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def verdict_bullets(data: ReportData) -> list[Bullet]:
+    """Slide 1 of an experiment with a headline: claim, verdict, both intervals, so-what."""
+    exp, verdict = data.experiment, data.verdict
+    items = []
+    head = exp.headline.label or kpi_info(exp.headline.kpi).label
+    value = headline_number(data, data.headline.value)
+    if exp.claim:
+        test = exp.claim_test
+        tested = test.text or (f"{test.op} {headline_number(data, test.value)}" if test.op else "")
+        items.append(Bullet(exp.claim + (f" Tested as: {head} is {tested}." if tested else ""),
+                            "The claim."))
+    state = ("No claim test is declared" if verdict is None or verdict.holds is None
+             else "The claim holds" if verdict.holds else "The claim does not hold")
+    items.append(Bullet(f"{state}: {head} is {value}.", "The model's verdict."))
+    items += [Bullet(text.split(": ", 1)[1], text.split(": ", 1)[0] + ":", level=1)
+              for text in (noise_sentence(data), assumptions_sentence(data))]
+    if so_what(data):
+        items.append(Bullet(so_what(data), "So what."))
+    confidence = confidence_sentence(data)
+    if confidence:
+        items.append(Bullet(confidence.split(": ", 1)[1], "Confidence:"))
+    return items
+
+
+def _first_slide(prs: Any, data: ReportData) -> None:
+    """The verdict (an experiment with a headline) or the answer (any other run)."""
     exp = data.experiment
-    _text(slide, data.title, 0.5, 0.9, 36, bold=True)
-    top = 1.5
+    if data.headline is not None:
+        bullet_slide(prs, verdict_title(data), verdict_bullets(data), notes=exp.question)
+        return
+    sentences = [s for s in answer(data) if s]
+    items = []
     if exp.question:
-        _text(slide, exp.question, top, 1.0, 22, colour=GREY)
-        top += 1.2
-    _text(slide, " ".join(s for s in answer(data) if s), top, 3.0, 24)
-    sample = (f"{len(data.arms)} arm{'s' if len(data.arms) > 1 else ''} × "
-              f"{data.replications} replication{'s' if data.replications > 1 else ''}, "
-              f"{data.config.customers.n:,} customers, {data.horizon} {data.step_unit}s; "
-              f"simulated with ecosim. Details and caveats: report.md.")
-    _text(slide, sample, 6.6, 0.5, 14, colour=GREY)
-
-
-def _figure_slide(prs: Any, png: Path, caption: str) -> None:
-    """The figure as large as the slide allows (it carries its own title); caption in notes."""
-    slide = prs.slides.add_slide(prs.slide_layouts[6])
-    picture = slide.shapes.add_picture(str(png), 0, 0)
-    scale = min((SLIDE_WIDTH - 2 * MARGIN) / picture.width,
-                (SLIDE_HEIGHT - 2 * MARGIN) / picture.height)
-    picture.width, picture.height = int(picture.width * scale), int(picture.height * scale)
-    picture.left = Emu(int((SLIDE_WIDTH - picture.width) / 2))
-    picture.top = Emu(int((SLIDE_HEIGHT - picture.height) / 2))
-    slide.notes_slide.notes_text_frame.text = caption
-
-
-def summary_frame(data: ReportData) -> tuple[str, str, pd.DataFrame]:
-    """The title, the footnote and the table of the summary slide."""
-    kpis = data.focus_kpis or ["arpu"]
-    unit, horizon = data.step_unit, data.horizon
+        items.append(Bullet(exp.question, "The question."))
+    if exp.claim:
+        items.append(Bullet(exp.claim, "The claim."))
+    items += [Bullet(s) for s in sentences[1:]]
     if data.is_experiment:
-        title = f"{data.focus_firm} at {unit} {horizon}, by arm"
-        note = (f"Each cell: the mean over {data.replications} replications; for the other arms, "
-                f"the paired difference to {data.baseline} and its 95% CI in brackets (the arms "
-                f"share random numbers, replication by replication). n/a: not defined.")
-        return title, note, wide_kpi_table(data.summary, data.focus_firm, kpis, data.arms)
-    title = f"Firms at {unit} {horizon}"
-    note = (f"Mean over {data.replications} replication{'s' if data.replications > 1 else ''}; "
-            f"95% CIs are in report.md. n/a: not defined.")
-    shown = list(dict.fromkeys(["customers", *kpis]))[:5]
-    return title, note, firms_table(data.summary, data.firms, shown, data.baseline,
-                                    with_ci=False)
+        items.append(Bullet("not rated: the experiment declares no headline "
+                            "(experiment.headline) to test its claim on.", "Confidence:"))
+    bullet_slide(prs, sentences[0] if sentences else data.title, items)
 
 
-def _table_slide(prs: Any, data: ReportData) -> None:
-    slide = prs.slides.add_slide(prs.slide_layouts[6])
-    title, note, frame = summary_frame(data)
-    _text(slide, title[:1].upper() + title[1:], 0.3, 0.8, 28, bold=True)
-    rows, cols = len(frame) + 1, len(frame.columns)
-    lines = max(str(v).count("\n") + 1 for v in frame.to_numpy().ravel())
-    size = 14 if rows <= 6 else 12 if rows <= 9 else 10
-    row_height = Pt(size * 1.25 * lines + 10)
-    width = SLIDE_WIDTH - 2 * MARGIN
-    shape = slide.shapes.add_table(rows, cols, MARGIN, Inches(1.2), width,
-                                   min(row_height * rows, SLIDE_HEIGHT - Inches(2.0)))
-    table = shape.table
-    first = Inches(2.2)
-    table.columns[0].width = first
-    for j in range(1, cols):
-        table.columns[j].width = Emu(int((width - first) / (cols - 1)))
-    for j, column in enumerate(frame.columns):
-        _cell(table.cell(0, j), str(column), size, bold=True)
-    for i, row in enumerate(frame.itertuples(index=False), start=1):
-        for j, value in enumerate(row):
-            _cell(table.cell(i, j), str(value), size, bold=j == 0)
-    _text(slide, note, 6.7, 0.6, 12, colour=GREY)
+def _figure_slides(prs: Any, specs: list[FigureSpec], folder: Path) -> None:
+    """One slide per figure, its finding as the action title."""
+    for spec in specs:
+        picture_slide(prs, spec.title, folder / f"{spec.name}.png", notes=spec.caption)
 
 
-def _cell(cell: Any, text: str, size: int, bold: bool = False) -> None:
-    cell.text = text
-    for paragraph in cell.text_frame.paragraphs:
-        paragraph.font.size = Pt(size)
-        paragraph.font.bold = bold
+def _robustness_title(data: ReportData) -> str:
+    head, verdict, span = data.experiment.headline, data.verdict, data.assumption_range
+    label = _capital(head.label or kpi_info(head.kpi).label)
+    text = f"{label} stays at {interval(data, *span)} over the assumptions' ranges"
+    if verdict is None or verdict.holds is None or verdict.assumptions_cross is None:
+        return text
+    if verdict.assumptions_cross:
+        return text + ": the verdict turns within them"
+    return text + (": the claim holds in every variant" if verdict.holds
+                   else ": the claim fails in every variant")
+
+
+def _robustness_slides(prs: Any, data: ReportData, specs: dict[str, FigureSpec],
+                       folder: Path) -> None:
+    """The headline over the assumptions' ranges, or how to measure it."""
+    if data.assumption_range is None or data.robustness.empty:
+        name = data.experiment.name
+        command = f"ecosim experiment={name} robustness=true" if name else (
+            "ecosim ... robustness=true")
+        items = [Bullet(assumptions_sentence(data), "Not measured.")]
+        if data.experiment.assumptions:
+            items.append(Bullet(f"{command} moves each assumed parameter of the assumptions "
+                                f"slide to its low and its high value (a tornado) and maps "
+                                f"the two named in experiment.robustness.map; it writes "
+                                f"robustness.csv, and this slide shows the range.",
+                                "To measure it:"))
+        else:
+            items.append(Bullet("the experiment declares no assumed parameters "
+                                "(experiment.assumptions: label, keys, low, high, source) to "
+                                "move.", "To measure it:"))
+        title = "Robustness over the assumptions was not run"
+        if data.headline is not None:
+            title += ": the verdict is read at the default assumptions only"
+        bullet_slide(prs, title, items)
+        return
+    note = assumptions_sentence(data)
+    tornado = specs.get("robustness_tornado")
+    if tornado is not None:
+        picture_slide(prs, tornado.title, folder / f"{tornado.name}.png", note=note,
+                      notes=tornado.caption)
+    else:
+        table_slide(prs, _robustness_title(data), robustness_frame(data), name="Robustness",
+                    note=note + " Brackets: the 95% interval over replications (simulation "
+                                "noise) at that setting.")
+    if "robustness_map" in specs:
+        spec = specs["robustness_map"]
+        picture_slide(prs, spec.title, folder / f"{spec.name}.png", notes=spec.caption)
+
+
+def _assumptions_slide(prs: Any, data: ReportData) -> None:
+    frame = assumptions_frame(data)
+    note = settings_line(data)
+    if frame.empty:
+        bullet_slide(prs, "The experiment declares no assumed parameters with ranges",
+                     [Bullet("experiment.assumptions names none, so the answer is read at the "
+                             "config's values only.", "Assumptions:"),
+                      Bullet(note.split(": ", 1)[1], "Fixed:")])
+        return
+    unsourced = int((frame["source"] == "not given").sum())
+    title = (f"{len(frame)} assumed parameters carry the answer, each moved over a sourced range"
+             if not unsourced else
+             f"{len(frame)} assumed parameters carry the answer; {unsourced} of their ranges "
+             f"have no source")
+    table_slide(prs, title, frame, note=note, name="Assumptions")
+
+
+def _caveat_slides(prs: Any, data: ReportData) -> None:
+    """What this run cannot tell (sample, horizon, caveats), then what the model leaves out."""
+    items = [line[2:] for line in caveats(data) if line.startswith("- ")]
+    items = [*[c for c in data.experiment.caveats if f"- {c}" not in caveats(data)], *items]
+    own = []
+    for item in items:
+        if item.startswith("**Left out.**"):
+            continue
+        bold = re.match(r"\*\*(.+?)\*\*(:?)\s*(.*)", item)
+        own.append(Bullet(_plain(bold[3]), _plain(bold[1] + bold[2])) if bold
+                   else Bullet(_plain(item)))
+    runs = f"{data.replications} replications of {data.config.customers.n:,} customers"
+    bullet_slide(prs, f"Caveats: {runs} over {data.horizon} {data.step_unit}s cannot tell "
+                      f"everything", own)
+    bullet_slide(prs, "What the model leaves out: read the direction and size of effects, not "
+                      "their levels", [Bullet(_plain(text)) for text in LEFT_OUT])
+
+
+def _plain(text: str) -> str:
+    """Markdown emphasis and code marks removed."""
+    return text.replace("**", "").replace("`", "")
 
 
 def build_deck(data: ReportData, figures: list[FigureSpec], figures_dir: Path) -> Any:
-    """A Presentation: title slide, one slide per figure (PNG), the summary table."""
+    """A Presentation: verdict, figures, tables, assumptions, robustness and caveats.
+
+    Every slide has its action title in the title placeholder, its number and the source line.
+    """
     prs = Presentation()
     prs.slide_width, prs.slide_height = SLIDE_WIDTH, SLIDE_HEIGHT
-    _title_slide(prs, data)
-    for spec in figures:
-        _figure_slide(prs, figures_dir / f"{spec.name}.png", spec.caption)
-    _table_slide(prs, data)
+    _first_slide(prs, data)
+    evidence = [s for s in figures if s.name not in ROBUSTNESS_FIGURES]
+    _figure_slides(prs, evidence, figures_dir)
+    if data.is_experiment:
+        if data.experiment.factors and not data.shapley.empty:
+            table_slide(prs, shapley_headline(data.shapley, data.focus_firm,
+                                              (data.focus_kpis or ["arpu"])[0]),
+                        shapley_frame(data), note=shapley_note(data), name="Shapley split")
+        if not unit_means(data).empty:
+            table_slide(prs, unit_title(data), unit_frame(data), note=unit_note(data),
+                        name="Units")
+        table_slide(prs, kpi_title(data), kpi_frame(data), note=kpi_note(data), name="KPIs")
+        _assumptions_slide(prs, data)
+        _robustness_slides(prs, data, {s.name: s for s in figures}, figures_dir)
+    else:
+        title, note, frame = summary_frame(data)
+        table_slide(prs, title, frame, note=note, name="Firms")
+    _caveat_slides(prs, data)
+    source, total = source_line(data), len(prs.slides)
+    for number, slide in enumerate(prs.slides, start=1):
+        add_footer(slide, source, number, total)
     return prs
+
+
+def summary_frame(data: ReportData) -> tuple[str, str, pd.DataFrame]:
+    """A run without arms: the title, the footnote and the table of its firms at market scale."""
+    kpis = data.focus_kpis or ["arpu"]
+    shown = list(dict.fromkeys(["customers", *kpis]))[:5]
+    frame = firms_table(market_summary(data), data.firms, shown, data.baseline, with_ci=False)
+    frame = frame.set_axis(["firm", *[currency(data, kpi_heading(k, data.step_unit))
+                                      for k in shown]], axis=1)
+    s = data.summary
+    rows = s[(s["arm"] == data.baseline) & (s["kpi"] == "customers")]
+    top = rows.sort_values("mean", ascending=False).iloc[0]
+    title = (f"{top['firm']} leads the market with "
+             f"{human(data.at_market('customers', top['mean']))} customers at "
+             f"{data.step_unit} {data.horizon}")
+    r = data.replications
+    note = (f"Mean over {r} replication{'s' if r > 1 else ''}; 95% CIs are in report.md. n/a: "
+            f"not defined. " + scale_note(data))
+    return title, note, frame
 
 
 def write_deck(result_like: Any, out_dir: str | Path) -> Path:

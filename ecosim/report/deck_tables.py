@@ -1,0 +1,241 @@
+"""The deck's tables, totals at market scale: KPIs, Shapley split, units, assumptions, robustness.
+
+A sample of ``customers.n`` customers speaks for a market of ``output.market_customers``: every
+total that grows with the market (money, customers) is multiplied by ``ReportData.money_scale``
+before it is written, and each table's note says so. Per-customer KPIs, rates and ratios are
+left as simulated.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from ecosim.report.data import ReportData
+from ecosim.report.findings import arm_effects, best_effect, possessive
+from ecosim.report.labels import format_value, human, kpi_info
+from ecosim.report.tables import kpi_heading, shapley_table, wide_kpi_table
+from ecosim.report.verdict import headline_number
+
+#: Columns of the summary and the Shapley split that hold a KPI's value (scaled together).
+VALUE_COLUMNS = ("mean", "sd", "ci_low", "ci_high", "diff_mean", "diff_sd", "diff_ci_low",
+                 "diff_ci_high")
+
+
+def arm_label(data: ReportData, arm: str) -> str:
+    """An arm (or factor) in plain words (``experiment.labels``; its name if it has none)."""
+    return data.experiment.labels.get(arm, arm)
+
+
+def currency(data: ReportData, text: str) -> str:
+    """Text with the word "currency" replaced by the run's currency ("EUR")."""
+    return text.replace("currency", data.config.output.currency)
+
+
+def scale_note(data: ReportData) -> str:
+    """What the money of a table stands for: the market, its currency, the simulated sample."""
+    n, cur = data.config.customers.n, data.config.output.currency
+    if data.money_scale == 1:
+        return f"Money in {cur}, as simulated ({n:,} customers)."
+    return (f"Money and customer counts at market scale: {data.market_customers:,} customers, "
+            f"{cur}; the run simulated {n:,} (×{data.money_scale:g}).")
+
+
+def _scaled(data: ReportData, table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a table with a ``kpi`` column whose totals are at market scale."""
+    if table.empty or data.money_scale == 1:
+        return table
+    out = table.copy()
+    rows = out["kpi"].map(data.scales_with_market).astype(bool)
+    for column in VALUE_COLUMNS:
+        if column in out:
+            out.loc[rows, column] = out.loc[rows, column] * data.money_scale
+    return out
+
+
+def market_summary(data: ReportData) -> pd.DataFrame:
+    """The run's summary (``summary.csv``) with totals at market scale."""
+    return _scaled(data, data.summary)
+
+
+def kpi_frame(data: ReportData) -> pd.DataFrame:
+    """Rows arms (in words), columns the experiment's KPIs with units: mean, difference, CI."""
+    kpis = data.focus_kpis or ["arpu"]
+    frame = wide_kpi_table(market_summary(data), data.focus_firm, kpis, data.arms)
+    frame["arm"] = [arm_label(data, arm) for arm in frame["arm"]]
+    headings = [currency(data, kpi_heading(kpi, data.step_unit)) for kpi in kpis]
+    return frame.set_axis(["arm", *headings], axis=1)
+
+
+def kpi_title(data: ReportData) -> str:
+    """The finding of the KPI table: the arm that moves the first KPI most, from what to what."""
+    kpi = (data.focus_kpis or ["arpu"])[0]
+    firm, summary = data.focus_firm, market_summary(data)
+    best = best_effect(arm_effects(summary, firm, kpi, data.arms))
+    info, base = kpi_info(kpi), arm_label(data, data.baseline)
+    if best is None:
+        return f"{possessive(firm)} KPIs by arm at {data.step_unit} {data.horizon}"
+    verb = "lifts" if best.diff > 0 else "cuts" if best.diff < 0 else "leaves"
+    text = (f"{arm_label(data, best.arm)} {verb} {possessive(firm)} {info.short} to "
+            f"{format_value(kpi, best.mean)} from {format_value(kpi, best.baseline_mean)} "
+            f"({base})")
+    if best.has_interval and not best.excludes_zero:
+        text += ", within simulation noise"
+    return text
+
+
+def kpi_note(data: ReportData) -> str:
+    """The footnote of the KPI table."""
+    return (f"{data.focus_firm} at {data.step_unit} {data.horizon}. Each cell: the mean over "
+            f"{data.replications} replications; for the other arms, the paired difference to "
+            f"{arm_label(data, data.baseline)} and its 95% CI in brackets (the arms share random "
+            f"numbers). n/a: not defined. " + scale_note(data))
+
+
+def shapley_frame(data: ReportData) -> pd.DataFrame:
+    """The Shapley split of each KPI's uplift, totals at market scale, units named."""
+    frame = shapley_table(_scaled(data, data.shapley), data.step_unit)
+    return frame.map(lambda v: currency(data, str(v)))
+
+
+def shapley_note(data: ReportData) -> str:
+    """The footnote of the Shapley table."""
+    factors = data.experiment.factors
+    empty = next((arm for arm, on in factors.items() if not on), data.baseline)
+    full = max(factors, key=lambda arm: len(factors[arm])) if factors else data.baseline
+    return (f"Each factor's Shapley contribution to the change from "
+            f"{arm_label(data, empty)} to {arm_label(data, full)}, averaged over the orders "
+            f"in which the factors can be switched on; mean and 95% CI over "
+            f"{data.replications} replications. " + scale_note(data))
+
+
+def unit_means(data: ReportData) -> pd.DataFrame:
+    """The focus firm's customers and revenue per (arm, need) at the horizon, at market scale.
+
+    Means over replications; only the needs the firm serves in some arm.
+    """
+    u = data.unit_metrics
+    rows = u[(u["firm"] == data.focus_firm) & (u["step"] == data.horizon)]
+    means = rows.groupby(["arm", "need"], sort=False)[["customers", "revenue"]].mean()
+    means["customers"] = means["customers"].map(lambda v: data.at_market("customers", v))
+    means["revenue"] = means["revenue"].map(lambda v: data.at_market("revenue", v))
+    served = means.groupby(level="need", sort=False)["customers"].max()
+    needs = [need for need in served.index if served[need] > 0]
+    return means[means.index.get_level_values("need").isin(needs)]
+
+
+def unit_frame(data: ReportData) -> pd.DataFrame:
+    """Rows arms (in words), columns the needs the focus firm serves: customers and revenue."""
+    means = unit_means(data)
+    needs = list(dict.fromkeys(means.index.get_level_values("need")))
+    cur = data.config.output.currency
+    rows = []
+    for arm in data.arms:
+        row = {"arm": arm_label(data, arm)}
+        for need in needs:
+            if (arm, need) not in means.index:
+                row[need] = "n/a"
+                continue
+            c, r = means.loc[(arm, need)]
+            row[need] = f"{human(c)} customers\n{human(r)} {cur}"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["arm", *needs])
+
+
+def unit_title(data: ReportData) -> str:
+    """The finding of the unit view: the unit whose customers move most across the arms."""
+    means = unit_means(data)
+    firm, base = data.focus_firm, data.baseline
+    best, move = None, 0.0
+    for (arm, need), row in means.iterrows():
+        if arm == base or (base, need) not in means.index:
+            continue
+        before = means.loc[(base, need), "customers"]
+        change = abs(row["customers"] - before) / max(before, 1.0)
+        if change > move:
+            best, move = (arm, need), change
+    if best is None:
+        return f"{possessive(firm)} units serve the same customers in every arm"
+    arm, need = best
+    return (f"{possessive(firm)} {need} unit: {human(means.loc[best, 'customers'])} customers "
+            f"under {arm_label(data, arm)}, against {human(means.loc[(base, need), 'customers'])} "
+            f"under {arm_label(data, base)} ({data.step_unit} {data.horizon})")
+
+
+def unit_note(data: ReportData) -> str:
+    """The footnote of the unit view."""
+    return (f"{data.focus_firm}'s customers and revenue by need (unit) in {data.step_unit} "
+            f"{data.horizon}, mean over {data.replications} replications; needs it serves in no "
+            f"arm are left out. " + scale_note(data))
+
+
+def assumption_range_text(low: float, high: float, scale: bool) -> str:
+    """"×0.5 to ×1.5 the default" (``scale: true``) or "0.25 to 0.75"."""
+    if scale:
+        return f"×{low:g} to ×{high:g} the default"
+    return f"{low:g} to {high:g}"
+
+
+def assumptions_frame(data: ReportData) -> pd.DataFrame:
+    """One row per assumed parameter: what it is, the range explored, and its source."""
+    return pd.DataFrame(
+        [{"assumption": a.label or name.replace("_", " "),
+          "range": assumption_range_text(a.low, a.high, a.scale),
+          "source": a.source or "not given"}
+         for name, a in data.experiment.assumptions.items()],
+        columns=["assumption", "range", "source"])
+
+
+def settings_line(data: ReportData) -> str:
+    """The fixed settings of the run: customers, horizon, replications, seed."""
+    n, market = data.config.customers.n, data.market_customers
+    customers = (f"{n:,} customers simulated for a market of {market:,}" if market != n
+                 else f"{n:,} customers")
+    return (f"Fixed: {customers}; {data.horizon} {data.step_unit}s; {data.replications} "
+            f"replications per arm on common random numbers; seed {data.config.seed}; "
+            f"everything else as in config.yaml.")
+
+
+def assumption_labels(data: ReportData) -> dict[str, str]:
+    """Each assumption's label (its name in words if it has none)."""
+    return {name: a.label or name.replace("_", " ")
+            for name, a in data.experiment.assumptions.items()}
+
+
+def robustness_frame(data: ReportData) -> pd.DataFrame:
+    """The tornado: the headline (noise interval) at each assumption's low and high value.
+
+    Rows by swing, largest first; the run at the defaults last.
+    """
+    table, labels = data.robustness, assumption_labels(data)
+    assumptions = data.experiment.assumptions
+
+    def cell(row: pd.Series, name: str) -> str:
+        a = assumptions.get(name)
+        setting = (f"×{row['x']:g}" if a is not None and a.scale else f"{row['x']:g}")
+        return (f"{setting}: {headline_number(data, row['value'])} "
+                f"[{headline_number(data, row['low'])}, {headline_number(data, row['high'])}]")
+
+    rows = []
+    tornado = table[table["design"] == "tornado"]
+    for name, group in tornado.groupby("assumption", sort=False):
+        levels = group.set_index("level")
+        if not {"low", "high"} <= set(levels.index):
+            continue
+        swing = abs(levels.at["high", "value"] - levels.at["low", "value"])
+        rows.append({"assumption": labels.get(name, name),
+                     "at its low value": cell(levels.loc["low"], name),
+                     "at its high value": cell(levels.loc["high"], name),
+                     "swing": headline_number(data, swing), "_swing": swing})
+    rows.sort(key=lambda r: -r["_swing"] if math.isfinite(r["_swing"]) else 0)
+    default = table[table["design"] == "default"]
+    if not default.empty:
+        d = default.iloc[0]
+        rows.append({"assumption": "all at their defaults",
+                     "at its low value": f"{headline_number(data, d['value'])} "
+                                         f"[{headline_number(data, d['low'])}, "
+                                         f"{headline_number(data, d['high'])}]",
+                     "at its high value": "", "swing": "", "_swing": 0.0})
+    return pd.DataFrame(rows, columns=["assumption", "at its low value", "at its high value",
+                                       "swing", "_swing"]).drop(columns="_swing")

@@ -1,0 +1,327 @@
+"""The deck: a real experiment with robustness read back slide by slide, then rendered.
+
+The run is conf/experiment/umbrella_vs_convenience.yaml on 2,000 customers for 12 months with
+2 replications and a 2 × 2 robustness map, written as ``ecosim`` writes a run directory. The
+deck is read back with python-pptx (titles in placeholders, numbering, source lines, the
+tables at market scale) and rendered with LibreOffice (skipped only where it is not installed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import matplotlib.image
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+from pptx import Presentation
+from pptx.enum.shapes import MSO_SHAPE_TYPE, PP_PLACEHOLDER
+from test_report import raw_market
+
+from ecosim.cli import write_run_dir
+from ecosim.config import arm_configs, register_configs
+from ecosim.config.store import CONF_DIR
+from ecosim.experiment import run_experiment
+from ecosim.metrics.headline import compute_headline
+from ecosim.report import ReportData
+from ecosim.report.deck import build_deck, source_line, write_deck
+from ecosim.report.deck import main as deck_main
+from ecosim.report.figures import plan_figures
+from ecosim.report.labels import format_value, human
+from ecosim.report.report import LEFT_OUT
+from ecosim.robustness import prepare, run_robustness
+
+pytestmark = pytest.mark.slow
+
+OVERRIDES = ["experiment=umbrella_vs_convenience", "customers.n=2000", "time.horizon=12",
+             "replications=2", "robustness=true", "experiment.robustness.grid=2",
+             "output.figures=true", "output.deck=true"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    """``ecosim experiment=umbrella_vs_convenience robustness=true`` (small), in-process."""
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        raw = compose("config", overrides=OVERRIDES)
+    configs = arm_configs(raw)
+    cfg = next(iter(configs.values()))
+    variants = prepare(raw, cfg)
+    result = run_experiment(configs, progress=False)
+    result.robustness = run_robustness(variants, compute_headline(result.kpis, cfg.experiment),
+                                       progress=False)
+    out = tmp_path_factory.mktemp("umbrella")
+    write_run_dir(result, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def data(run_dir: Path) -> ReportData:
+    return ReportData.from_run_dir(run_dir)
+
+
+@pytest.fixture(scope="module")
+def deck(run_dir: Path):
+    return Presentation(str(run_dir / "deck.pptx"))
+
+
+def texts(slide) -> str:
+    """Every text of a slide: text frames and table cells."""
+    parts = []
+    for shape in slide.shapes:
+        if shape.has_text_frame:
+            parts.append(shape.text_frame.text)
+        if shape.has_table:
+            parts += [cell.text for row in shape.table.rows for cell in row.cells]
+    return "\n".join(parts)
+
+
+def named(deck, name: str):
+    """The slide holding the shape called ``name``, and that shape."""
+    found = [(slide, shape) for slide in deck.slides for shape in slide.shapes
+             if shape.name == name]
+    assert len(found) == 1, f"{len(found)} shapes called {name}"
+    return found[0]
+
+
+def table_frame(shape) -> pd.DataFrame:
+    rows = [[cell.text for cell in row.cells] for row in shape.table.rows]
+    return pd.DataFrame(rows[1:], columns=rows[0])
+
+
+def test_every_slide_has_a_title_placeholder_its_number_and_the_source(deck, run_dir: Path):
+    metadata = json.loads((run_dir / "metadata.json").read_text())
+    slides = list(deck.slides)
+    assert len(slides) >= 12
+    for number, slide in enumerate(slides, start=1):
+        title = slide.shapes.title
+        assert title is not None and title.is_placeholder, number
+        assert title.placeholder_format.type == PP_PLACEHOLDER.TITLE, number
+        assert len(title.text_frame.text) > 20, (number, title.text_frame.text)
+        footer = {s.name: s.text_frame.text for s in slide.shapes if s.has_text_frame}
+        assert footer["Slide number"] == f"{number} / {len(slides)}"
+        source = footer["Source"]
+        for part in (f"ecosim {metadata['ecosim_version']}", f"commit {metadata['git_commit'][:8]}",
+                     f"config {metadata['config_hash']}", f"seed {metadata['seed']}",
+                     f"{metadata['replications']} replications"):
+            assert part in source, (number, part, source)
+        for shape in slide.shapes:  # nothing leaves the slide
+            assert shape.left >= 0 and shape.top >= 0, (number, shape.name)
+            assert shape.left + shape.width <= deck.slide_width, (number, shape.name)
+            assert shape.top + shape.height <= deck.slide_height, (number, shape.name)
+    assert deck.slide_width * 9 == deck.slide_height * 16
+
+
+def test_first_slide_states_claim_verdict_so_what_and_confidence(deck, data: ReportData):
+    slide = deck.slides[0]
+    exp = data.experiment
+    verdict = data.verdict
+    assert verdict is not None and verdict.holds is not None
+    title = slide.shapes.title.text_frame.text
+    assert "%" in title and ("not the claimed" in title or "as the claim says" in title)
+    body = slide.placeholders[1].text_frame.text
+    assert exp.claim in body
+    assert "simulation noise" in body.lower() and "over assumptions" in body.lower()
+    assert (exp.so_what.holds if verdict.holds else exp.so_what.fails) in body
+    assert f"Confidence: {verdict.confidence}" in body
+    low, high = data.assumption_range
+    assert f"{100 * low:.0f}%" in body and f"{100 * high:.0f}%" in body
+
+
+def test_one_picture_per_figure_below_its_title(deck, data: ReportData, run_dir: Path):
+    specs = [s for s in plan_figures(data) if not s.name.startswith("robustness_")]
+    slides = list(deck.slides)[1:1 + len(specs)]
+    for spec, slide in zip(specs, slides, strict=True):
+        assert slide.shapes.title.text_frame.text == spec.title[:1].upper() + spec.title[1:]
+        pictures = [s for s in slide.shapes if s.shape_type == MSO_SHAPE_TYPE.PICTURE]
+        assert len(pictures) == 1, spec.name
+        title = slide.shapes.title
+        assert pictures[0].top >= title.top + title.height, spec.name
+        assert slide.notes_slide.notes_text_frame.text == spec.caption
+
+
+def test_kpi_table_is_at_market_scale(deck, data: ReportData):
+    slide, shape = named(deck, "KPIs")
+    table = table_frame(shape)
+    assert data.money_scale == 50  # 100,000 market customers over 2,000 simulated
+    s = data.summary
+    sample = s[(s["arm"] == data.baseline) & (s["firm"] == "bank")
+               & (s["kpi"] == "cum_profit")]["mean"].iloc[0]
+    column = next(c for c in table.columns if c.startswith("profit over the run"))
+    assert "EUR" in column
+    assert table.at[0, column] == format_value("cum_profit", sample * data.money_scale)
+    assert table.at[0, column] != format_value("cum_profit", sample)
+    # a per-customer KPI stays as simulated
+    arpu = s[(s["arm"] == data.baseline) & (s["firm"] == "bank") & (s["kpi"] == "arpu")]
+    assert table.iat[0, 1] == format_value("arpu", arpu["mean"].iloc[0])
+    assert list(table["arm"]) == [data.experiment.labels[arm] for arm in data.arms]
+    assert "market scale: 100,000 customers, EUR; the run simulated 2,000" in texts(slide)
+
+
+def test_shapley_split_and_unit_view_are_in_the_deck(deck, data: ReportData):
+    _, shape = named(deck, "Shapley split")
+    table = table_frame(shape)
+    assert set(table["factor"]) == {"umbrella", "convenience"}
+    assert len(table) == len(data.shapley)
+    slide, shape = named(deck, "Units")
+    table = table_frame(shape)
+    assert "delivery" in table.columns and "education" not in table.columns
+    u = data.unit_metrics
+    both = u[(u["arm"] == "both") & (u["firm"] == "bank") & (u["need"] == "delivery")
+             & (u["step"] == data.horizon)]
+    row = list(data.arms).index("both")
+    customers, revenue = table.at[row, "delivery"].split("\n")
+    assert customers == f"{human(both['customers'].mean() * 50)} customers"
+    assert revenue == f"{human(both['revenue'].mean() * 50)} EUR"
+
+
+def test_assumptions_slide_lists_every_assumption_with_its_source(deck, data: ReportData):
+    slide, shape = named(deck, "Assumptions")
+    table = table_frame(shape)
+    assumptions = data.experiment.assumptions
+    assert len(table) == len(assumptions) == 3
+    for a, row in zip(assumptions.values(), table.itertuples(), strict=True):
+        assert row.assumption == a.label and row.source == a.source
+        assert row.range == f"×{a.low:g} to ×{a.high:g} the default"
+    text = texts(slide)
+    assert "2,000 customers simulated for a market of 100,000" in text
+    assert "12 months" in text and "seed 0" in text and "2 replications" in text
+
+
+def test_robustness_slide_states_the_range_over_assumptions(deck, data: ReportData):
+    low, _ = data.assumption_range
+    sentence = f"Over assumptions: {100 * low:.0f}%"
+    slides = [s for s in deck.slides if sentence in texts(s)]
+    assert len(slides) == 2  # slide 1 and the robustness slide
+    robustness = slides[1]
+    assert any(s.shape_type == MSO_SHAPE_TYPE.PICTURE or s.has_table for s in robustness.shapes)
+
+
+def test_an_experiment_without_robustness_says_how_to_run_it(data: ReportData, run_dir: Path):
+    plain = dataclasses.replace(data, robustness=pd.DataFrame())
+    deck = build_deck(plain, plan_figures(plain), run_dir / "figures")
+    slides = [s for s in deck.slides if "was not run" in s.shapes.title.text_frame.text]
+    assert len(slides) == 1
+    assert "ecosim experiment=umbrella_vs_convenience robustness=true" in texts(slides[0])
+    assert "not measured" in deck.slides[0].placeholders[1].text_frame.text
+
+
+def test_caveats_and_what_the_model_leaves_out(deck, data: ReportData):
+    text = "\n".join(texts(s) for s in list(deck.slides)[-2:])
+    for caveat in data.experiment.caveats:
+        assert text.count(caveat) == 1
+    for item in LEFT_OUT:
+        assert item.replace("`", "") in text
+    assert "2 replications:" in text and "2,000 simulated customers." in text
+
+
+def test_source_line_without_a_commit(data: ReportData):
+    meta = {k: v for k, v in data.metadata.items() if k != "git_commit"}
+    line = source_line(dataclasses.replace(data, metadata=meta))
+    assert "commit unknown" in line and f"config {meta['config_hash']}" in line
+
+
+def test_ecosim_deck_reads_a_run_directory(run_dir: Path, deck, tmp_path: Path, capsys) -> None:
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("deck.pptx"))
+    deck_main([str(copy)])
+    assert len(Presentation(str(copy / "deck.pptx")).slides) == len(deck.slides)
+    assert "deck.pptx" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        deck_main([str(tmp_path / "empty")])
+    assert stop.value.code == 2
+
+
+def broken_copy(run_dir: Path, tmp_path: Path, name: str, change) -> Path:
+    """A copy of the run directory without its deck, with ``change(path)`` done to one file."""
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("deck.pptx"))
+    change(run / name)
+    return run
+
+
+def truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("name, change, message", [
+    ("metadata.json", Path.unlink,
+     "is not a complete run (no metadata.json: the run did not finish, or is still writing)"),
+    ("metadata.json", truncate, "metadata.json: cannot be read (Unterminated string"),
+    ("firm_metrics.parquet", truncate, "firm_metrics.parquet: cannot be read ("),
+    ("cohort_retention.parquet", lambda p: p.write_bytes(b"\x00" * 64),
+     "cohort_retention.parquet: cannot be read ("),
+    ("config.yaml", lambda p: p.write_text(p.read_text().replace("n: 2000", "n: -5")),
+     "config.yaml: customers.n: -5 is not allowed"),
+    ("config.yaml", lambda p: p.write_text("customers: {n: 5\n"),
+     "config.yaml: cannot be read (while parsing a flow mapping"),
+], ids=["incomplete", "metadata-truncated", "parquet-truncated", "parquet-garbage",
+        "config-invalid", "config-malformed"])
+def test_ecosim_deck_refuses_incomplete_or_damaged_runs(run_dir: Path, tmp_path: Path,
+                                                        capsys, name, change,
+                                                        message) -> None:
+    """An incomplete run (no metadata.json) used to get a deck, and damaged files tracebacks:
+    one line naming the file, exit status 2, no deck."""
+    run = broken_copy(run_dir, tmp_path, name, change)
+    with pytest.raises(SystemExit) as stop:
+        deck_main([str(run)])
+    assert stop.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert err.startswith("ecosim-deck: ") and message in err, err
+    if name != "metadata.json":
+        assert err.startswith(f"ecosim-deck: {run / name}: ")
+    assert not (run / "deck.pptx").exists()
+
+
+def test_a_run_without_arms_gets_its_answer_firms_and_caveats(tmp_path: Path) -> None:
+    result = run_experiment(arm_configs(raw_market(replications=1, entrant=True)),
+                            progress=False)
+    deck = Presentation(str(write_deck(result, tmp_path)))
+    slides = list(deck.slides)
+    assert slides[0].shapes.title.text_frame.text.startswith("At month 6, ")
+    _, shape = named(deck, "Firms")
+    assert list(table_frame(shape)["firm"]) == ["bank", "courier", "neobank", "latecomer"]
+    assert "One replication" in texts(slides[-2])
+    assert [s.shapes.title is not None for s in slides] == [True] * len(slides)
+    numbers = [next(s.text_frame.text for s in slide.shapes if s.name == "Slide number")
+               for slide in slides]
+    assert numbers == [f"{i} / {len(slides)}" for i in range(1, len(slides) + 1)]
+
+
+def test_deck_renders_with_libreoffice(run_dir: Path, deck, tmp_path: Path) -> None:
+    """Every slide renders to a page that is not blank (LibreOffice headless, then poppler)."""
+    missing = [tool for tool in ("soffice", "pdfinfo", "pdftoppm") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed: install libreoffice-impress and "
+                    f"poppler-utils (.ci/run does) to render the deck")
+    home = tmp_path / "home"  # LibreOffice writes its profile there, not in the user's home
+    home.mkdir()
+    start = time.perf_counter()
+    subprocess.run(["soffice", "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path),
+                    str(run_dir / "deck.pptx")], check=True, capture_output=True, timeout=120,
+                   env={**os.environ, "HOME": str(home)})
+    seconds = time.perf_counter() - start
+    pdf = tmp_path / "deck.pdf"
+    info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True,
+                          timeout=60).stdout
+    pages = int(next(line.split()[-1] for line in info.splitlines()
+                     if line.startswith("Pages:")))
+    assert pages == len(deck.slides), f"{pages} pages for {len(deck.slides)} slides"
+    subprocess.run(["pdftoppm", "-r", "30", "-png", str(pdf), str(tmp_path / "slide")],
+                   check=True, timeout=120)
+    images = sorted(tmp_path.glob("slide-*.png"))
+    assert len(images) == len(deck.slides)
+    for path in images:
+        pixels = matplotlib.image.imread(path)[..., :3]
+        inked = (pixels.min(axis=2) < 0.6).mean()
+        assert inked > 0.01, f"{path.name} is blank ({inked:.2%} inked)"
+    assert seconds < 120
+
