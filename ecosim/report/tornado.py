@@ -18,6 +18,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.text import Text
 
 from ecosim.report.data import ReportData
 from ecosim.report.labels import tick_format
@@ -61,6 +62,9 @@ def span(data: ReportData, low: float, high: float) -> str:
     a, b = headline_number(data, low), headline_number(data, high)
     if data.experiment.headline.kind == "share" and a.endswith("%") and b.endswith("%"):
         return f"{a[:-1]}–{b}"
+    unit_a, unit_b = a.rpartition(" ")[2], b.rpartition(" ")[2]
+    if " " in a and unit_a == unit_b:  # the currency once: "+100 to +300 EUR"
+        a = a.rpartition(" ")[0]
     return f"{a} to {b}"
 
 
@@ -213,14 +217,46 @@ def _draw_bars(ax: plt.Axes, data: ReportData, table: pd.DataFrame, default: flo
 
 
 def _draw_reference(ax: plt.Axes, x: float, row: float, text: str, colour: str,
-                    style: str) -> None:
-    """A vertical line with its label on a headroom row above the bars, on its roomier side."""
+                    style: str) -> Text:
+    """A vertical line with its label on a headroom row above the bars (side chosen later)."""
     ax.axvline(x, color=colour, linestyle=style, linewidth=2.5, zorder=3)
-    left, right = ax.get_xlim()
-    room_right = (right - x) >= (x - left)
-    ax.annotate(text, (x, row), xytext=(8 if room_right else -8, 0), textcoords="offset points",
-                ha="left" if room_right else "right", va="center", fontsize=14, color=colour,
-                fontweight="bold")
+    label = ax.annotate(text, (x, row), xytext=(8, 0), textcoords="offset points", ha="left",
+                        va="center", fontsize=14, color=colour, fontweight="bold", zorder=5,
+                        bbox={"boxstyle": "square,pad=0.15", "facecolor": "white",
+                              "edgecolor": "none", "alpha": 0.85})
+    label.set_in_layout(False)  # placed after the layout, inside the axes
+    return label
+
+
+def _place_label(ax: plt.Axes, label: Text, other: float | None) -> None:
+    """Put a line's label beside its line, inside the axes and off the other line.
+
+    Each label has its own headroom row, so labels never meet each other. The label goes on
+    the side away from the other line if it fits there, else on the near side; where neither
+    fits it slides along its row (over its own line) to stay clear of the other line.
+    """
+    renderer = ax.figure.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    pad = 8 * ax.figure.dpi / 72  # 8 points, in pixels
+    x = ax.transData.transform((label.xy[0], 0))[0]
+    width = label.get_window_extent(renderer).width
+    low, high = frame.x0, frame.x1
+    away_right = (high - x) >= (x - low)
+    if other is not None:
+        o = ax.transData.transform((other, 0))[0]
+        away_right = o <= x
+        low, high = (o + pad, high) if o <= x else (low, o - pad)
+    right, left = x + pad, x - pad - width
+    candidates = [right, left] if away_right else [left, right]
+    fitting = [x0 for x0 in candidates if low <= x0 and x0 + width <= high]
+    if fitting:
+        x0 = fitting[0]
+    elif high - low >= width:
+        x0 = min(max(x - width / 2, low), high - width)
+    else:
+        x0 = min(max(x - width / 2, frame.x0), frame.x1 - width)
+    label.set_horizontalalignment("left")
+    label.set_position(((x0 - x) * 72 / ax.figure.dpi, 0))
 
 
 def plot_tornado(data: ReportData, stem: Path, title: str | None = None) -> list[Path]:
@@ -250,11 +286,12 @@ def plot_tornado(data: ReportData, stem: Path, title: str | None = None) -> list
         # two headroom rows above the first bar carry the lines' labels, one each
         noise = (f" (grey: noise {span(data, base['low'], base['high'])})"
                  if math.isfinite(base["low"]) and math.isfinite(base["high"]) else "")
-        _draw_reference(ax, shown(data, default), -0.75,
-                        f"Default: {headline_number(data, default)}{noise}", "#333333", "-")
+        labels = [(_draw_reference(ax, shown(data, default), -0.75,
+                                   f"Default: {headline_number(data, default)}{noise}",
+                                   "#333333", "-"), claim_x)]
         if claim_x is not None:
-            _draw_reference(ax, claim_x, -1.3, f"Claim: {claim_text(data)}", CLAIM_COLOUR,
-                            "--")
+            labels.append((_draw_reference(ax, claim_x, -1.3, f"Claim: {claim_text(data)}",
+                                           CLAIM_COLOUR, "--"), shown(data, default)))
         ax.set_yticks(range(n), [assumption_label(data, a) for a in table["assumption"]])
         ax.set_ylim(n - 0.4, -1.65)
         ax.xaxis.set_major_formatter(axis_formatter(data))
@@ -265,4 +302,6 @@ def plot_tornado(data: ReportData, stem: Path, title: str | None = None) -> list
                f"assumption at its low value, dark: at its high value (×: a factor of the "
                f"default). Band: simulation noise (95% over {int(base['n'])} replications of "
                f"the default).")
+        for label, other in labels:
+            _place_label(ax, label, other)
         return save(fig, Path(stem))
