@@ -11,6 +11,7 @@ interval **over assumptions**; each cell's own **simulation noise** is in the no
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -127,6 +128,7 @@ def _draw_cells(ax: plt.Axes, data: ReportData, grid: MapGrid, default: tuple) -
     ax.pcolormesh(grid.xs, grid.ys, shown_values, shading="nearest", cmap=cmap, norm=norm,
                   edgecolors="white", linewidth=2)
     dx, dy = default
+    size = {2: 18, 3: 18, 4: 15}.get(max(len(grid.xs), len(grid.ys)), 12)  # fits the cells
     for j, y in enumerate(grid.ys):
         for i, x in enumerate(grid.xs):
             value = grid.values[j, i]
@@ -138,7 +140,7 @@ def _draw_cells(ax: plt.Axes, data: ReportData, grid: MapGrid, default: tuple) -
             # the label sits on a patch of its cell's colour: the claim's line breaks under it
             ax.annotate(headline_number(data, value), (x, y),
                         xytext=(0, 24 if on_default else 0), textcoords="offset points",
-                        ha="center", va="center", fontsize=18, fontweight="bold",
+                        ha="center", va="center", fontsize=size, fontweight="bold",
                         color=_ink(fill), zorder=5,
                         bbox={"boxstyle": "round,pad=0.2", "facecolor": fill, "linewidth": 0})
 
@@ -160,7 +162,7 @@ def plot_map(data: ReportData, stem: Path, title: str | None = None) -> list[Pat
             ax.contour(grid.xs, grid.ys, grid.values, levels=[data.experiment.claim_test.value],
                        colors=CLAIM_COLOUR, linestyles="--", linewidths=3.5)
             handles.append(Line2D([], [], color=CLAIM_COLOUR, linestyle="--", linewidth=3.5,
-                                  label=f"Claim: {claim_text(data)}"))
+                                  label=textwrap.fill(f"Claim: {claim_text(data)}", 18)))
         if None not in default:
             ax.plot(*default, marker="D", markersize=14, color="white",
                     markeredgecolor="black", markeredgewidth=2, linestyle="none", zorder=4)
@@ -194,7 +196,7 @@ def _note(data: ReportData, grid: MapGrid) -> str:
     noise = grid.noise[np.isfinite(grid.noise)]
     if noise.size:
         parts.append(f"Simulation noise: each cell's 95% interval over {grid.n} replications "
-                     f"is up to ±{headline_number(data, float(noise.max()))}.")
+                     f"is up to ±{headline_number(data, float(noise.max())).lstrip('+')}.")
     base = default_row(data)
     if base is not None and math.isfinite(base["low"]) and math.isfinite(base["high"]):
         parts.append(f"Default: {headline_number(data, float(base['value']))} (simulation "
