@@ -40,6 +40,7 @@ from ecosim.report.deck_tables import (
     settings_line,
     shapley_frame,
     shapley_note,
+    shapley_title,
     unit_frame,
     unit_means,
     unit_note,
@@ -79,10 +80,10 @@ def source_line(data: ReportData) -> str:
     commit = meta.get("git_commit")
     commit_text = (f"commit {commit[:8]}" + (" (uncommitted changes)" if commit.endswith("+dirty")
                                              else "")) if commit else "commit unknown"
-    replications = meta.get("replications", data.replications)
+    r = meta.get("replications", data.replications)
     return (f"Source: ecosim {meta.get('ecosim_version', 'unknown')} · {commit_text} · "
             f"config {meta.get('config_hash', 'unknown')} · seed "
-            f"{meta.get('seed', data.config.seed)}, {replications} replications")
+            f"{meta.get('seed', data.config.seed)}, {r} replication{'s' if r != 1 else ''}")
 
 
 def _capital(text: str) -> str:
@@ -119,23 +120,35 @@ def _first_slide(prs: Any, data: ReportData) -> None:
     if data.headline is not None:
         bullet_slide(prs, verdict_title(data), verdict_bullets(data), notes=exp.question)
         return
-    sentences = [s for s in answer(data) if s]
+    sentences = [currency(data, s) for s in answer(data) if s]
     items = []
     if exp.question:
         items.append(Bullet(exp.question, "The question."))
     if exp.claim:
         items.append(Bullet(exp.claim, "The claim."))
-    items += [Bullet(s) for s in sentences[1:]]
     if data.is_experiment:
+        kpi = (data.focus_kpis or ["arpu"])[0]
+        title = (shapley_headline(data.shapley, data.focus_firm, kpi)
+                 if exp.factors and not data.shapley.empty else kpi_title(data))
+        items += [Bullet(s, "The answer." if i == 0 else "") for i, s in enumerate(sentences)]
         items.append(Bullet("not rated: the experiment declares no headline "
                             "(experiment.headline) to test its claim on.", "Confidence:"))
-    bullet_slide(prs, sentences[0] if sentences else data.title, items)
+    else:
+        title = sentences[0].rstrip(".") if sentences else data.title
+        items += [Bullet(s) for s in sentences[1:]]
+        r, n = data.replications, data.config.customers.n
+        items.append(Bullet(f"one scenario without arms, so the slides compare its "
+                            f"{len(data.firms)} firms: {n:,} customers, {data.horizon} "
+                            f"{data.step_unit}s, {r} replication{'s' if r != 1 else ''}.",
+                            "The run:"))
+    bullet_slide(prs, title, items)
 
 
-def _figure_slides(prs: Any, specs: list[FigureSpec], folder: Path) -> None:
+def _figure_slides(prs: Any, data: ReportData, specs: list[FigureSpec], folder: Path) -> None:
     """One slide per figure, its finding as the action title."""
     for spec in specs:
-        picture_slide(prs, spec.title, folder / f"{spec.name}.png", notes=spec.caption)
+        picture_slide(prs, currency(data, spec.title), folder / f"{spec.name}.png",
+                      notes=spec.caption)
 
 
 def _robustness_title(data: ReportData) -> str:
@@ -215,7 +228,8 @@ def _caveat_slides(prs: Any, data: ReportData) -> None:
         bold = re.match(r"\*\*(.+?)\*\*(:?)\s*(.*)", item)
         own.append(Bullet(_plain(bold[3]), _plain(bold[1] + bold[2])) if bold
                    else Bullet(_plain(item)))
-    runs = f"{data.replications} replications of {data.config.customers.n:,} customers"
+    r = data.replications
+    runs = f"{r} replication{'s' if r != 1 else ''} of {data.config.customers.n:,} customers"
     bullet_slide(prs, f"Caveats: {runs} over {data.horizon} {data.step_unit}s cannot tell "
                       f"everything", own)
     bullet_slide(prs, "What the model leaves out: read the direction and size of effects, not "
@@ -236,12 +250,11 @@ def build_deck(data: ReportData, figures: list[FigureSpec], figures_dir: Path) -
     prs.slide_width, prs.slide_height = SLIDE_WIDTH, SLIDE_HEIGHT
     _first_slide(prs, data)
     evidence = [s for s in figures if s.name not in ROBUSTNESS_FIGURES]
-    _figure_slides(prs, evidence, figures_dir)
+    _figure_slides(prs, data, evidence, figures_dir)
     if data.is_experiment:
         if data.experiment.factors and not data.shapley.empty:
-            table_slide(prs, shapley_headline(data.shapley, data.focus_firm,
-                                              (data.focus_kpis or ["arpu"])[0]),
-                        shapley_frame(data), note=shapley_note(data), name="Shapley split")
+            table_slide(prs, shapley_title(data), shapley_frame(data), note=shapley_note(data),
+                        name="Shapley split")
         if not unit_means(data).empty:
             table_slide(prs, unit_title(data), unit_frame(data), note=unit_note(data),
                         name="Units")

@@ -23,6 +23,10 @@ VALUE_COLUMNS = ("mean", "sd", "ci_low", "ci_high", "diff_mean", "diff_sd", "dif
                  "diff_ci_high")
 
 
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def arm_label(data: ReportData, arm: str) -> str:
     """An arm (or factor) in plain words (``experiment.labels``; its name if it has none)."""
     return data.experiment.labels.get(arm, arm)
@@ -87,16 +91,29 @@ def kpi_title(data: ReportData) -> str:
 
 def kpi_note(data: ReportData) -> str:
     """The footnote of the KPI table."""
-    return (f"{data.focus_firm} at {data.step_unit} {data.horizon}. Each cell: the mean over "
-            f"{data.replications} replications; for the other arms, the paired difference to "
-            f"{arm_label(data, data.baseline)} and its 95% CI in brackets (the arms share random "
-            f"numbers). n/a: not defined. " + scale_note(data))
+    return (f"{_capital(data.focus_firm)} at {data.step_unit} {data.horizon}. Each cell: the "
+            f"mean over {data.replications} replications; for the other arms, the paired "
+            f"difference to {arm_label(data, data.baseline)} and its 95% CI in brackets (the "
+            f"arms share random numbers). n/a: not defined. " + scale_note(data))
 
 
 def shapley_frame(data: ReportData) -> pd.DataFrame:
     """The Shapley split of each KPI's uplift, totals at market scale, units named."""
     frame = shapley_table(_scaled(data, data.shapley), data.step_unit)
     return frame.map(lambda v: currency(data, str(v)))
+
+
+def shapley_title(data: ReportData) -> str:
+    """The finding of the Shapley table: the factor that moves the most KPIs most."""
+    shapley = data.shapley[data.shapley["firm"] == data.focus_firm]
+    leads = (shapley.assign(size=shapley["mean"].abs()).sort_values("size", ascending=False)
+             .groupby("kpi", sort=False)["factor"].first())
+    if leads.empty:
+        return f"No Shapley split of {possessive(data.focus_firm)} KPIs was computed"
+    counts = leads.value_counts()
+    factor, count = counts.index[0], int(counts.iloc[0])
+    return (f"{factor} contributes most to the change in {count} of {len(leads)} of "
+            f"{possessive(data.focus_firm)} KPIs (Shapley split)")
 
 
 def shapley_note(data: ReportData) -> str:
@@ -165,9 +182,9 @@ def unit_title(data: ReportData) -> str:
 
 def unit_note(data: ReportData) -> str:
     """The footnote of the unit view."""
-    return (f"{data.focus_firm}'s customers and revenue by need (unit) in {data.step_unit} "
-            f"{data.horizon}, mean over {data.replications} replications; needs it serves in no "
-            f"arm are left out. " + scale_note(data))
+    return (f"{_capital(possessive(data.focus_firm))} customers and revenue by need (unit) in "
+            f"{data.step_unit} {data.horizon}, mean over {data.replications} replications; needs "
+            f"it serves in no arm are left out. " + scale_note(data))
 
 
 def assumption_range_text(low: float, high: float, scale: bool) -> str:

@@ -44,6 +44,7 @@ TABLE_SIZES = (16, 14, 13, 12, 11, 10, 9)
 CHAR_EM, BOLD_EM, LINE_EM = 0.55, 0.62, 1.2
 WRAP_AT = 32  # characters: a table cell's line longer than this is left to wrap
 INSET = Inches(0.1)  # a text frame's default left and right inset
+CELL_PAD = 4  # points: a table cell's top and bottom margins together
 TITLE_ONLY, TITLE_AND_CONTENT = 5, 1  # layouts of the default template
 
 
@@ -193,7 +194,7 @@ def table_size(frame: pd.DataFrame, widths: Sequence[int], height: Emu | int,
 
     def height_at(size: int) -> float:
         return sum(max(wrapped_lines(str(v), w - 2 * INSET, size, BOLD_EM if i == 0 else CHAR_EM)
-                       for v, w in zip(row, widths, strict=True)) * size * LINE_EM + 8
+                       for v, w in zip(row, widths, strict=True)) * size * LINE_EM + CELL_PAD + 1
                    for i, row in enumerate(rows))
 
     return next((s for s in sizes if height_at(s) <= _points(height)), sizes[-1])
@@ -204,7 +205,7 @@ def add_table(slide: Any, frame: pd.DataFrame, top: Emu | int, height: Emu | int
     widths = _column_widths(frame, WIDTH)
     size = table_size(frame, widths, height)
     rows, cols = len(frame) + 1, len(frame.columns)
-    row_height = Pt(size * LINE_EM + 8)
+    row_height = Pt(size * LINE_EM + CELL_PAD + 1)
     shape = slide.shapes.add_table(rows, cols, MARGIN, top, WIDTH, row_height * rows)
     table = shape.table
     for j, w in enumerate(widths):
@@ -221,7 +222,7 @@ def add_table(slide: Any, frame: pd.DataFrame, top: Emu | int, height: Emu | int
 
 def _cell(cell: Any, text: str, size: int, bold: bool = False) -> None:
     cell.text = text
-    cell.margin_top = cell.margin_bottom = Pt(3)
+    cell.margin_top = cell.margin_bottom = Pt(CELL_PAD / 2)
     for paragraph in cell.text_frame.paragraphs:
         paragraph.font.size = Pt(size)
         paragraph.font.bold = bold
