@@ -7,12 +7,48 @@ module, so "revenue per customer (currency per month)" reads the same everywhere
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ecosim.metrics.summary import LTV_WINDOW
 
 MINUS = "\u2212"  # typographic minus: "−3.2" reads better than "-3.2" on a slide
+
+
+def display_name(name: str, labels: Mapping[str, str] | None = None,
+                 capital: bool = False) -> str:
+    """The plain-language name of an arm, factor or firm on a slide.
+
+    ``labels[name]`` when the experiment gives one (``experiment.labels``), else the name with
+    underscores as spaces ("food_delivery" -> "food delivery").
+
+    Args:
+        name: the arm, factor or firm as the config spells it.
+        labels: the experiment's plain-language names (arms and factors only; firms have none).
+        capital: start with a capital letter (a tick, a legend entry, a panel title).
+    """
+    text = (labels or {}).get(name) or str(name).replace("_", " ")
+    return text[:1].upper() + text[1:] if capital else text
+
+
+def names_of(data: Any) -> Mapping[str, str]:
+    """The plain-language names a run's experiment declares (``experiment.labels``).
+
+    ``data``: a ``ReportData`` (or anything with ``.experiment.labels``).
+    """
+    experiment = getattr(data, "experiment", None)
+    return dict(getattr(experiment, "labels", None) or {})
+
+
+def name_in(data: Any, name: str, capital: bool = False) -> str:
+    """``display_name`` of an arm, factor or firm of a run, with its experiment's labels.
+
+    A firm is never looked up in the labels (they name arms and factors).
+    """
+    firms = getattr(getattr(data, "config", None), "firms", None) or {}
+    labels = {} if name in firms else names_of(data)
+    return display_name(name, labels, capital)
 
 
 @dataclass(frozen=True)
