@@ -28,12 +28,14 @@ from ecosim.report import (
     waterfall,
 )
 from ecosim.report.data import ReportData, as_report_data
-from ecosim.report.findings import shapley_headline, winning_arm
-from ecosim.report.labels import kpi_info
+from ecosim.report.findings import possessive, shapley_headline
+from ecosim.report.labels import display_name, kpi_info, names_of
 from ecosim.report.style import arm_colours, firm_colours
 
 #: Panels of the retention figure in a run without arms (the largest firms).
 RETENTION_FIRMS = 4
+#: Most arms a figure with a line or a panel (or a marker) per arm shows.
+ARPU_ARMS, RETENTION_ARMS, LTV_ARMS = 8, 6, 6
 
 
 @dataclass(frozen=True)
@@ -65,36 +67,46 @@ def headline_title(data: ReportData) -> str | None:
 def _waterfall(data: ReportData, kpi: str, colour: str,
                title: str | None = None) -> FigureSpec | None:
     firm, exp, unit = data.focus_firm, data.experiment, data.step_unit
+    names = names_of(data)
     if exp.factors and not data.shapley.empty:
-        title = title or shapley_headline(data.shapley, firm, kpi)
+        title = title or shapley_headline(data.shapley, firm, kpi, names)
         return FigureSpec(
             "uplift_waterfall", title,
             f"From the arm with no factor to the arm with every factor, each step is one factor's "
-            f"Shapley contribution to {firm}'s {kpi_info(kpi).label}, with its 95% CI.",
+            f"Shapley contribution to {possessive(firm)} {kpi_info(kpi).label}, with its 95% CI.",
             lambda stem: waterfall.plot_shapley_waterfall(
-                data.shapley, data.summary, exp.factors, firm, kpi, unit, colour, stem, title))
+                data.shapley, data.summary, exp.factors, firm, kpi, unit, colour, stem, title,
+                names))
     if not data.is_experiment:
         return None
-    title = title or waterfall.arm_waterfall_finding(data.summary, firm, kpi, data.arms)
+    groups = kpi_bars.compared(data, firm)
+    title = title or waterfall.arm_waterfall_finding(data.summary, firm, kpi, data.arms, groups,
+                                                     names)
     return FigureSpec(
         "uplift_waterfall", title,
-        f"The first bar is {firm}'s {kpi_info(kpi).label} under {data.baseline}; each other bar is "
-        f"an arm's paired difference to it, with its 95% CI (* when the CI excludes 0).",
+        f"The first bar of each group is {possessive(firm)} {kpi_info(kpi).label} under its "
+        f"reference ({', '.join(display_name(g[0], names) for g, _ in groups)}); each other bar "
+        f"is an arm's paired difference to it, with its 95% CI (* when the CI excludes 0).",
         lambda stem: waterfall.plot_arm_waterfall(data.summary, firm, kpi, data.arms, unit,
-                                                  colour, stem, title))
+                                                  colour, stem, title, groups, names))
 
 
 def _kpi_bars(data: ReportData, kpis: list[str], colours: dict[str, str],
               title: str | None = None) -> FigureSpec:
     firm, unit = data.focus_firm, data.step_unit
     if data.is_experiment:
-        title = title or kpi_bars.kpi_bars_finding(data.summary, firm, kpis[0], data.arms)
+        groups, names = kpi_bars.compared(data, firm), names_of(data)
+        title = title or kpi_bars.kpi_bars_finding(data.summary, firm, kpis[0], data.arms,
+                                                   groups, names)
         return FigureSpec(
             "kpi_bars", title,
-            f"{firm}'s KPIs at the horizon in every arm: mean over replications with 95% CIs; "
-            f"the number under each mean is the paired difference to {data.baseline}.",
+            f"{possessive(firm)} KPIs at the horizon in every arm compared: mean over "
+            f"replications with 95% CIs; the number right of each bar is the paired difference "
+            f"to its group's reference "
+            f"({', '.join(display_name(g[0], names) for g, _ in groups)}).",
             lambda stem: kpi_bars.plot_kpi_bars(data.summary, firm, kpis, data.arms, unit,
-                                                colours[firm], stem, data.horizon, title))
+                                                colours[firm], stem, data.horizon, title,
+                                                groups, names))
     title = kpi_bars.firm_kpis_finding(data.summary, data.firms, kpis[0], data.baseline, unit)
     return FigureSpec(
         "kpi_bars", title, "Every firm's KPIs at the horizon, with 95% CIs.",
@@ -113,14 +125,19 @@ def _customers_and_revenue(data: ReportData) -> FigureSpec:
 
 def _arpu(data: ReportData, colours: dict[str, str]) -> FigureSpec:
     firm, unit = data.focus_firm, data.step_unit
+    names = names_of(data)
+    groups = kpi_bars.compared(data, firm) if data.is_experiment else None
     title = arpu.arpu_finding(data.summary, data.firm_metrics, data.firms, data.arms, firm,
-                             unit)
+                             unit, groups, names)
     if data.is_experiment:
+        arms, references, note = kpi_bars.shown_arms(data, "arpu", ARPU_ARMS)
         return FigureSpec(
             "arpu_over_time", title,
-            f"{firm}'s revenue per active customer each {unit}, one line per arm, with 95% bands.",
-            lambda stem: arpu.plot_arpu(data.firm_metrics, data.arms, "arm",
-                                        arm_colours(data.arms), unit, stem, title, subset=firm))
+            f"{possessive(firm)} revenue per active customer each {unit}, one line per arm "
+            f"(dashed: the references), with 95% bands.",
+            lambda stem: arpu.plot_arpu(data.firm_metrics, arms, "arm", arm_colours(arms), unit,
+                                        stem, title, subset=firm, labels=names,
+                                        dashed=references, note=note))
     return FigureSpec(
         "arpu_over_time", title,
         f"Revenue per active customer each {unit}, one line per firm, with 95% bands.",
@@ -129,45 +146,51 @@ def _arpu(data: ReportData, colours: dict[str, str]) -> FigureSpec:
 
 
 def _retention(data: ReportData, colours: dict[str, str]) -> FigureSpec:
+    note, names = "", names_of(data)
     if data.is_experiment:
-        panels = [(arm, data.focus_firm) for arm in data.arms]
+        arms, _, note = kpi_bars.shown_arms(data, (data.focus_kpis or ["arpu"])[0],
+                                            RETENTION_ARMS)
+        panels = [(arm, data.focus_firm) for arm in arms]
     else:
         panels = [(data.baseline, f) for f in _largest_firms(data, RETENTION_FIRMS)]
     by_arm, unit = data.is_experiment, data.step_unit
-    title = retention.retention_finding(data.cohort_retention, panels, unit, by_arm)
+    title = retention.retention_finding(data.cohort_retention, panels, unit, by_arm, names)
     return FigureSpec(
         "retention_by_cohort", title,
         f"The share of each cohort (customers acquired in one {unit}) still a customer, by age; "
         f"the dashed line follows the customers the firm had at the start.",
         lambda stem: retention.plot_retention(data.cohort_retention, panels, data.horizon, unit,
-                                              colours, stem, by_arm, title))
+                                              colours, stem, by_arm, title, names, note))
 
 
 def _ltv_cac(data: ReportData, colours: dict[str, str]) -> FigureSpec:
     points = ltv_cac.ltv_cac_points(data.kpis)
-    title = ltv_cac.ltv_cac_finding(points, data.arms, data.focus_firm)
+    names, arms, note = names_of(data), data.arms, ""
+    if data.is_experiment:
+        arms, _, note = kpi_bars.shown_arms(data, "ltv_cac", LTV_ARMS)
+    title = ltv_cac.ltv_cac_finding(points, arms, data.focus_firm, names)
     return FigureSpec(
         "ltv_vs_cac", title,
         "Each point is a firm (and arm): above the dashed line a customer is worth more than "
         "it cost to acquire; above the dotted line, three times more.",
-        lambda stem: ltv_cac.plot_ltv_cac(data.kpis, data.arms, data.firms, colours,
+        lambda stem: ltv_cac.plot_ltv_cac(data.kpis, arms, data.firms, colours,
                                           data.step_unit, stem, title, data.focus_firm,
-                                          data.horizon))
+                                          data.horizon, names, note))
 
 
 def _market_share(data: ReportData, kpi: str, colours: dict[str, str]) -> FigureSpec:
-    arms, firm = data.arms, data.focus_firm
-    shown = arms[:1]
-    if data.is_experiment:
-        winner = winning_arm(data.summary, firm, kpi, arms)
-        shown = [arms[0], winner if winner != arms[0] else arms[-1]]
-    title = market_share.market_share_finding(data.unit_metrics, shown, firm)
+    firm, names = data.focus_firm, names_of(data)
+    shown = market_share.compared_arms(data, kpi)
+    title = market_share.market_share_finding(data.unit_metrics, shown, firm, names)
+    sides = (f" Left: {display_name(shown[0], names)}; right: {display_name(shown[1], names)}."
+             if len(shown) > 1 else "")
     return FigureSpec(
         "market_share_by_need", title,
         "Who serves each need at the horizon: each bar splits the need's customers between "
-        "firms." + (f" Left: {shown[0]}; right: {shown[1]}." if len(shown) > 1 else ""),
+        "firms." + sides,
         lambda stem: market_share.plot_market_share(data.unit_metrics, shown, data.firms,
-                                                    colours, data.step_unit, stem, title, firm))
+                                                    colours, data.step_unit, stem, title, firm,
+                                                    names))
 
 
 def robustness_specs(data: ReportData) -> list[FigureSpec]:

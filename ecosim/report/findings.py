@@ -7,12 +7,21 @@ slide and the report never disagree.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
 
 from ecosim.report.data import ReportData
-from ecosim.report.labels import format_difference, format_value, is_better, kpi_info, unit
+from ecosim.report.labels import (
+    display_name,
+    format_difference,
+    format_value,
+    is_better,
+    kpi_info,
+    names_of,
+    unit,
+)
 
 
 @dataclass(frozen=True)
@@ -84,8 +93,9 @@ def winning_arm(summary: pd.DataFrame, firm: str, kpi: str, arms: list[str]) -> 
 
 
 def possessive(firm: str) -> str:
-    """"bank's", "ads'"."""
-    return f"{firm}'" if firm.endswith("s") else f"{firm}'s"
+    """"bank's", "ads'", "food delivery's" (a firm's name in words)."""
+    name = display_name(firm)
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
 
 
 def describe_interval(effect: Effect) -> str:
@@ -96,33 +106,48 @@ def describe_interval(effect: Effect) -> str:
             f"{format_difference(effect.kpi, effect.high)})")
 
 
-def effect_headline(effect: Effect, baseline: str) -> str:
-    """"both lifts bank's ARPU by 6.02 vs neither" — a title of a few words."""
+def effect_headline(effect: Effect, baseline: str,
+                    labels: Mapping[str, str] | None = None) -> str:
+    """"both lifts bank's ARPU by 6.02 vs neither" — a title of a few words.
+
+    "lifts"/"cuts" only for a KPI where more is better; a cost or a neutral count "raises" or
+    "lowers" (more contacts or churn is never a lift). ``labels``: the arms' plain-language
+    names.
+    """
     info = kpi_info(effect.kpi)
+    arm, base = display_name(effect.arm, labels), display_name(baseline, labels)
     if effect.diff == 0 or not math.isfinite(effect.diff):
-        return f"{effect.arm} leaves {possessive(effect.firm)} {info.short} as under {baseline}"
-    verb = "lifts" if effect.diff > 0 else "cuts"
+        return f"{arm} leaves {possessive(effect.firm)} {info.short} as under {base}"
+    if info.higher_is_better:
+        verb = "lifts" if effect.diff > 0 else "cuts"
+    else:
+        verb = "raises" if effect.diff > 0 else "lowers"
     size = format_difference(effect.kpi, abs(effect.diff)).lstrip("+")
-    return f"{effect.arm} {verb} {possessive(effect.firm)} {info.short} by {size} vs {baseline}"
+    return f"{arm} {verb} {possessive(effect.firm)} {info.short} by {size} vs {base}"
 
 
 def uplift_answer(summary: pd.DataFrame, firm: str, kpi: str, arms: list[str],
-                  step_unit: str) -> list[str]:
-    """Two sentences: which arm wins on the KPI and by how much, and whether the CI excludes 0."""
+                  step_unit: str, labels: Mapping[str, str] | None = None) -> list[str]:
+    """Two sentences: which arm wins on the KPI and by how much, and whether the CI excludes 0.
+
+    ``labels``: the arms' plain-language names.
+    """
     effects = arm_effects(summary, firm, kpi, arms)
     best = best_effect(effects)
     info, units = kpi_info(kpi), unit(kpi, step_unit)
     base = kpi_mean(summary, arms[0], firm, kpi)
+    first_arm = display_name(arms[0], labels)
     if best is None:
         return [f"No arm produced a value of {possessive(firm)} {info.label} to compare.", ""]
     moved = (f"{format_value(kpi, best.mean)} against {format_value(kpi, base)} under "
-             f"{arms[0]} ({units})")
+             f"{first_arm} ({units})")
+    best_arm = display_name(best.arm, labels)
     if best.better is False:
-        first = (f"No arm beats {arms[0]} on {possessive(firm)} {info.label}; the closest, "
-                 f"{best.arm}, reaches {moved}.")
+        first = (f"No arm beats {first_arm} on {possessive(firm)} {info.label}; the closest, "
+                 f"{best_arm}, reaches {moved}.")
     else:
         verb = "raises" if best.diff > 0 else "lowers"
-        first = (f"{best.arm} {verb} {possessive(firm)} {info.label} the most: {moved}, a paired "
+        first = (f"{best_arm} {verb} {possessive(firm)} {info.label} the most: {moved}, a paired "
                  f"difference of {format_difference(kpi, best.diff)} {describe_interval(best)}.")
     clear = sum(e.excludes_zero for e in effects)
     if not best.has_interval:
@@ -130,12 +155,12 @@ def uplift_answer(summary: pd.DataFrame, firm: str, kpi: str, arms: list[str],
                   "noise: run more replications before acting on it.")
     elif best.excludes_zero:
         second = (f"The 95% interval of that difference excludes zero, so the gap is not "
-                  f"replication noise; {clear} of {len(effects)} arms differ from {arms[0]} "
+                  f"replication noise; {clear} of {len(effects)} arms differ from {first_arm} "
                   f"with intervals that exclude zero.")
     else:
         second = (f"The 95% interval of that difference includes zero, so {best.n} replications "
                   f"cannot tell the gap from noise; {clear} of {len(effects)} arms differ from "
-                  f"{arms[0]} with intervals that exclude zero.")
+                  f"{first_arm} with intervals that exclude zero.")
     return [first, second]
 
 
@@ -152,14 +177,20 @@ def factor_arms(factors: dict[str, list[str]]) -> tuple[str, str]:
     return empty, full
 
 
-def shapley_headline(shapley: pd.DataFrame, firm: str, kpi: str) -> str:
-    """"convenience explains 87% of bank's ARPU uplift, umbrella 13%"."""
+def shapley_headline(shapley: pd.DataFrame, firm: str, kpi: str,
+                     labels: Mapping[str, str] | None = None) -> str:
+    """"convenience explains 87% of bank's ARPU uplift, umbrella 13%".
+
+    ``labels``: the factors' plain-language names.
+    """
     rows = shapley_shares(shapley, firm, kpi)
     if rows.empty:
         return f"Shapley split of {possessive(firm)} {kpi_info(kpi).short} uplift"
-    parts = [f"{r.factor} {_percent(r.share_of_uplift)}" for r in rows.itertuples()]
+    parts = [f"{display_name(r.factor, labels)} {_percent(r.share_of_uplift)}"
+             for r in rows.itertuples()]
     lead, rest = rows.iloc[0], parts[1:]
-    text = (f"{lead['factor']} explains {_percent(lead['share_of_uplift'])} of "
+    text = (f"{display_name(lead['factor'], labels)} explains "
+            f"{_percent(lead['share_of_uplift'])} of "
             f"{possessive(firm)} {kpi_info(kpi).short} uplift")
     return text + (", " + ", ".join(rest) if rest else "")
 
@@ -169,8 +200,12 @@ def _percent(share: float) -> str:
 
 
 def shapley_answer(shapley: pd.DataFrame, summary: pd.DataFrame, factors: dict[str, list[str]],
-                   firm: str, kpi: str, step_unit: str) -> list[str]:
-    """Two sentences: the share of the uplift each factor explains, and the uplift with its CI."""
+                   firm: str, kpi: str, step_unit: str,
+                   labels: Mapping[str, str] | None = None) -> list[str]:
+    """Two sentences: the share of the uplift each factor explains, and the uplift with its CI.
+
+    ``labels``: the arms' and factors' plain-language names.
+    """
     empty, full = factor_arms(factors)
     arms = [empty, full]
     effect = arm_effects(summary[summary["arm"].isin(arms)], firm, kpi, arms)
@@ -179,11 +214,13 @@ def shapley_answer(shapley: pd.DataFrame, summary: pd.DataFrame, factors: dict[s
         return [f"No Shapley split of {possessive(firm)} {kpi_info(kpi).label} was computed.", ""]
     units = unit(kpi, step_unit)
     lead, others = rows.iloc[0], list(rows.iloc[1:].itertuples())
-    rest = ", ".join(f"{r.factor} {_percent(r.share_of_uplift)} "
+    rest = ", ".join(f"{display_name(r.factor, labels)} {_percent(r.share_of_uplift)} "
                      f"({format_difference(kpi, r.mean)})" for r in others)
-    first = (f"{lead['factor']} explains {_percent(lead['share_of_uplift'])} "
+    first = (f"{display_name(lead['factor'], labels)} explains "
+             f"{_percent(lead['share_of_uplift'])} "
              f"({format_difference(kpi, lead['mean'])} {units}) of the change in "
-             f"{possessive(firm)} {kpi_info(kpi).label} from {empty} to {full}"
+             f"{possessive(firm)} {kpi_info(kpi).label} from {display_name(empty, labels)} to "
+             f"{display_name(full, labels)}"
              + (f", {rest}" if rest else "") + " (Shapley split).")
     first = first[:1].upper() + first[1:]
     if not effect:
@@ -208,16 +245,16 @@ def firms_answer(summary: pd.DataFrame, firms: list[str], kpi: str, arm: str, ho
         return [f"No firm has a value of {info.label}.", ""]
     ordered = rows.sort_values("mean", ascending=info.higher_is_better is False)
     top, bottom = ordered.iloc[0], ordered.iloc[-1]
-    first = (f"At {step_unit} {horizon}, {top['firm']} does best on {info.label}: "
+    first = (f"At {step_unit} {horizon}, {display_name(top['firm'])} does best on {info.label}: "
              f"{format_value(kpi, top['mean'])} {unit(kpi, step_unit)}, against "
-             f"{format_value(kpi, bottom['mean'])} for {bottom['firm']}, the worst.")
+             f"{format_value(kpi, bottom['mean'])} for {display_name(bottom['firm'])}, the worst.")
     customers = summary[(summary["arm"] == arm) & (summary["kpi"] == "customers")]
     profit = summary[(summary["arm"] == arm) & (summary["kpi"] == "cum_profit")]
     largest = customers.sort_values("mean", ascending=False).iloc[0]
     profitable = int((profit["mean"] > 0).sum())
     profits = (f"{profitable} of {len(profit)} firms made a profit over the run" if profitable
                else "no firm made a profit over the run")
-    second = (f"{largest['firm']} ends with the most customers "
+    second = (f"{display_name(largest['firm'])} ends with the most customers "
               f"({format_value('customers', largest['mean'])}), and {profits}.")
     return [first, second]
 
@@ -228,9 +265,10 @@ def answer(data: ReportData) -> list[str]:
     firm = data.focus_firm
     if data.experiment.factors and not data.shapley.empty:
         sentences = shapley_answer(data.shapley, data.summary, data.experiment.factors, firm,
-                                   kpi, data.step_unit)
+                                   kpi, data.step_unit, names_of(data))
     elif data.is_experiment:
-        sentences = uplift_answer(data.summary, firm, kpi, data.arms, data.step_unit)
+        sentences = uplift_answer(data.summary, firm, kpi, data.arms, data.step_unit,
+                                  names_of(data))
     else:
         sentences = firms_answer(data.summary, data.firms, kpi, data.baseline, data.horizon,
                                  data.step_unit)

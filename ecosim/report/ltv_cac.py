@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import LogLocator, NullFormatter
+from matplotlib.transforms import Bbox
 
 from ecosim.metrics.summary import LTV_WINDOW
-from ecosim.report.labels import format_value, tick_format
-from ecosim.report.style import SLIDE_SIZE, STYLE, finish, save
+from ecosim.report.findings import possessive
+from ecosim.report.labels import display_name, format_value, tick_format
+from ecosim.report.style import (
+    SLIDE_SIZE,
+    STYLE,
+    finish,
+    legend_layout,
+    place_labels,
+    relayout,
+    save,
+    side_legend,
+    wrap_to,
+)
 
 ARM_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 #: Above this ratio between the largest and smallest value an axis turns logarithmic.
@@ -33,83 +46,163 @@ def ltv_cac_points(kpis: pd.DataFrame) -> pd.DataFrame:
     return means[finite].reset_index()
 
 
-def ltv_cac_finding(points: pd.DataFrame, arms: list[str], focus_firm: str) -> str:
-    """The title: how the focus firm's LTV/CAC moves across arms, or how many firms pay back."""
+def ltv_cac_finding(points: pd.DataFrame, arms: list[str], focus_firm: str,
+                    labels: Mapping[str, str] | None = None) -> str:
+    """The title: how the focus firm's LTV/CAC moves across arms, or how many firms pay back.
+
+    ``labels``: the arms' plain-language names.
+    """
     if points.empty:
         return "No firm spent on marketing: LTV/CAC is not defined"
     if len(arms) > 1:
-        mine = points[points["firm"] == focus_firm].set_index("arm")["ltv_cac"]
+        mine = points[(points["firm"] == focus_firm) & points["arm"].isin(arms)]
+        mine = mine.set_index("arm")["ltv_cac"]
         if arms[0] in mine.index and len(mine) > 1:
             best = mine.drop(arms[0]).idxmax()
-            return (f"{focus_firm}'s LTV/CAC goes from {format_value('ltv_cac', mine[arms[0]])} "
-                    f"under {arms[0]} to {format_value('ltv_cac', mine[best])} under {best}")
+            return (f"{possessive(focus_firm)} LTV/CAC goes from "
+                    f"{format_value('ltv_cac', mine[arms[0]])} under "
+                    f"{display_name(arms[0], labels)} to {format_value('ltv_cac', mine[best])} "
+                    f"under {display_name(best, labels)}")
     base = points[points["arm"] == arms[0]]
     best = base.loc[base["ltv_cac"].idxmax()]
     losing = int((base["ltv_cac"] < 1).sum())
     losers = (f"{losing} of {len(base)} firms do not earn back their CAC" if losing
               else "every firm earns back its CAC")
     ratio = format_value("ltv_cac", best["ltv_cac"])
-    return f"{best['firm']} has the best LTV/CAC ({ratio}); {losers}"
+    return f"{display_name(best['firm'])} has the best LTV/CAC ({ratio}); {losers}"
 
 
 def plot_ltv_cac(kpis: pd.DataFrame, arms: list[str], firms: list[str], colours: dict[str, str],
                  step_unit: str, stem: Path, title: str | None = None,
-                 focus_firm: str | None = None, horizon: int = LTV_WINDOW) -> list[Path]:
+                 focus_firm: str | None = None, horizon: int = LTV_WINDOW,
+                 labels: Mapping[str, str] | None = None, note: str = "") -> list[Path]:
     """Scatter of LTV (y) against CAC (x): colour per firm, marker per arm, reference lines.
 
-    In an experiment every firm appears in every arm, its points joined by a thin line from the
-    baseline; the focus firm's points are larger. Each firm is named at its baseline point.
-    ``horizon`` (steps played) names the window of the estimates when shorter than LTV_WINDOW.
+    In an experiment every firm appears in every arm shown, its points joined by a thin line
+    from the first arm; the focus firm's points are larger. Each firm is named next to its first
+    point where the name fits without covering another text; the firms that find no room are
+    named in a legend instead. ``horizon`` (steps played) names the window of the estimates when
+    shorter than LTV_WINDOW. ``labels``: the arms' plain-language names; ``note``: a sentence
+    added to the figure's note (which arms are left out).
     """
     window = min(LTV_WINDOW, horizon)
     points = ltv_cac_points(kpis)
+    points = points[points["arm"].isin(arms) & points["firm"].isin(colours)]
     focus_firm = focus_firm or firms[0]
-    title = title or ltv_cac_finding(points, arms, focus_firm)
+    title = title or ltv_cac_finding(points, arms, focus_firm, labels)
     markers = {arm: ARM_MARKERS[i % len(ARM_MARKERS)] for i, arm in enumerate(arms)}
+    experiment = len(arms) > 1
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=SLIDE_SIZE)
-        experiment = len(arms) > 1
+        names = []
         for firm, rows in points.groupby("firm", sort=False):
-            if firm not in colours:
-                continue
             rows = rows.set_index("arm").reindex([a for a in arms if a in set(rows["arm"])])
             focus = experiment and firm == focus_firm
-            if experiment:  # the path of the firm across arms, baseline first
+            if experiment:  # the path of the firm across arms, the first arm first
                 ax.plot(rows["cac"], rows["ltv"], color=colours[firm], linewidth=1.2,
                         alpha=0.6, zorder=2)
             for arm, row in rows.iterrows():
                 ax.scatter(row["cac"], row["ltv"], s=300 if focus else 120, color=colours[firm],
                            marker=markers[arm], edgecolor="white", linewidth=1, zorder=3)
             first = rows.iloc[0]
-            ax.annotate(firm, (first["cac"], first["ltv"]), xytext=(10, 6),
-                        textcoords="offset points", fontsize=14 if focus else 13,
-                        color=colours[firm], fontweight="bold" if focus else "normal")
-        _reference_lines(ax, points)
-        ax.set_xlabel(f"CAC (currency per new customer, last {window} {step_unit}s)")
-        ax.set_ylabel("LTV (currency per customer, predicted)")
-        for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
-            if scale == "log":
+            names.append((firm, (first["cac"], first["ltv"]), focus))
+        names.sort(key=lambda item: not item[2])  # the focus firm chooses its place first
+        log = _reference_lines(ax, points)
+        scale = " (log scale)" if log else ""
+        ax.set_xlabel(f"CAC (currency per new customer, last {window} {step_unit}s){scale}")
+        ax.set_ylabel(wrap_to(f"LTV (currency per customer, predicted){scale}", 5.0, 16))
+        for axis in (ax.xaxis, ax.yaxis):
+            if log:
                 axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
                 axis.set_minor_formatter(NullFormatter())
             axis.set_major_formatter(plt.FuncFormatter(tick_format("ltv")))
-        if len(arms) > 1:
+        if experiment:
             handles = [plt.Line2D([], [], marker=markers[a], color="#595959", linestyle="",
-                                  markersize=12, label=a) for a in arms]
-            ax.legend(handles=handles, title="arm", loc="center left", bbox_to_anchor=(1.01, 0.5),
-                      frameon=False)
-            ax.text(1.02, 0.2, f"thin lines join a firm's\npoints, from {arms[0]}",
-                    transform=ax.transAxes, fontsize=12, color="#595959", va="top")
-        finish(fig, title,
-               f"Means over replications. LTV: discounted contribution per customer predicted "
-               f"from the last {window} {step_unit}s' margin and retention. Firms without "
-               f"marketing spend have no CAC and are not shown.")
+                                  markersize=12, label=wrap_to(display_name(a, labels, True),
+                                                               3.2, 14)) for a in arms]
+            size, columns = legend_layout(len(handles), 4.5)
+            side_legend(fig, handles, [h.get_label() for h in handles], title="arm",
+                        fontsize=size, ncol=columns)
+        path = (f" Thin lines join a firm's points, from {display_name(arms[0], labels)}."
+                if experiment else "")
+        text = (f"Means over replications. LTV: discounted contribution per customer predicted "
+                f"from the last {window} {step_unit}s' margin and retention. Firms without "
+                f"marketing spend have no CAC and are not shown. Dashed: LTV = CAC "
+                f"(break-even); dotted: LTV = 3 × CAC (the usual target).{path}"
+                + (f" {note}" if note else ""))
+        finish(fig, title, text)
+        _name_firms(fig, ax, names, colours, log, points)
         return save(fig, Path(stem))
 
 
-def _reference_lines(ax: plt.Axes, points: pd.DataFrame) -> None:
-    """LTV = CAC and LTV = 3 CAC across the plotted range, log-log when the range is wide."""
+def _name_firms(fig: plt.Figure, ax: plt.Axes, names: list[tuple[str, tuple, bool]],
+                colours: dict[str, str], log: bool, points: pd.DataFrame) -> None:
+    """Each firm's name beside its point, the reference lines' names on their lines.
+
+    Firms whose name finds no free place are listed in a legend of firms; the figure is laid out
+    again and every name placed anew.
+    """
+    placed = _place(ax, names, colours, log, points)
+    missing = [(firm, xy, focus) for firm, xy, focus in names
+               if display_name(firm, capital=True) in placed[1]]
+    if not missing:
+        return  # a reference line without room for its name is explained in the note
+    for text in placed[0]:
+        text.remove()
+    handles = [plt.Line2D([], [], marker="o", color=colours[firm], linestyle="",
+                          markersize=10, label=display_name(firm, capital=True))
+               for firm, _, _ in missing]
+    side = [legend for legend in fig.legends if getattr(legend, "_ecosim_side", False)]
+    for legend in side:  # the arms' legend sits above the middle, the firms' below
+        legend.set_loc("lower left")
+    firms = side_legend(fig, handles, [h.get_label() for h in handles], title="firms",
+                        fontsize=12)
+    if side:
+        firms.set_loc("upper left")
+    relayout(fig)
+    kept = [item for item in names if item not in missing]
+    _place(ax, kept, colours, log, points)
+
+
+def _place(ax: plt.Axes, names: list[tuple[str, tuple, bool]], colours: dict[str, str],
+           log: bool, points: pd.DataFrame) -> tuple[list, list[str]]:
+    """Place the reference lines' names and the firms' names; (texts placed, names left out)."""
+    before = set(ax.texts)
+    lines = _line_labels(ax, points)
+    pad = 9.0  # pixels round a point's centre: about a marker's radius
+    centres = ax.transData.transform(points[["cac", "ltv"]].to_numpy(float))
+    markers = [Bbox.from_extents(x - pad, y - pad, x + pad, y + pad) for x, y in centres]
+    firms = [(display_name(firm, capital=True), xy, {"fontsize": 14 if focus else 13,
+                                       "color": colours[firm],
+                                       "fontweight": "bold" if focus else "normal"})
+             for firm, xy, focus in names]
+    left_out = place_labels(ax, lines + firms, obstacles=markers)
+    return [t for t in ax.texts if t not in before], left_out
+
+
+def _line_labels(ax: plt.Axes, points: pd.DataFrame) -> list[tuple[str, tuple, dict]]:
+    """Where to name the two reference lines: a point of each line inside the view."""
+    out = []
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    log = ax.get_xscale() == "log"
+    xs = np.geomspace(x0, x1, 60) if log else np.linspace(x0, x1, 60)
+    for ratio, label in ((1, "LTV = CAC: break-even"), (3, "LTV = 3 × CAC: the usual target")):
+        visible = xs[(ratio * xs >= y0) & (ratio * xs <= y1)]
+        if visible.size:
+            at = [visible[int(f * (visible.size - 1))] for f in (0.75, 0.9, 0.55, 0.35, 1.0)]
+            out.append((label, (at[0], ratio * at[0]), {  # beside the line, never across it
+                "fontsize": 12, "color": "#333333", "offsets": ((-4, 6), (4, -20)),
+                "alternatives": [(x, ratio * x) for x in at[1:]]}))
+    return out
+
+
+def _reference_lines(ax: plt.Axes, points: pd.DataFrame) -> bool:
+    """LTV = CAC and LTV = 3 CAC across the plotted range, log-log when the range is wide.
+
+    Returns whether the axes are logarithmic.
+    """
     if points.empty:
-        return
+        return False
     cac, ltv = points["cac"], points["ltv"]
     positive = (cac > 0).all() and (ltv > 0).all()
     wide = positive and (cac.max() > LOG_SCALE_RATIO * cac.min()
@@ -122,13 +215,9 @@ def _reference_lines(ax: plt.Axes, points: pd.DataFrame) -> None:
     else:
         high = max(cac.max(), ltv.max() / 3, 0.0) * 1.15
         x = np.linspace(0.0, high if math.isfinite(high) and high > 0 else 1.0, 50)
+    ax.margins(0.08)
+    ax.autoscale_view()
     ax.autoscale(False)
-    for ratio, label, style in ((1, "LTV = CAC: break-even", "--"),
-                                (3, "LTV = 3 × CAC: the usual target", ":")):
+    for ratio, style in ((1, "--"), (3, ":")):
         ax.plot(x, ratio * x, color="#333333", linestyle=style, linewidth=1.8, zorder=1)
-        visible = x[(ratio * x >= ax.get_ylim()[0]) & (ratio * x <= ax.get_ylim()[1])
-                    & (x >= ax.get_xlim()[0]) & (x <= ax.get_xlim()[1])]
-        if visible.size:
-            xl = visible[int(0.8 * (visible.size - 1))]
-            ax.annotate(label, (xl, ratio * xl), xytext=(6, -14), textcoords="offset points",
-                        fontsize=12, color="#333333")
+    return bool(wide)

@@ -6,12 +6,19 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.ticker import LogLocator, NullFormatter
 
-from ecosim.report.labels import human
-from ecosim.report.style import SLIDE_SIZE, STYLE, compact, finish, firm_colours, save
-
-#: Share of the figure's width kept for the legend of firms.
-LEGEND_WIDTH = 0.17
+from ecosim.report.labels import display_name, human
+from ecosim.report.style import (
+    SLIDE_SIZE,
+    STYLE,
+    compact,
+    finish,
+    firm_colours,
+    legend_layout,
+    save,
+    side_legend,
+)
 
 
 def customers_and_revenue_finding(firm_metrics: pd.DataFrame, step_unit: str) -> str:
@@ -23,10 +30,10 @@ def customers_and_revenue_finding(firm_metrics: pd.DataFrame, step_unit: str) ->
     most_customers = human(at_end["customers"].max())
     most_revenue = f"{human(at_end['revenue'].max())} per {step_unit}"
     if top_customers == top_revenue:
-        return (f"{top_customers} leads on customers ({most_customers}) "
+        return (f"{display_name(top_customers)} leads on customers ({most_customers}) "
                 f"and revenue ({most_revenue})")
-    return (f"{top_customers} ends with the most customers ({most_customers}), "
-            f"{top_revenue} with the most revenue ({most_revenue})")
+    return (f"{display_name(top_customers)} ends with the most customers ({most_customers}), "
+            f"{display_name(top_revenue)} with the most revenue ({most_revenue})")
 
 
 def plot_customers_and_revenue(firm_metrics: pd.DataFrame, step_unit: str,
@@ -52,7 +59,8 @@ def plot_customers_and_revenue(firm_metrics: pd.DataFrame, step_unit: str,
                 series = stats.loc[firm, column]
                 if column == "revenue":  # nothing is bought at step 0, the initial state
                     series = series[series.index > 0]
-                ax.plot(series.index, series["mean"], color=colours[firm], label=firm)
+                ax.plot(series.index, series["mean"], color=colours[firm],
+                        label=display_name(firm, capital=True))
                 if series["count"].max() > 1:
                     half = 1.96 * series["std"] / series["count"] ** 0.5
                     ax.fill_between(series.index, series["mean"] - half, series["mean"] + half,
@@ -63,14 +71,15 @@ def plot_customers_and_revenue(firm_metrics: pd.DataFrame, step_unit: str,
         revenue = at_end["revenue"][at_end["revenue"] > 0]
         if len(revenue) > 1 and revenue.max() > 20 * revenue.min():
             axes[1].set_yscale("log")  # one firm would flatten all the others
+            axes[1].yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            axes[1].yaxis.set_minor_formatter(NullFormatter())
             axes[1].set_ylabel(f"revenue (currency per {step_unit}, log scale)")
         axes[0].set_title("Customers per firm")
         axes[1].set_title("Revenue per firm")
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="center left", frameon=False,
-                   bbox_to_anchor=(1.0 - LEGEND_WIDTH, 0.5))
+        size, columns = legend_layout(len(firms))
+        side_legend(fig, *axes[0].get_legend_handles_labels(), fontsize=size, ncol=columns)
         replications = int(firm_metrics["replication"].nunique())
         band = (f"bands: 95% intervals over {replications} replications" if replications > 1
                 else "one replication: no confidence band")
-        finish(fig, title, f"Mean over replications; {band}. Revenue is GMV for a marketplace.",
-               legend_width=LEGEND_WIDTH)
+        finish(fig, title, f"Mean over replications; {band}. Revenue is GMV for a marketplace.")
         return save(fig, Path(stem))

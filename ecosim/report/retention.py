@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.colors import to_rgb
+from matplotlib.ticker import MaxNLocator
 
-from ecosim.report.style import SLIDE_SIZE, STYLE, finish, save
+from ecosim.report.labels import display_name
+from ecosim.report.style import (
+    PANEL_TITLE_SIZE,
+    SLIDE_SIZE,
+    STYLE,
+    axes_width,
+    finish,
+    relayout,
+    save,
+    side_legend,
+    wrap_to,
+)
 
 #: Acquisition cohorts drawn besides the initial customers (cohort 0).
 COHORTS_SHOWN = 3
 COHORT_MARKERS = ("", "o", "s", "^", "D")
-#: Share of the figure's width kept for the legend of cohorts.
-LEGEND_WIDTH = 0.21
 
 
 def _shade(colour: str, rank: int) -> tuple[float, float, float]:
@@ -50,8 +61,12 @@ def _cohort_label(cohort: int, step_unit: str) -> str:
 
 
 def retention_finding(cohort_retention: pd.DataFrame, panels: list[tuple[str, str]],
-                      step_unit: str, by_arm: bool) -> str:
-    """The title: how much of its first acquired cohort each panel keeps, best and worst."""
+                      step_unit: str, by_arm: bool,
+                      labels: Mapping[str, str] | None = None) -> str:
+    """The title: how much of its first acquired cohort each panel keeps, best and worst.
+
+    ``labels``: the arms' plain-language names.
+    """
     cohort = 1
     kept = {}
     for arm, firm in panels:
@@ -66,16 +81,18 @@ def retention_finding(cohort_retention: pd.DataFrame, panels: list[tuple[str, st
     worst = min(values, key=values.get)
     what = f"of its {step_unit}-{cohort} customers for {age} {step_unit}s"
     if by_arm:
-        firm = best[1]
-        text = f"{firm} keeps {values[best]:.0%} {what} under {best[0]}"
-        return text + (f", {values[worst]:.0%} under {worst[0]}" if worst != best else "")
-    text = f"{best[1]} keeps {values[best]:.0%} {what}"
-    return text + (f", {worst[1]} {values[worst]:.0%}" if worst != best else "")
+        firm = display_name(best[1])
+        text = f"{firm} keeps {values[best]:.0%} {what} under {display_name(best[0], labels)}"
+        return text + (f", {values[worst]:.0%} under {display_name(worst[0], labels)}"
+                       if worst != best else "")
+    text = f"{display_name(best[1])} keeps {values[best]:.0%} {what}"
+    return text + (f", {display_name(worst[1])} {values[worst]:.0%}" if worst != best else "")
 
 
 def plot_retention(cohort_retention: pd.DataFrame, panels: list[tuple[str, str]], horizon: int,
                    step_unit: str, colours: dict[str, str], stem: Path, by_arm: bool,
-                   title: str | None = None) -> list[Path]:
+                   title: str | None = None, labels: Mapping[str, str] | None = None,
+                   note: str = "") -> list[Path]:
     """One panel per (arm, firm), one line per cohort: the share still a customer, by age.
 
     Args:
@@ -86,8 +103,10 @@ def plot_retention(cohort_retention: pd.DataFrame, panels: list[tuple[str, str]]
         stem: the path without suffix.
         by_arm: whether the panels differ by arm (titles name the arm) or by firm.
         title: the figure title; default: ``retention_finding``.
+        labels: the arms' plain-language names.
+        note: a sentence added to the figure's note (which arms are left out).
     """
-    title = title or retention_finding(cohort_retention, panels, step_unit, by_arm)
+    title = title or retention_finding(cohort_retention, panels, step_unit, by_arm, labels)
     cohorts = pick_cohorts(cohort_retention, horizon)
     cols = min(len(panels), 3) if len(panels) > 4 else len(panels)
     rows_n = math.ceil(len(panels) / cols)
@@ -105,19 +124,24 @@ def plot_retention(cohort_retention: pd.DataFrame, panels: list[tuple[str, str]]
                         linestyle="--" if cohort == 0 else "-", marker=COHORT_MARKERS[rank],
                         markersize=6, markevery=max(len(curve) // 6, 1),
                         label=_cohort_label(cohort, step_unit))
-            ax.set_title(arm if by_arm else firm)
             ax.set_ylim(0, 102)
-        for ax in axes[:, 0]:
-            ax.set_ylabel("still customers (% of the cohort)")
-        for ax in axes[-1, :]:
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+        for ax in axes.flat[len(panels) - cols:len(panels)]:
+            ax.xaxis.set_tick_params(labelbottom=True)  # the bottom panel of each column
             ax.set_xlabel(f"age ({step_unit}s)")
-        handles, labels = _unique_legend(axes)
-        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0 - LEGEND_WIDTH, 0.5),
-                   frameon=False, title="cohort")
+        fig.supylabel(wrap_to("still customers (% of the cohort)", 5.0, 16), fontsize=16)
+        handles, names = _unique_legend(axes)
+        side_legend(fig, handles, names, title="cohort")
         finish(fig, title,
                f"Age: {step_unit}s since the cohort was acquired. Pooled over replications "
                "(alive / acquired). A customer who leaves and comes "
-               "back later counts as a new acquisition.", legend_width=LEGEND_WIDTH)
+               "back later counts as a new acquisition." + (f" {note}" if note else ""))
+        for ax, (arm, firm) in zip(axes.flat, panels, strict=False):
+            name = display_name(arm, labels, capital=True) if by_arm else display_name(
+                firm, capital=True)
+            ax.set_title(wrap_to(name, axes_width(ax) + 0.2, PANEL_TITLE_SIZE, "bold",
+                                 max_lines=2), fontsize=PANEL_TITLE_SIZE)
+        relayout(fig)
         return save(fig, Path(stem))
 
 
