@@ -34,7 +34,17 @@ import pandas as pd
 import yaml
 from scipy import stats
 
-from ecosim.report.style import ARM_PALETTE, SLIDE_SIZE, STYLE, finish, plt, save
+from ecosim.report.labels import MINUS
+from ecosim.report.style import (
+    ARM_PALETTE,
+    SLIDE_SIZE,
+    STYLE,
+    axes_width,
+    finish,
+    plt,
+    save,
+    text_width,
+)
 
 ARM = re.compile(r"^(?P<level>[a-z]+)_rise_(?P<rise>\d+)$")
 #: The practitioners' figure the result is set against: "up to 55 %" more resistance.
@@ -189,7 +199,14 @@ def figure(resp: pd.DataFrame, cross: pd.DataFrame, result: dict, result_lost: d
            experience: dict, ref_level: str, ref_rise: int, measure: str, path: Path,
            n_customers: str) -> list[Path]:
     """Left: the rise's churn by rise and level; right: the passable rise by level vs the claim."""
-    plt.rcParams.update(STYLE)
+    with plt.rc_context(STYLE):
+        return _figure(resp, cross, result, result_lost, levels, experience, ref_level, ref_rise,
+                       measure, path, n_customers)
+
+
+def _figure(resp: pd.DataFrame, cross: pd.DataFrame, result: dict, result_lost: dict,
+            levels: list[str], experience: dict, ref_level: str, ref_rise: int, measure: str,
+            path: Path, n_customers: str) -> list[Path]:
     colours = {lv: ARM_PALETTE[i] for i, lv in enumerate(levels)}
     fig, (left, right) = plt.subplots(1, 2, figsize=SLIDE_SIZE,
                                       gridspec_kw={"width_ratios": [1.25, 1]})
@@ -215,7 +232,7 @@ def figure(resp: pd.DataFrame, cross: pd.DataFrame, result: dict, result_lost: d
 
     xs = np.arange(len(levels))
     width = 0.38
-    tops = []
+    tops, gains = [], []
     for offset, res, hatch, name in ((-width / 2, result, "", "at equal churn"),
                                      (width / 2, result_lost, "//",
                                       "at equal subscribers lost\n(churn + acquisition)")):
@@ -227,10 +244,10 @@ def figure(resp: pd.DataFrame, cross: pd.DataFrame, result: dict, result_lost: d
                   color=[colours[lv] for lv in levels], alpha=1.0 if not hatch else 0.45,
                   edgecolor="white" if not hatch else [colours[lv] for lv in levels],
                   label=name)
-        for x, lv, top in zip(xs + offset, levels, means + errs[1]):
+        for x, lv, top in zip(xs + offset, levels, means + errs[1], strict=True):
             (m, _, _, _), (g, _, _, _), _ = res[lv]
             if np.isfinite(m) and lv != ref_level:
-                right.text(x, top + 0.3, f"{g:+.0f} %", ha="center", va="bottom", fontsize=13)
+                gains.append((x, top, f"{g:+.0f} %".replace("-", MINUS)))
         tops.append(np.nanmax(means + errs[1]))
     claim = ref_rise * (1 + CLAIM)
     right.axhline(claim, color="#a50021", linestyle="--", linewidth=2)
@@ -253,6 +270,14 @@ def figure(resp: pd.DataFrame, cross: pd.DataFrame, result: dict, result_lost: d
             f"(common random numbers). Satisfaction damps looking around and the price alert; "
             f"the rise also costs acquisitions, which experience does not touch.")
     finish(fig, title, note)
+    # the gains above the bars, at a size that keeps two neighbours apart
+    bar = axes_width(right) * width / np.diff(right.get_xlim())[0]
+    size = 13.0
+    while size > 8 and max((text_width(t, size) for *_, t in gains), default=0) > 0.92 * bar:
+        size -= 1
+    for x, top, text in gains:
+        right.annotate(text, (x, top), xytext=(0, 3), textcoords="offset points", ha="center",
+                       va="bottom", fontsize=size)
     return save(fig, path.with_suffix(""))
 
 

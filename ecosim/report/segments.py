@@ -16,6 +16,7 @@ customers), with a 95% t interval over replications.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,20 @@ import yaml
 from matplotlib.patches import Patch
 
 from ecosim.metrics.summary import mean_ci
-from ecosim.report.labels import human
-from ecosim.report.style import BASELINE_COLOUR, SLIDE_SIZE, STYLE, compact, finish, save
+from ecosim.report.findings import possessive
+from ecosim.report.labels import display_name, human, tick_format
+from ecosim.report.style import (
+    BASELINE_COLOUR,
+    SLIDE_SIZE,
+    STYLE,
+    axes_width,
+    finish,
+    relayout,
+    save,
+    side_legend,
+    text_width,
+    wrap_to,
+)
 
 #: Steps summed for "a year" (months).
 WINDOW = 12
@@ -140,57 +153,76 @@ def paired(frame: pd.DataFrame, column: str, baseline: str, arm: str) -> pd.Data
     return pd.DataFrame(rows)
 
 
-def potential_finding(table: pd.DataFrame, firm: str, arm: str) -> str:
-    """The title: how much the arm adds to the firm's yearly income from the same customers."""
+def potential_finding(table: pd.DataFrame, firm: str, arm: str,
+                      labels: Mapping[str, str] | None = None) -> str:
+    """The title: how much the arm adds to the firm's yearly income from the same customers.
+
+    ``labels``: the arms' plain-language names.
+    """
     total = table[table["segment"] == ALL].iloc[0]
     best = table[table["segment"] != ALL].sort_values("diff", ascending=False).iloc[0]
-    name = arm.replace("_", " ").capitalize()
+    name = display_name(arm, labels, capital=True)
     if not total["diff_low"] > 0 and not total["diff_high"] < 0:
-        return f"{name} does not change {firm}'s income (CI spans 0)"
+        return f"{name} does not change {possessive(firm)} income (CI spans 0)"
     sign = "+" if total["diff"] > 0 else "\u2212"
-    return (f"{name}: {firm} earns {sign}{abs(total['relative']):.0%} "
-            f"a year from the same customers, most among {best['segment'].replace('_', ' ')} "
+    return (f"{name}: {display_name(firm)} earns {sign}{abs(total['relative']):.0%} "
+            f"a year from the same customers, most among {display_name(best['segment'])} "
             f"({sign}{abs(best['relative']):.0%})")
 
 
 def plot_segment_potential(table: pd.DataFrame, firm: str, baseline: str, arm: str,
                            colour: str, stem: Path, title: str, note: str = "",
-                           currency: str = "currency per year") -> list[Path]:
+                           currency: str = "currency per year",
+                           labels: Mapping[str, str] | None = None) -> list[Path]:
     """Bars per segment: the firm's yearly income under ``baseline`` and ``arm`` (95% CIs).
 
     The part of the arm's bar above the baseline is hatched, and the potential (the paired
-    difference, with its CI) is written above each pair.
+    difference, with its CI) is written above each pair. ``labels``: the arms' plain-language
+    names.
     """
+    base_name, arm_name = display_name(baseline, labels), display_name(arm, labels)
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=SLIDE_SIZE)
         x = np.arange(len(table))
         width = 0.38
-        for offset, key, label, face in ((-width / 2, "base", baseline, BASELINE_COLOUR),
-                                         (width / 2, "arm", arm, colour)):
+        for offset, key, label, face in ((-width / 2, "base", base_name, BASELINE_COLOUR),
+                                         (width / 2, "arm", arm_name, colour)):
             means = table[key].to_numpy()
             errors = np.vstack([means - table[f"{key}_low"].to_numpy(),
                                 table[f"{key}_high"].to_numpy() - means]).clip(min=0)
-            ax.bar(x + offset, means, width, color=face, label=label.replace("_", " "),
+            ax.bar(x + offset, means, width, color=face, label=wrap_to(label[:1].upper()
+                                                                       + label[1:], 2.6, 14),
                    yerr=errors, capsize=5)
         gain = (table["arm"] - table["base"]).clip(lower=0).to_numpy()
         ax.bar(x + width / 2, gain, width, bottom=table["base"].to_numpy(), color="none",
                edgecolor="white", hatch="//", linewidth=0)
         top = table[["base_high", "arm_high"]].max(axis=1).to_numpy()
-        for i, row in table.reset_index(drop=True).iterrows():
+        texts = []
+        for _, row in table.reset_index(drop=True).iterrows():
             sign = "+" if row["diff"] >= 0 else "\u2212"
-            text = (f"{sign}{human(abs(row['diff']))} ({sign}{abs(row['relative']):.0%})\n"
-                    f"[{human(row['diff_low'])}, {human(row['diff_high'])}]")
-            ax.annotate(text, (i, top[i]), xytext=(0, 8), textcoords="offset points",
-                        ha="center", va="bottom", fontsize=15, fontweight="bold")
-        ax.set_xticks(x, [s.replace("_", " ") for s in table["segment"]])
-        ax.set_ylabel(f"{firm}'s income from the segment\n({currency})")
-        ax.yaxis.set_major_formatter(lambda value, _pos: compact(value))
-        ax.set_ylim(0, top.max() * 1.25)
+            texts.append(f"{sign}{human(abs(row['diff']))} ({sign}{abs(row['relative']):.0%})\n"
+                         f"[{human(row['diff_low'])}, {human(row['diff_high'])}]")
+        ax.set_ylabel(wrap_to(f"{possessive(firm)} income from the segment ({currency})",
+                              5.0, 16))
+        ax.yaxis.set_major_formatter(plt.FuncFormatter(tick_format("revenue")))
+        ax.set_ylim(0, top.max() * 1.3)
+        ax.set_xticks(x, [display_name(s, capital=True) for s in table["segment"]])
         handles, _labels = ax.get_legend_handles_labels()
-        gap = f"potential: {arm.replace('_', ' ')} − {baseline.replace('_', ' ')}"
+        gap = wrap_to(f"Potential: {arm_name} − {base_name}", 2.6, 14)
         handles.append(Patch(facecolor=colour, edgecolor="white", hatch="//", label=gap))
-        ax.legend(handles=handles, loc="upper left")
+        side_legend(fig, handles, [h.get_label() for h in handles])
         finish(fig, title, note)
+        slot = 0.95 * axes_width(ax) / max(len(table), 1)
+        ax.set_xticks(x, [wrap_to(display_name(s, capital=True), slot, 14)
+                          for s in table["segment"]])
+        size = 15.0
+        while size > 9 and max(text_width(line, size, "bold") for t in texts
+                               for line in t.split("\n")) > slot:
+            size -= 1
+        for i, text in enumerate(texts):
+            ax.annotate(text, (i, top[i]), xytext=(0, 8), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=size, fontweight="bold")
+        relayout(fig)
         return save(fig, stem)
 
 
@@ -316,15 +348,17 @@ def main(argv: list[str] | None = None) -> None:
     folder.mkdir(exist_ok=True)
     n = int(potential["n"].iloc[0])
     step = first.get("time", {}).get("step_unit", "step")
-    note = (f"{firm}'s income = its revenue + fees from its partners, summed over {step}s "
-            f"{horizon - args.window + 1}–{horizon}; {len(year['segment'].unique()) - 1} "
-            f"segments, mean over {n} replications on the same customers in both arms; error "
-            f"bars and [brackets]: 95% confidence intervals (t interval); the label is the paired "
-            f"difference (the strategy's potential).")
+    labels = first.get("experiment", {}).get("labels") or {}
+    note = (f"{possessive(firm).capitalize()} income = its revenue + fees from its partners, "
+            f"summed over {step}s {horizon - args.window + 1}–{horizon}; "
+            f"{len(year['segment'].unique()) - 1} segments, mean over {n} replications on the "
+            f"same customers in both arms; error bars and [brackets]: 95% confidence intervals "
+            f"(t interval); the label is the paired difference (the strategy's potential).")
     paths = plot_segment_potential(potential, firm, baseline, args.arm, "#1f4e79",
                                    folder / "segment_potential",
-                                   potential_finding(potential, firm, args.arm), note,
-                                   f"currency per year, {first['customers']['n']:,} customers")
+                                   potential_finding(potential, firm, args.arm, labels), note,
+                                   f"currency per year, {first['customers']['n']:,} customers",
+                                   labels)
     print(f"\nwrote {paths[0]}")
 
 
