@@ -21,7 +21,7 @@ from ecosim.config.store import CONF_DIR
 from ecosim.metrics.headline import headline_arms
 from ecosim.robustness import prepare
 
-NAMES = ["cac_squeeze", "growth_levers"]
+NAMES = ["cac_squeeze", "growth_levers", "ecosystem_vs_marketplace"]
 #: Arm labels appear on chart axes.
 MAX_LABEL = 30
 
