@@ -165,6 +165,9 @@ def test_twenty_firms_get_distinct_colours() -> None:
     assert style.firm_colours(["bank"])["bank"] == "#1f4e79"  # the first ten stay as they were
     more = list(style.firm_colours([f"f{i}" for i in range(40)]).values())
     assert len(set(more)) == 40
+    # an arm's bar in the streamer's dark grey would read as the grey reference bar
+    assert style.apart_from_baseline("#595959") != "#595959"
+    assert style.apart_from_baseline("#1f4e79") == "#1f4e79"
 
 
 def test_colour_difference_matches_the_ciede2000_reference() -> None:

@@ -85,7 +85,7 @@ def _waterfall(data: ReportData, kpi: str, colour: str,
     return FigureSpec(
         "uplift_waterfall", title,
         f"The first bar of each group is {possessive(firm)} {kpi_info(kpi).label} under its "
-        f"reference ({', '.join(display_name(g[0], names) for g, _ in groups)}); each other bar "
+        f"reference ({'; '.join(display_name(g[0], names) for g, _ in groups)}); each other bar "
         f"is an arm's paired difference to it, with its 95% CI (* when the CI excludes 0).",
         lambda stem: waterfall.plot_arm_waterfall(data.summary, firm, kpi, data.arms, unit,
                                                   colour, stem, title, groups, names))
@@ -103,7 +103,7 @@ def _kpi_bars(data: ReportData, kpis: list[str], colours: dict[str, str],
             f"{possessive(firm)} KPIs at the horizon in every arm compared: mean over "
             f"replications with 95% CIs; the number right of each bar is the paired difference "
             f"to its group's reference "
-            f"({', '.join(display_name(g[0], names) for g, _ in groups)}).",
+            f"({'; '.join(display_name(g[0], names) for g, _ in groups)}).",
             lambda stem: kpi_bars.plot_kpi_bars(data.summary, firm, kpis, data.arms, unit,
                                                 colours[firm], stem, data.horizon, title,
                                                 groups, names))

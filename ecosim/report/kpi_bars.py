@@ -43,6 +43,7 @@ from ecosim.report.style import (
     PANEL_TITLE_SIZE,
     SLIDE_SIZE,
     STYLE,
+    apart_from_baseline,
     axes_width,
     finish,
     relayout,
@@ -265,6 +266,9 @@ def _hbar_figure(rows: list[_Row], kpis: list[str], tables: dict[str, pd.DataFra
     size = _row_size(rows, height, names)
     if size < 9 and panel_rows > 1:  # too many rows for two rows of panels: one row, fewer KPIs
         panel_rows, cols = 1, min(len(kpis), 4)
+        if cols < len(kpis):
+            note += (f" The first {cols} of {len(kpis)} KPIs: too many rows for two rows of "
+                     f"panels.")
         kpis = kpis[:cols]
         size = _row_size(rows, _panel_height(1, title_lines), names)
     names = [wrap_to(row.label, NAME_WIDTH, size, max_lines=2) for row in rows]
@@ -321,6 +325,7 @@ def plot_kpi_bars(summary: pd.DataFrame, firm: str, kpis: list[str], arms: list[
     """
     groups = list(groups or [(arms, summary)])
     title = title or kpi_bars_finding(summary, firm, kpis[0], arms, groups, labels)
+    colour = apart_from_baseline(colour)
     rows = _rows([group for group, _ in groups], labels)
     tables, colours, texts = {}, {}, {}
     for kpi in kpis:
@@ -338,7 +343,7 @@ def plot_kpi_bars(summary: pd.DataFrame, firm: str, kpis: list[str], arms: list[
         tables[kpi] = pd.concat(frames)
     n = int(max(table["n"].max() for _, table in groups))
     references = [display_name(group[0], labels) for group, _ in groups]
-    against = (f"its group's reference (grey: {', '.join(references)})" if len(groups) > 1
+    against = ("its group's reference (the grey bar that heads the group)" if len(groups) > 1
                else f"{references[0]} (grey)")
     note = (_sample_note(n, f"Values for {display_name(firm)} at {step_unit} {horizon}")
             + f" Right of each panel: the mean of the reference, and each arm's difference to "

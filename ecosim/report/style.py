@@ -185,6 +185,14 @@ ARM_PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9",
 BASELINE_COLOUR = "#8c8c8c"
 
 
+def apart_from_baseline(colour: str) -> str:
+    """``colour``, or the first arm colour when it is too close to the baseline's grey.
+
+    A reference bar (grey) and an arm's bar in the streamer's dark grey could not be told apart.
+    """
+    return colour if colour_difference(colour, BASELINE_COLOUR) >= 15 else ARM_PALETTE[0]
+
+
 def arm_colours(arms: Sequence[str]) -> dict[str, str]:
     """A stable colour per arm: grey for the baseline (the first), then ARM_PALETTE."""
     colours = {arms[0]: BASELINE_COLOUR} if arms else {}

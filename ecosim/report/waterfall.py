@@ -38,6 +38,7 @@ from ecosim.report.style import (
     BASELINE_COLOUR,
     SLIDE_SIZE,
     STYLE,
+    apart_from_baseline,
     axes_width,
     finish,
     relayout,
@@ -210,7 +211,7 @@ def plot_arm_waterfall(summary: pd.DataFrame, firm: str, kpi: str, arms: list[st
     """
     groups = list(groups or [(arms, summary)])
     title = title or arm_waterfall_finding(summary, firm, kpi, arms, groups, labels)
-    rows = _arm_rows(groups, firm, kpi, colour, labels)
+    rows = _arm_rows(groups, firm, kpi, apart_from_baseline(colour), labels)
     span = rows[-1]["y"] + 1.0
     size = float(max(8.0, min(14.0, 4.6 / span * 72 / 1.3)))
     names = [wrap_to(r["name"], 3.6, size, max_lines=2 if span * 0.3 < 4.6 else 1) for r in rows]
@@ -244,7 +245,7 @@ def plot_arm_waterfall(summary: pd.DataFrame, firm: str, kpi: str, arms: list[st
         ax.xaxis.set_major_formatter(plt.FuncFormatter(tick_format(kpi)))
         n = max((e.n for e, _ in group_effects(groups, firm, kpi)), default=0)
         references = [display_name(group[0], labels) for group, _ in groups]
-        against = (f"its group's reference (grey: {', '.join(references)})" if len(groups) > 1
+        against = ("its group's reference (the grey bar that heads the group)" if len(groups) > 1
                    else f"{references[0]} (grey)")
         finish(fig, title,
                f"Each arm's difference to {against} is paired by replication (common random "
