@@ -186,11 +186,12 @@ BASELINE_COLOUR = "#8c8c8c"
 
 
 def apart_from_baseline(colour: str) -> str:
-    """``colour``, or the first arm colour when it is too close to the baseline's grey.
+    """``colour``, or the first arm colour when it is a grey (chroma under 15) like the baseline.
 
-    A reference bar (grey) and an arm's bar in the streamer's dark grey could not be told apart.
+    Grey marks a reference: an arm's bar in the streamer's dark grey would read as one.
     """
-    return colour if colour_difference(colour, BASELINE_COLOUR) >= 15 else ARM_PALETTE[0]
+    _lightness, a, b = to_lab(colour)
+    return colour if math.hypot(a, b) >= 15 else ARM_PALETTE[0]
 
 
 def arm_colours(arms: Sequence[str]) -> dict[str, str]:
