@@ -8,11 +8,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.ticker import LogLocator, NullFormatter
 
-from ecosim.report.labels import display_name, human
+from ecosim.report.labels import display_name, human, tick_format
 from ecosim.report.style import (
     SLIDE_SIZE,
     STYLE,
-    compact,
     finish,
     firm_colours,
     legend_layout,
@@ -67,12 +66,13 @@ def plot_customers_and_revenue(firm_metrics: pd.DataFrame, step_unit: str,
                                     color=colours[firm], alpha=0.2, linewidth=0)
             ax.set_xlabel(f"{step_unit}s")
             ax.set_ylabel(label)
-            ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: compact(v)))
+            ax.yaxis.set_major_formatter(plt.FuncFormatter(tick_format(column)))
         revenue = at_end["revenue"][at_end["revenue"] > 0]
         if len(revenue) > 1 and revenue.max() > 20 * revenue.min():
             axes[1].set_yscale("log")  # one firm would flatten all the others
             axes[1].yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
             axes[1].yaxis.set_minor_formatter(NullFormatter())
+            axes[1].yaxis.set_major_formatter(plt.FuncFormatter(tick_format("revenue")))
             axes[1].set_ylabel(f"revenue (currency per {step_unit}, log scale)")
         axes[0].set_title("Customers per firm")
         axes[1].set_title("Revenue per firm")
