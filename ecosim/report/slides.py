@@ -168,42 +168,64 @@ def picture_slide(prs: Any, title: str, png: Path, note: str = "", notes: str = 
     return slide
 
 
-def _column_widths(frame: pd.DataFrame, width: Emu | int) -> list[int]:
-    """Widths in proportion to each column's longest line, summing to ``width``.
+def column_widths(frame: pd.DataFrame, width: Emu | int, size: int) -> list[int] | None:
+    """Column widths (EMU) summing to ``width`` at ``size`` points; None if no word fits.
 
-    A long line counts as ``WRAP_AT`` characters (it wraps), but a column is never narrower in
-    weight than its longest word, so no word is broken.
+    Every column is at least as wide as its longest word in bold (no word is broken); what is
+    left goes to the columns whose lines are longer than that, up to ``WRAP_AT`` characters,
+    and any rest to the columns with longer lines (they wrap), in proportion to their widths.
     """
-    def longest(values: Sequence[Any], split: str | None) -> int:
-        return max(len(part) for v in values for line in str(v).split("\n")
-                   for part in (line.split(split) if split != "\n" else [line]) or [""])
+    def longest(column: Any, words: bool) -> int:
+        cells = [str(v) for v in [column, *frame[column]]]
+        return max(len(part) for cell in cells for line in cell.split("\n")
+                   for part in (line.split() if words else [line]) or [""])
 
-    weights = [max(min(longest([c, *frame[c]], "\n"), WRAP_AT),
-                   longest([c, *frame[c]], None) * BOLD_EM / CHAR_EM + 2)
-               for c in frame.columns]
-    total = sum(weights)
-    widths = [int(width * w / total) for w in weights]
-    widths[-1] = int(width) - sum(widths[:-1])
-    return widths
+    def emu(chars: float, em: float) -> float:
+        return chars * size * em * 12_700 + 2 * INSET
+
+    floor = [emu(longest(c, True) + 2, BOLD_EM) for c in frame.columns]  # + a safety margin
+    if sum(floor) > width:
+        return None
+    wish = [max(emu(min(longest(c, False), WRAP_AT), CHAR_EM) - f, 0.0)
+            for c, f in zip(frame.columns, floor, strict=True)]
+    spare = width - sum(floor)
+    if sum(wish) > spare:
+        widths = [f + spare * w / sum(wish) for f, w in zip(floor, wish, strict=True)]
+    else:  # the rest goes to the columns that wrap, or to every column if none does
+        widths = [f + w for f, w in zip(floor, wish, strict=True)]
+        wraps = [longest(c, False) > WRAP_AT for c in frame.columns]
+        takers = [v if wrap else 0.0 for v, wrap in zip(widths, wraps, strict=True)]
+        if not any(wraps):
+            takers = widths
+        rest = width - sum(widths)
+        widths = [v + rest * t / sum(takers) for v, t in zip(widths, takers, strict=True)]
+    out = [int(v) for v in widths]
+    out[-1] = int(width) - sum(out[:-1])
+    return out
 
 
-def table_size(frame: pd.DataFrame, widths: Sequence[int], height: Emu | int,
-               sizes: Sequence[int] = TABLE_SIZES) -> int:
-    """The largest font size at which every row of the table fits ``height`` (an estimate)."""
+def table_layout(frame: pd.DataFrame, width: Emu | int, height: Emu | int,
+                 sizes: Sequence[int] = TABLE_SIZES) -> tuple[int, list[int]]:
+    """The largest font size at which the table fits the box (an estimate), with its widths."""
     rows = [list(frame.columns), *frame.astype(str).to_numpy().tolist()]
 
-    def height_at(size: int) -> float:
+    def height_at(size: int, widths: Sequence[int]) -> float:
         return sum(max(wrapped_lines(str(v), w - 2 * INSET, size, BOLD_EM if i == 0 else CHAR_EM)
                        for v, w in zip(row, widths, strict=True)) * size * LINE_EM + CELL_PAD + 1
                    for i, row in enumerate(rows))
 
-    return next((s for s in sizes if height_at(s) <= _points(height)), sizes[-1])
+    for size in sizes:
+        widths = column_widths(frame, width, size)
+        if widths is not None and height_at(size, widths) <= _points(height):
+            return size, widths
+    size = sizes[-1]
+    widths = column_widths(frame, width, size)
+    return size, widths or [int(width) // len(frame.columns)] * len(frame.columns)
 
 
 def add_table(slide: Any, frame: pd.DataFrame, top: Emu | int, height: Emu | int) -> Any:
     """A table of strings (header row bold; first column bold) sized to fit the box."""
-    widths = _column_widths(frame, WIDTH)
-    size = table_size(frame, widths, height)
+    size, widths = table_layout(frame, WIDTH, height)
     rows, cols = len(frame) + 1, len(frame.columns)
     row_height = Pt(size * LINE_EM + CELL_PAD + 1)
     shape = slide.shapes.add_table(rows, cols, MARGIN, top, WIDTH, row_height * rows)
