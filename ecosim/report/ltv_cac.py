@@ -28,6 +28,8 @@ from ecosim.report.style import (
 )
 
 ARM_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+#: Marker areas (points²): the focus firm's and the others'.
+FOCUS_SIZE, POINT_SIZE = 300, 120
 #: Above this ratio between the largest and smallest value an axis turns logarithmic.
 LOG_SCALE_RATIO = 30.0
 
@@ -102,7 +104,8 @@ def plot_ltv_cac(kpis: pd.DataFrame, arms: list[str], firms: list[str], colours:
                 ax.plot(rows["cac"], rows["ltv"], color=colours[firm], linewidth=1.2,
                         alpha=0.6, zorder=2)
             for arm, row in rows.iterrows():
-                ax.scatter(row["cac"], row["ltv"], s=300 if focus else 120, color=colours[firm],
+                ax.scatter(row["cac"], row["ltv"], s=FOCUS_SIZE if focus else POINT_SIZE,
+                           color=colours[firm],
                            marker=markers[arm], edgecolor="white", linewidth=1, zorder=3)
             first = rows.iloc[0]
             names.append((firm, (first["cac"], first["ltv"]), focus))
@@ -127,26 +130,25 @@ def plot_ltv_cac(kpis: pd.DataFrame, arms: list[str], firms: list[str], colours:
                 if experiment else "")
         text = (f"Means over replications. LTV: discounted contribution per customer predicted "
                 f"from the last {window} {step_unit}s' margin and retention. Firms without "
-                f"marketing spend have no CAC and are not shown. Dashed: LTV = CAC "
-                f"(break-even); dotted: LTV = 3 × CAC (the usual target).{path}"
+                f"marketing spend have no CAC and are not shown.{path}"
                 + (f" {note}" if note else ""))
         finish(fig, title, text)
-        _name_firms(fig, ax, names, colours, log, points)
+        _name_firms(fig, ax, names, colours, points)
         return save(fig, Path(stem))
 
 
 def _name_firms(fig: plt.Figure, ax: plt.Axes, names: list[tuple[str, tuple, bool]],
-                colours: dict[str, str], log: bool, points: pd.DataFrame) -> None:
-    """Each firm's name beside its point, the reference lines' names on their lines.
+                colours: dict[str, str], points: pd.DataFrame) -> None:
+    """Each firm's name beside its point.
 
     Firms whose name finds no free place are listed in a legend of firms; the figure is laid out
     again and every name placed anew.
     """
-    placed = _place(ax, names, colours, log, points)
+    placed = _place(ax, names, colours, points)
     missing = [(firm, xy, focus) for firm, xy, focus in names
                if display_name(firm, capital=True) in placed[1]]
     if not missing:
-        return  # a reference line without room for its name is explained in the note
+        return
     for text in placed[0]:
         text.remove()
     handles = [plt.Line2D([], [], marker="o", color=colours[firm], linestyle="",
@@ -161,39 +163,36 @@ def _name_firms(fig: plt.Figure, ax: plt.Axes, names: list[tuple[str, tuple, boo
         firms.set_loc("upper left")
     relayout(fig)
     kept = [item for item in names if item not in missing]
-    _place(ax, kept, colours, log, points)
+    _place(ax, kept, colours, points)
 
 
 def _place(ax: plt.Axes, names: list[tuple[str, tuple, bool]], colours: dict[str, str],
-           log: bool, points: pd.DataFrame) -> tuple[list, list[str]]:
-    """Place the reference lines' names and the firms' names; (texts placed, names left out)."""
+           points: pd.DataFrame) -> tuple[list, list[str]]:
+    """Place the firms' names clear of texts, markers, the reference lines and their legend.
+
+    Returns the texts placed and the names left out.
+    """
     before = set(ax.texts)
-    lines = _line_labels(ax, points)
-    pad = 9.0  # pixels round a point's centre: about a marker's radius
+    focus = {firm for firm, _, is_focus in names if is_focus}
     centres = ax.transData.transform(points[["cac", "ltv"]].to_numpy(float))
-    markers = [Bbox.from_extents(x - pad, y - pad, x + pad, y + pad) for x, y in centres]
+    scale = ax.figure.dpi / 72  # pixels per point
+    blocked = []
+    for (x, y), firm in zip(centres, points["firm"], strict=True):
+        pad = scale * (math.sqrt(FOCUS_SIZE if firm in focus else POINT_SIZE) / 2 + 1.5)
+        blocked.append(Bbox.from_extents(x - pad, y - pad, x + pad, y + pad))
+    for line in ax.get_lines():  # the reference lines, as a chain of small boxes
+        if line.get_label().startswith("LTV"):
+            for x, y in ax.transData.transform(line.get_xydata()):
+                blocked.append(Bbox.from_extents(x - 2, y - 2, x + 2, y + 2))
+    legend = ax.get_legend()
+    if legend is not None:
+        blocked.append(legend.get_window_extent(ax.figure.canvas.get_renderer()))
     firms = [(display_name(firm, capital=True), xy, {"fontsize": 14 if focus else 13,
                                        "color": colours[firm],
                                        "fontweight": "bold" if focus else "normal"})
              for firm, xy, focus in names]
-    left_out = place_labels(ax, lines + firms, obstacles=markers)
+    left_out = place_labels(ax, firms, obstacles=blocked)
     return [t for t in ax.texts if t not in before], left_out
-
-
-def _line_labels(ax: plt.Axes, points: pd.DataFrame) -> list[tuple[str, tuple, dict]]:
-    """Where to name the two reference lines: a point of each line inside the view."""
-    out = []
-    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
-    log = ax.get_xscale() == "log"
-    xs = np.geomspace(x0, x1, 60) if log else np.linspace(x0, x1, 60)
-    for ratio, label in ((1, "LTV = CAC: break-even"), (3, "LTV = 3 × CAC: the usual target")):
-        visible = xs[(ratio * xs >= y0) & (ratio * xs <= y1)]
-        if visible.size:
-            at = [visible[int(f * (visible.size - 1))] for f in (0.75, 0.9, 0.55, 0.35, 1.0)]
-            out.append((label, (at[0], ratio * at[0]), {  # beside the line, never across it
-                "fontsize": 12, "color": "#333333", "offsets": ((-4, 6), (4, -20)),
-                "alternatives": [(x, ratio * x) for x in at[1:]]}))
-    return out
 
 
 def _reference_lines(ax: plt.Axes, points: pd.DataFrame) -> bool:
@@ -218,6 +217,9 @@ def _reference_lines(ax: plt.Axes, points: pd.DataFrame) -> bool:
     ax.margins(0.08)
     ax.autoscale_view()
     ax.autoscale(False)
-    for ratio, style in ((1, "--"), (3, ":")):
-        ax.plot(x, ratio * x, color="#333333", linestyle=style, linewidth=1.8, zorder=1)
+    for ratio, style, label in ((1, "--", "LTV = CAC: break-even"),
+                                (3, ":", "LTV = 3 × CAC: the usual target")):
+        ax.plot(x, ratio * x, color="#333333", linestyle=style, linewidth=1.8, zorder=1,
+                label=label)
+    ax.legend(loc="best", fontsize=12, framealpha=0.9)
     return bool(wide)
