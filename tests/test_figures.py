@@ -42,7 +42,10 @@ def compose_tree(overrides: list[str]) -> dict:
     register_configs()
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         raw = compose("config", overrides=[*SMALL, *overrides])
-    return OmegaConf.to_container(raw, resolve=True)
+    tree = OmegaConf.to_container(raw, resolve=True)
+    if "experiment" in tree:  # its robustness design (variants' replications) is not drawn here
+        tree["experiment"].pop("robustness", None)
+    return tree
 
 
 def run(tree: dict) -> ReportData:
