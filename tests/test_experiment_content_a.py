@@ -21,7 +21,8 @@ from ecosim.config.store import CONF_DIR
 from ecosim.metrics.headline import headline_arms
 from ecosim.robustness import prepare
 
-NAMES = ["cac_squeeze", "growth_levers", "ecosystem_vs_marketplace"]
+NAMES = ["cac_squeeze", "growth_levers", "ecosystem_vs_marketplace", "convenient_entrant",
+         "segmentation"]
 #: Arm labels appear on chart axes.
 MAX_LABEL = 30
 
@@ -90,3 +91,20 @@ def test_every_robustness_variant_validates(name: str) -> None:
                 assert get_dotted(moved, key) == pytest.approx(expected), (name, arm, key)
                 changed += get_dotted(moved, key) != before
         assert changed, (name, variant.assumption)  # an assumption that moves nothing
+
+
+def test_segmentation_compares_within_one_informativeness_level() -> None:
+    cfg = load_config(compose_experiment("segmentation"))
+    exp, default = cfg.experiment, cfg.customers.sociodemo.informativeness
+    for group in exp.compare:
+        levels = {exp.arms[arm].get("customers.sociodemo.informativeness", default)
+                  for arm in group}
+        assert len(levels) == 1, group
+        assert "targeting" not in str(exp.arms[group[0]])  # the untargeted arm is the reference
+    assert {exp.headline.arm, exp.headline.baseline} <= set(exp.compare[0])
+
+
+def test_convenient_entrant_never_compares_the_answer_with_no_entrant() -> None:
+    exp = load_config(compose_experiment("convenient_entrant")).experiment
+    assert ["entrant", "entrant_bank_matches"] in exp.compare
+    assert not any({"no_entrant", "entrant_bank_matches"} <= set(g) for g in exp.compare)
