@@ -45,7 +45,6 @@ from ecosim.experiment import (
     start_run_dir,
     write_tables,
 )
-from ecosim.metrics.headline import compute_headline
 from ecosim.metrics.tables import NonFiniteError
 from ecosim.robustness import prepare, run_robustness
 from ecosim.sweep.launchers import job_threads, set_job_threads
@@ -119,9 +118,8 @@ def _app(raw: DictConfig) -> float | None:
         if variants:
             print(f"ecosim: robustness: {len(variants)} variants of the assumptions "
                   f"(tornado{' and map' if cfg.experiment.robustness.map else ''})", flush=True)
-            result.robustness = run_robustness(
-                variants, compute_headline(result.kpis, cfg.experiment),
-                progress=False if sweeping else None)
+            result.robustness = run_robustness(variants, result.kpis,
+                                               progress=False if sweeping else None)
     except NonFiniteError as error:
         _fail(hydra_cfg, 1, f"run failed, its tables are not numbers: {error}; check the "
                             "parameters of the distributions (a value too large, or impossible)")

@@ -19,6 +19,7 @@ assumptions' doing, not the draws'. The result is ``robustness.csv``, one row pe
 
 ``value`` is the headline; ``low``/``high`` its 95 % interval over replications (simulation
 noise); ``x``/``y`` the assumptions' values (factors of the default when ``scale: true``).
+The default row is computed over the variants' replications (``robustness.replications``).
 The spread of ``value`` over the variants is the interval "over assumptions".
 
 Every variant's config is built and validated before the first run, so a key or a value that
@@ -92,7 +93,8 @@ def prepare(raw: Any, cfg: EcosimConfig) -> list[tuple[Variant, dict[str, Ecosim
             config does not validate.
     """
     arms = headline_arms(cfg.experiment)
-    replications = cfg.experiment.robustness.replications
+    replications = min(cfg.experiment.robustness.replications or cfg.replications,
+                       cfg.replications)  # the run's first replications, at most all
     prepared = []
     for variant in plan(cfg):
         try:
@@ -119,16 +121,27 @@ def row(design: str, assumption: str, level: str, x: float, y: float,
 
 
 def run_robustness(prepared: list[tuple[Variant, dict[str, EcosimConfig]]],
-                   default: Headline, progress: bool | None = None) -> pd.DataFrame:
-    """Run every prepared variant; the robustness table (the default run's headline first).
+                   default_kpis: pd.DataFrame, progress: bool | None = None) -> pd.DataFrame:
+    """Run every prepared variant; the robustness table (the default assumptions' row first).
+
+    The default row is the headline of the experiment's own run over the replications the
+    variants play (``experiment.robustness.replications``, which may be fewer than the run's):
+    replication r is the same draw in every variant, so each swing compares like with like.
+    The simulation-noise interval of the answer itself uses every replication of the run.
 
     Args:
         prepared: from ``prepare``.
-        default: the headline of the experiment's own run.
+        default_kpis: the KPIs of the experiment's own run (``RunResult.kpis``).
         progress: a bar over the variants (None: when stderr is a terminal).
     """
     from ecosim.experiment import run_experiment
 
+    first = next(iter(prepared[0][1].values())) if prepared else None
+    if first is not None:
+        default_kpis = default_kpis[default_kpis["replication"] < first.replications]
+        default = compute_headline(default_kpis, first.experiment)
+    else:
+        default = Headline(np.nan, np.nan, np.nan, 0)
     rows = [row("default", "-", "-", np.nan, np.nan, default)]
     bar = tqdm(prepared, desc="robustness", unit="variant", disable=progress is False)
     runs = logging.getLogger("ecosim.experiment")

@@ -36,6 +36,7 @@ from ecosim.metrics.summary import experiment_summary, shapley_split
 from ecosim.robustness import plan, prepare, run_robustness
 
 TINY = ["customers.n=1000", "time.horizon=6", "replications=2", "output.figures=false",
+        "experiment.robustness.replications=2",
         "experiment.robustness.grid=2"]
 
 
@@ -186,10 +187,13 @@ def test_bad_content_is_refused_naming_the_key(override: str, key: str) -> None:
     assert str(error.value).startswith(f"{key}:")
 
 
-def test_robustness_needs_assumptions() -> None:
-    with pytest.raises(ConfigError, match="^robustness:"):
-        load_config(compose_experiment("cac_squeeze", [*TINY, "robustness=true",
-                                                       "experiment.assumptions={}"]))
+def test_robustness_needs_a_headline_and_assumptions() -> None:
+    register_configs()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        raw = compose("config", overrides=["robustness=true"])  # the default scenario
+    with pytest.raises(ConfigError, match="^robustness: .*needs experiment.headline"):
+        load_config(raw)
 
 
 def test_runner_on_common_random_numbers() -> None:
@@ -202,8 +206,10 @@ def test_runner_on_common_random_numbers() -> None:
     prepared = [p for p in prepare(raw, cfg) if p[0].assumption in ("clinic_margin",
                                                                     "brand_affinity")]
     configs = arm_configs(raw, only=list(prepared[0][1]))
-    default = compute_headline(run_experiment(configs, progress=False).kpis, cfg.experiment)
-    table = run_robustness(prepared, default, progress=False)
+    kpis = run_experiment(configs, progress=False).kpis
+    default = compute_headline(kpis, cfg.experiment)
+    table = run_robustness(prepared, kpis, progress=False)
+    assert table["value"].iloc[0] == default.value
     assert list(table["design"]) == ["default", "tornado", "tornado", "tornado", "tornado"]
     clinic = table[table["assumption"] == "clinic_margin"]["value"]
     assert (clinic == default.value).all()  # bit-identical: the same draws
@@ -221,7 +227,7 @@ def ecosim(*args: str, cwd) -> subprocess.CompletedProcess:
 
 COMMAND = ["experiment=umbrella_vs_convenience", "robustness=true", "customers.n=600",
            "time.horizon=4", "replications=2", "threads=1", "output.figures=false",
-           "experiment.robustness.map=[]"]
+           "experiment.robustness.map=[]", "experiment.robustness.replications=2"]
 
 
 def test_robustness_true_writes_the_table_and_the_report_says_both_intervals(tmp_path) -> None:

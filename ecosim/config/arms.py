@@ -45,6 +45,9 @@ def arm_configs(raw: DictConfig | Mapping[str, Any], changes: Sequence[Change] =
     tree = user_tree(raw)
     if replications is not None:
         tree["replications"] = replications
+        # a variant is a plain run of its arms: no robustness of its own
+        tree["robustness"] = False
+        tree.setdefault("experiment", {}).setdefault("robustness", {})["replications"] = None
     if not base.experiment.arms:
         if not changes and replications is None:
             return {SINGLE_ARM: base}

@@ -545,7 +545,8 @@ class RobustnessConfig:
 
     A tornado moves one assumption at a time to its low and its high value; ``map`` names two
     assumptions whose ``grid`` × ``grid`` values are crossed to map the headline (the claim's
-    threshold drawn as a contour). ``replications``: per variant (default: the experiment's).
+    threshold drawn as a contour). ``replications``: per variant, the run's first ones (default
+    and at most: the experiment's).
     """
 
     map: list[str] = field(default_factory=list)

@@ -638,7 +638,8 @@ def _check_assumptions(cfg: EcosimConfig) -> None:
             "expected an integer from 2 to 9")
     require(rob.replications is None or 1 <= rob.replications <= MAX_REPLICATIONS,
             "experiment.robustness.replications", rob.replications,
-            f"expected an integer from 1 to {MAX_REPLICATIONS}")
+            f"expected an integer from 1 to {MAX_REPLICATIONS} (the variants replay the run's "
+            f"first replications, at most all of them)")
     require(not cfg.robustness or bool(exp.assumptions), "robustness", True,
             "robustness needs experiment.assumptions (the parameters to move)")
 
