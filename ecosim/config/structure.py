@@ -16,6 +16,7 @@ such a leftover and dropped.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import types
@@ -165,3 +166,36 @@ def _check_dist_spec(value: Any, default: DistSpec, key: str) -> dict[str, Any]:
         if field.name not in params and field.name != "dist":
             out[field.name] = None
     return out
+
+
+def build(tp: Any, value: Any, default: Any) -> Any:
+    """The schema objects of a tree that ``check_structure`` returned, over the defaults.
+
+    What ``OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(tp), value))`` gives, a
+    hundred times faster: a dataclass takes each field from ``value`` where it has one and from
+    ``default`` (or the schema's default) otherwise; a mapping updates its default's entries; a
+    list replaces its default; an integer where a float is declared becomes a float.
+    """
+    if tp is Any:
+        return copy.deepcopy(value)
+    if typing.get_origin(tp) in (Union, types.UnionType):  # X | None
+        if value is None:
+            return None
+        tp = next(arg for arg in typing.get_args(tp) if arg is not type(None))
+    if dataclasses.is_dataclass(tp):
+        base = default if isinstance(default, tp) else tp()
+        hints = field_types(tp)
+        return tp(**{f.name: build(hints[f.name], value[f.name], getattr(base, f.name))
+                     if f.name in value else copy.deepcopy(getattr(base, f.name))
+                     for f in dataclasses.fields(tp)})
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is dict:
+        out = copy.deepcopy(default) if isinstance(default, dict) else {}
+        for name, item in value.items():
+            out[name] = build(args[1], item, out.get(name))
+        return out
+    if origin is list:
+        return [build(args[0], item, None) for item in value]
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value

@@ -3,7 +3,7 @@
 ``load_config`` turns the composed config (docs/design.md §8) into a checked ``EcosimConfig``:
 
 1. *structure* — unknown keys, wrong types and distribution specs (``ecosim.config.structure``);
-2. *merge* — the tree is merged into ``OmegaConf.structured(EcosimConfig)`` and made into objects;
+2. *build* — the schema objects are made from the tree over the defaults (``structure.build``);
 3. *defaults* — an empty ``customers.segments`` becomes one segment named ``all`` with the schema's
    defaults; a firm's ``brand`` defaults to its name and an offering's ``brand`` to its firm's;
 4. *semantics* — ranges and cross-references: needs, firms, shares and events.
@@ -19,6 +19,7 @@ are converted to their types, and an event that changes a firm's brand also sets
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import re
@@ -62,7 +63,7 @@ from ecosim.config.schema import (
     NeedConfig,
     SegmentConfig,
 )
-from ecosim.config.structure import check_structure, field_types
+from ecosim.config.structure import build, check_structure, field_types
 
 __all__ = ["ConfigError", "config_to_dict", "load_config", "user_tree"]
 
@@ -100,11 +101,7 @@ def load_config(raw: DictConfig | Mapping[str, Any]) -> EcosimConfig:
         ConfigError: For the first value that is not allowed, on one line.
     """
     tree = check_structure(user_tree(raw), EcosimConfig, EcosimConfig(), "")
-    try:
-        cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(EcosimConfig), tree))
-    except OmegaConfBaseException as error:  # check_structure should have caught it
-        raise _from_omegaconf(error, "see ecosim.config.schema") from None
-    assert isinstance(cfg, EcosimConfig)
+    cfg = build(EcosimConfig, tree, EcosimConfig())
     if not cfg.customers.segments:
         cfg.customers.segments["all"] = SegmentConfig()
     inherited = _fill_brands(cfg)
@@ -145,6 +142,17 @@ def _from_omegaconf(error: OmegaConfBaseException, allowed: str) -> ConfigError:
     return ConfigError(error.full_key or "", getattr(error, "value", None), allowed, lines[0])
 
 
+def _interpolates(tree: Any) -> bool:
+    """Whether a plain tree holds an interpolation (``${...}``) anywhere."""
+    if isinstance(tree, str):
+        return "${" in tree
+    if isinstance(tree, Mapping):
+        return any(_interpolates(k) or _interpolates(v) for k, v in tree.items())
+    if isinstance(tree, list | tuple):
+        return any(_interpolates(item) for item in tree)
+    return False
+
+
 def user_tree(raw: Any) -> dict[str, Any]:
     """The user's tree as plain data, interpolations resolved, Hydra's own keys dropped.
 
@@ -164,6 +172,8 @@ def user_tree(raw: Any) -> dict[str, Any]:
         tree.pop(name, None)
     if overrides:
         replace_from_command_line(tree, list(overrides))
+    if not _interpolates(tree):  # nothing to resolve: skip OmegaConf (most of the cost)
+        return copy.deepcopy(tree)
     try:
         return OmegaConf.to_container(OmegaConf.create(tree), resolve=True)
     except OmegaConfBaseException as error:
