@@ -693,10 +693,7 @@ def _check_event(event: EventConfig, i: int, cfg: EcosimConfig, inherited: set[s
         for part in reversed(parts):
             nested = {part: nested}
         nested = check_structure(nested, FirmConfig, firm, f"{key}.set")
-        try:
-            changed = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(firm), nested))
-        except OmegaConfBaseException as error:
-            raise _from_omegaconf(error, "see FirmConfig in ecosim.config.schema") from None
+        changed = build(FirmConfig, nested, firm)
         for need in changed.offerings:
             if need not in firm.offerings:
                 raise ConfigError(f"{key}.set.offerings.{need}", value,
