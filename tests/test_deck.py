@@ -29,7 +29,6 @@ from ecosim.cli import write_run_dir
 from ecosim.config import arm_configs, register_configs
 from ecosim.config.store import CONF_DIR
 from ecosim.experiment import run_experiment
-from ecosim.metrics.headline import compute_headline
 from ecosim.report import ReportData
 from ecosim.report.deck import build_deck, source_line, write_deck
 from ecosim.report.deck import main as deck_main
@@ -56,8 +55,7 @@ def run_dir(tmp_path_factory) -> Path:
     cfg = next(iter(configs.values()))
     variants = prepare(raw, cfg)
     result = run_experiment(configs, progress=False)
-    result.robustness = run_robustness(variants, compute_headline(result.kpis, cfg.experiment),
-                                       progress=False)
+    result.robustness = run_robustness(variants, result.kpis, progress=False)
     out = tmp_path_factory.mktemp("umbrella")
     write_run_dir(result, out)
     return out
