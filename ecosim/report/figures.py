@@ -219,6 +219,17 @@ def robustness_specs(data: ReportData) -> list[FigureSpec]:
     return specs
 
 
+def _headline_kpi(data: ReportData, first: str) -> str:
+    """The KPI of the headline figure: the headline's own (so the verdict titles its chart)."""
+    if not data.has_headline:
+        return first
+    kpi = data.experiment.headline.kpi
+    if data.experiment.headline.kind == "share" and (
+            data.shapley.empty or kpi not in set(data.shapley["kpi"])):
+        return first
+    return kpi if kpi in set(data.summary["kpi"]) else first
+
+
 def plan_figures(data: ReportData) -> list[FigureSpec]:
     """The figures of a run, headline first, with titles computed from its data.
 
@@ -229,7 +240,7 @@ def plan_figures(data: ReportData) -> list[FigureSpec]:
     kpis = data.focus_kpis or ["arpu"]
     title = headline_title(data)
     if data.is_experiment:
-        head = [_waterfall(data, kpis[0], colours[data.focus_firm], title)]
+        head = [_waterfall(data, _headline_kpi(data, kpis[0]), colours[data.focus_firm], title)]
     else:
         head = [_customers_and_revenue(data)]
     if head[0] is None:  # the KPI bars lead: they carry the verdict

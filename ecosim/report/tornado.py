@@ -22,7 +22,7 @@ from matplotlib.text import Text
 
 from ecosim.report.data import ReportData
 from ecosim.report.labels import tick_format
-from ecosim.report.style import SLIDE_SIZE, STYLE, finish, save
+from ecosim.report.style import SLIDE_SIZE, STYLE, finish, save, wrap_to
 from ecosim.report.verdict import headline_number, headline_unit
 
 LOW_COLOUR, HIGH_COLOUR = "#9dc3e6", "#1f4e79"  # the assumption at its low / high value
@@ -295,7 +295,8 @@ def plot_tornado(data: ReportData, stem: Path, title: str | None = None) -> list
         ax.set_yticks(range(n), [assumption_label(data, a) for a in table["assumption"]])
         ax.set_ylim(n - 0.4, -1.65)
         ax.xaxis.set_major_formatter(axis_formatter(data))
-        ax.set_xlabel(axis_label(data))
+        ax.set_xlabel(wrap_to(axis_label(data), 0.55 * SLIDE_SIZE[0],
+                              plt.rcParams["axes.labelsize"]))
         ax.grid(axis="y", visible=False)
         finish(fig, title,
                f"Bars: over assumptions (one at a time, others at default); light: the "
