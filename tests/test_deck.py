@@ -328,7 +328,6 @@ def test_deck_renders_with_libreoffice(run_dir: Path, deck, tmp_path: Path) -> N
     assert seconds < 120
 
 
-
 def test_table_columns_keep_their_longest_word_whole() -> None:
     """A column is never narrower than its longest word in bold, and the widths fill the slide."""
     frame = pd.DataFrame({"firm": ["latecomer"], "customers": ["54.0"],
@@ -339,3 +338,21 @@ def test_table_columns_keep_their_longest_word_whole() -> None:
         word = max(len(w) for w in [column, *" ".join(frame[column]).split()])
         assert width >= word * size * BOLD_EM * 12_700, column
     assert widths[2] > widths[0] + widths[1]  # the long text takes the rest
+
+
+def test_a_table_too_long_for_a_slide_continues_on_the_next() -> None:
+    """Every row appears once, each part fits its slide, and the parts are numbered."""
+    from pptx import Presentation as New
+
+    from ecosim.report.slides import CONTENT_HEIGHT, table_fits, table_slide
+
+    frame = pd.DataFrame({"arm": [f"arm {i}" for i in range(40)],
+                          "value": [f"{i}\n+{i}\n[{i - 1}, {i + 1}]" for i in range(40)]})
+    assert not table_fits(frame, WIDTH, CONTENT_HEIGHT)
+    prs = New()
+    table_slide(prs, "Forty arms", frame, note="a note")
+    titles = [slide.shapes.title.text for slide in prs.slides]
+    assert len(titles) > 1 and titles[0] == f"Forty arms (1/{len(titles)})"
+    rows = [row.cells[0].text for slide in prs.slides for shape in slide.shapes
+            if shape.has_table for row in list(shape.table.rows)[1:]]
+    assert rows == list(frame["arm"])

@@ -204,19 +204,30 @@ def column_widths(frame: pd.DataFrame, width: Emu | int, size: int) -> list[int]
     return out
 
 
+def _table_height(frame: pd.DataFrame, size: int, widths: Sequence[int]) -> float:
+    """The estimated height of a table in points at ``size`` with these column widths."""
+    rows = [list(frame.columns), *frame.astype(str).to_numpy().tolist()]
+    return sum(max(wrapped_lines(str(v), w - 2 * INSET, size, BOLD_EM if i == 0 else CHAR_EM)
+                   for v, w in zip(row, widths, strict=True)) * size * LINE_EM + CELL_PAD + 1
+               for i, row in enumerate(rows))
+
+
+def table_fits(frame: pd.DataFrame, width: Emu | int, height: Emu | int,
+               sizes: Sequence[int] = TABLE_SIZES) -> bool:
+    """Whether the table fits the box at one of the sizes (an estimate)."""
+    for size in sizes:
+        widths = column_widths(frame, width, size)
+        if widths is not None and _table_height(frame, size, widths) <= _points(height):
+            return True
+    return False
+
+
 def table_layout(frame: pd.DataFrame, width: Emu | int, height: Emu | int,
                  sizes: Sequence[int] = TABLE_SIZES) -> tuple[int, list[int]]:
     """The largest font size at which the table fits the box (an estimate), with its widths."""
-    rows = [list(frame.columns), *frame.astype(str).to_numpy().tolist()]
-
-    def height_at(size: int, widths: Sequence[int]) -> float:
-        return sum(max(wrapped_lines(str(v), w - 2 * INSET, size, BOLD_EM if i == 0 else CHAR_EM)
-                       for v, w in zip(row, widths, strict=True)) * size * LINE_EM + CELL_PAD + 1
-                   for i, row in enumerate(rows))
-
     for size in sizes:
         widths = column_widths(frame, width, size)
-        if widths is not None and height_at(size, widths) <= _points(height):
+        if widths is not None and _table_height(frame, size, widths) <= _points(height):
             return size, widths
     size = sizes[-1]
     widths = column_widths(frame, width, size)
@@ -252,15 +263,34 @@ def _cell(cell: Any, text: str, size: int, bold: bool = False) -> None:
 
 def table_slide(prs: Any, title: str, frame: pd.DataFrame, note: str = "", notes: str = "",
                 name: str = "Table") -> Any:
-    """An action title over a table (its shape called ``name``), with a footnote under it."""
-    slide = new_slide(prs, title)
+    """An action title over a table (its shape called ``name``), with a footnote under it.
+
+    A table too long for one slide at the smallest size continues on the next slides, its
+    rows split evenly, each part with the header row, the title marked "(1/2)", "(2/2)" and
+    the note; the first slide is returned.
+    """
     below = note_height(note) if note else 0
-    add_table(slide, frame, CONTENT_TOP, CONTENT_HEIGHT - below - Inches(0.1)).name = name
-    if note:
-        add_note(slide, note, FOOTER_TOP - below, below)
-    if notes:
-        slide.notes_slide.notes_text_frame.text = notes
-    return slide
+    height = CONTENT_HEIGHT - below - Inches(0.1)
+    parts = 1
+    while parts < len(frame) and not all(
+            table_fits(chunk, WIDTH, height) for chunk in _split(frame, parts)):
+        parts += 1
+    first = None
+    for i, chunk in enumerate(_split(frame, parts)):
+        slide = new_slide(prs, title if parts == 1 else f"{title} ({i + 1}/{parts})")
+        add_table(slide, chunk, CONTENT_TOP, height).name = name
+        if note:
+            add_note(slide, note, FOOTER_TOP - below, below)
+        if notes:
+            slide.notes_slide.notes_text_frame.text = notes
+        first = first or slide
+    return first
+
+
+def _split(frame: pd.DataFrame, parts: int) -> list[pd.DataFrame]:
+    """The rows in ``parts`` consecutive, near-equal chunks."""
+    size = -(-len(frame) // parts)
+    return [frame.iloc[i:i + size] for i in range(0, len(frame), size)] or [frame]
 
 
 def add_footer(slide: Any, source: str, number: int, total: int) -> None:
