@@ -146,8 +146,14 @@ def _first_slide(prs: Any, data: ReportData) -> None:
 
 def _figure_slides(prs: Any, data: ReportData, specs: list[FigureSpec], folder: Path) -> None:
     """One slide per figure, its finding as the action title."""
+    note = ""
+    if data.money_scale != 1:
+        note = (f"Chart values are for the {data.config.customers.n:,} simulated customers; "
+                f"multiply money and customer counts by {data.money_scale:g} for the market of "
+                f"{data.market_customers:,} (the tables do).")
     for spec in specs:
         picture_slide(prs, currency(data, spec.title), folder / f"{spec.name}.png",
+                      note=note if not spec.name.startswith("robustness") else "",
                       notes=spec.caption)
 
 
