@@ -13,7 +13,7 @@ from math import factorial
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import stdtrit  # the t quantile; scipy.stats costs a second import
 
 #: KPIs read at the last step from ``firm_metrics``.
 HORIZON_KPIS = ("customers", "new_customers", "churned_customers", "churn_rate", "cac",
@@ -47,7 +47,7 @@ def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, floa
     if n < 2:
         return mean, np.nan, np.nan, np.nan, n
     sd = float(finite.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / np.sqrt(n)
+    half = float(stdtrit(n - 1, 0.5 + level / 2)) * sd / np.sqrt(n)
     return mean, sd, mean - half, mean + half, n
 
 

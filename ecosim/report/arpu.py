@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import LogLocator, NullFormatter
-from scipy import stats
+from scipy.special import stdtrit  # the t quantile; scipy.stats costs a second import
 
 from ecosim.report.findings import best_effect, possessive
 from ecosim.report.kpi_bars import Group, group_effects
@@ -31,7 +31,7 @@ def arpu_paths(firm_metrics: pd.DataFrame, by: str) -> pd.DataFrame:
     played = firm_metrics[firm_metrics["step"] > 0]
     grouped = played.groupby([by, "step"], sort=False)["arpu"].agg(["mean", "std", "count"])
     count = grouped["count"].to_numpy(float)
-    t = stats.t.ppf(0.975, np.maximum(count - 1, 1))
+    t = stdtrit(np.maximum(count - 1, 1), 0.975)
     half = np.where(count > 1, t * grouped["std"].to_numpy() / np.sqrt(count), np.nan)
     grouped["ci_low"] = grouped["mean"] - half
     grouped["ci_high"] = grouped["mean"] + half
