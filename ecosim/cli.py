@@ -90,7 +90,7 @@ def _app(raw: DictConfig) -> float | None:
         raw, sample = apply_sample(raw)  # a sensitivity sample sets its parameter values
         configs = arm_configs(raw)  # one per arm of an experiment; "base" for a scenario
         cfg = next(iter(configs.values()))
-        variants = prepare(raw, cfg) if cfg.robustness else []  # validated before any run
+        plan = prepare(raw, cfg) if cfg.robustness else None  # validated before any run
     except (ConfigError, ValueError, OSError) as error:
         if sweeping:  # the launcher records the job as failed and the sweep reports it
             raise JobConfigError(
@@ -115,10 +115,10 @@ def _app(raw: DictConfig) -> float | None:
         log.info("numba threads: %d", threads)
     try:
         result = run_experiment(configs, progress=False if sweeping else None)
-        if variants:
-            print(f"ecosim: robustness: {len(variants)} variants of the assumptions "
-                  f"(tornado{' and map' if cfg.experiment.robustness.map else ''})", flush=True)
-            result.robustness = run_robustness(variants, result.kpis,
+        if plan is not None:
+            print(f"ecosim: robustness: {plan.count} variants of the assumptions (tornado"
+                  f"{' and map' if plan.maps else ''})", flush=True)
+            result.robustness = run_robustness(plan, result.kpis,
                                                progress=False if sweeping else None)
     except NonFiniteError as error:
         _fail(hydra_cfg, 1, f"run failed, its tables are not numbers: {error}; check the "

@@ -5,8 +5,9 @@ needs again for each *variant* of the assumptions in ``experiment.assumptions``:
 
 * **tornado**: one assumption at a time at its low and at its high value, the others at the
   default;
-* **map**: the two assumptions of ``experiment.robustness.map`` crossed on a ``grid`` × ``grid``
-  lattice from low to high.
+* **map**: two assumptions crossed on a ``grid`` × ``grid`` lattice from low through their
+  default to high (so the middle cell is the default run): the pair ``experiment.robustness.map``
+  names or, when it names none, the two whose tornado swings are largest.
 
 Every variant keeps the experiment's seed, so its replication r sees the same customers and
 shocks as the default run's (common random numbers): the differences between variants are the
@@ -28,7 +29,9 @@ does not fit fails at once, naming the assumption.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +42,8 @@ from tqdm.auto import tqdm
 
 from ecosim.config import ConfigError, EcosimConfig, arm_configs
 from ecosim.config.arms import Change
-from ecosim.metrics.headline import Headline, compute_headline, headline_arms
+from ecosim.config.paths import get_dotted
+from ecosim.metrics.headline import Headline, compute_headline, dominant, headline_arms
 
 log = logging.getLogger(__name__)
 
@@ -60,32 +64,83 @@ class Variant:
     changes: tuple[Change, ...]
 
 
+#: A variant with its validated arm configs.
+Prepared = tuple[Variant, dict[str, EcosimConfig]]
+
+
+@dataclass
+class Plan:
+    """Every variant robustness may run, validated: the tornado's, and the map's by pair.
+
+    ``maps`` holds the map of the pair ``experiment.robustness.map`` names or, when it names
+    none, of every pair: the run maps the two assumptions whose tornado swings are largest.
+    """
+
+    tornado: list[Prepared]
+    maps: dict[tuple[str, str], list[Prepared]]
+
+    @property
+    def count(self) -> int:
+        """Variants the run plays: the tornado and one map."""
+        return len(self.tornado) + (len(next(iter(self.maps.values()))) if self.maps else 0)
+
+
 def _change(cfg: EcosimConfig, name: str, value: float) -> Change:
     a = cfg.experiment.assumptions[name]
     return (tuple(a.keys), float(value), a.scale)
 
 
+def default_value(cfg: EcosimConfig, name: str) -> float:
+    """The assumption's value in the default run: 1 for a scale, else its first key's value."""
+    a = cfg.experiment.assumptions[name]
+    return 1.0 if a.scale else float(get_dotted(cfg, a.keys[0]))
+
+
+def grid_values(cfg: EcosimConfig, name: str) -> np.ndarray:
+    """The map's values of an assumption, from low to high, through its default value.
+
+    The default sits at the middle index (grid 3: low, default, high), evenly spaced on each
+    side, so the map's middle cell is the default run; a default outside the range gives an
+    evenly spaced grid.
+    """
+    a, grid = cfg.experiment.assumptions[name], cfg.experiment.robustness.grid
+    default, middle = default_value(cfg, name), (grid - 1) // 2
+    if not a.low < default < a.high or middle == 0:
+        return np.linspace(a.low, a.high, grid)
+    return np.concatenate([np.linspace(a.low, default, middle + 1),
+                           np.linspace(default, a.high, grid - middle)[1:]])
+
+
+def tornado_variants(cfg: EcosimConfig) -> list[Variant]:
+    """Each assumption at its low, then its high value, the others at their defaults."""
+    return [Variant("tornado", name, level, value, np.nan, (_change(cfg, name, value),))
+            for name, a in cfg.experiment.assumptions.items()
+            for level, value in (("low", a.low), ("high", a.high))]
+
+
+def map_variants(cfg: EcosimConfig, pair: tuple[str, str]) -> list[Variant]:
+    """The two assumptions crossed on the grid, row by row."""
+    xs, ys = grid_values(cfg, pair[0]), grid_values(cfg, pair[1])
+    return [Variant("map", "|".join(pair), f"{i},{j}", float(x), float(y),
+                    (_change(cfg, pair[0], x), _change(cfg, pair[1], y)))
+            for i, x in enumerate(xs) for j, y in enumerate(ys)]
+
+
+def map_pairs(cfg: EcosimConfig) -> list[tuple[str, str]]:
+    """The pair the experiment names, or every pair (the run picks the dominant one)."""
+    named = cfg.experiment.robustness.map
+    if named:
+        return [(named[0], named[1])]
+    return list(itertools.combinations(cfg.experiment.assumptions, 2))
+
+
 def plan(cfg: EcosimConfig) -> list[Variant]:
-    """The tornado's variants (low, high per assumption), then the map's (row by row)."""
-    rob = cfg.experiment.robustness
-    variants = []
-    for name, a in cfg.experiment.assumptions.items():
-        for level, value in (("low", a.low), ("high", a.high)):
-            variants.append(Variant("tornado", name, level, value, np.nan,
-                                    (_change(cfg, name, value),)))
-    if rob.map:
-        first, second = (cfg.experiment.assumptions[n] for n in rob.map)
-        xs = np.linspace(first.low, first.high, rob.grid)
-        ys = np.linspace(second.low, second.high, rob.grid)
-        for i, x in enumerate(xs):
-            for j, y in enumerate(ys):
-                variants.append(Variant("map", "|".join(rob.map), f"{i},{j}", float(x),
-                                        float(y), (_change(cfg, rob.map[0], x),
-                                                   _change(cfg, rob.map[1], y))))
-    return variants
+    """The tornado's variants, then the named map's (for a run that names its pair)."""
+    named = cfg.experiment.robustness.map
+    return tornado_variants(cfg) + (map_variants(cfg, (named[0], named[1])) if named else [])
 
 
-def prepare(raw: Any, cfg: EcosimConfig) -> list[tuple[Variant, dict[str, EcosimConfig]]]:
+def prepare(raw: Any, cfg: EcosimConfig) -> Plan:
     """Every variant with its validated arm configs, before anything runs.
 
     Raises:
@@ -95,8 +150,8 @@ def prepare(raw: Any, cfg: EcosimConfig) -> list[tuple[Variant, dict[str, Ecosim
     arms = headline_arms(cfg.experiment)
     replications = min(cfg.experiment.robustness.replications or cfg.replications,
                        cfg.replications)  # the run's first replications, at most all
-    prepared = []
-    for variant in plan(cfg):
+
+    def build(variant: Variant) -> Prepared:
         try:
             configs = arm_configs(raw, variant.changes, only=arms, replications=replications)
         except ConfigError as error:
@@ -104,8 +159,12 @@ def prepare(raw: Any, cfg: EcosimConfig) -> list[tuple[Variant, dict[str, Ecosim
                               f"with experiment.assumptions.{variant.assumption} at "
                               f"{variant.level} ({_show(variant)}): "
                               f"{error.problem or str(error.value) + ' is not allowed'}") from None
-        prepared.append((variant, configs))
-    return prepared
+        return variant, configs
+
+    tornado = [build(v) for v in tornado_variants(cfg)]
+    maps = {pair: [build(v) for v in map_variants(cfg, pair)] for pair in map_pairs(cfg)
+            if len(cfg.experiment.assumptions) >= 2}
+    return Plan(tornado, maps)
 
 
 def _show(variant: Variant) -> str:
@@ -120,46 +179,59 @@ def row(design: str, assumption: str, level: str, x: float, y: float,
             "n": headline.n}
 
 
-def run_robustness(prepared: list[tuple[Variant, dict[str, EcosimConfig]]],
-                   default_kpis: pd.DataFrame, progress: bool | None = None) -> pd.DataFrame:
-    """Run every prepared variant; the robustness table (the default assumptions' row first).
+def run_robustness(plan: Plan, default_kpis: pd.DataFrame,
+                   progress: bool | None = None) -> pd.DataFrame:
+    """Run the tornado, then the map; the robustness table (the default assumptions' row first).
 
     The default row is the headline of the experiment's own run over the replications the
     variants play (``experiment.robustness.replications``, which may be fewer than the run's):
     replication r is the same draw in every variant, so each swing compares like with like.
-    The simulation-noise interval of the answer itself uses every replication of the run.
+    The map crosses the pair the experiment names or, when it names none, the two assumptions
+    whose tornado swings are largest.
 
     Args:
-        prepared: from ``prepare``.
+        plan: from ``prepare``.
         default_kpis: the KPIs of the experiment's own run (``RunResult.kpis``).
         progress: a bar over the variants (None: when stderr is a terminal).
     """
     from ecosim.experiment import run_experiment
 
-    first = next(iter(prepared[0][1].values())) if prepared else None
-    if first is not None:
-        default_kpis = default_kpis[default_kpis["replication"] < first.replications]
-        default = compute_headline(default_kpis, first.experiment)
-    else:
-        default = Headline(np.nan, np.nan, np.nan, 0)
-    rows = [row("default", "-", "-", np.nan, np.nan, default)]
-    bar = tqdm(prepared, desc="robustness", unit="variant", disable=progress is False)
+    first = next(iter(plan.tornado[0][1].values())) if plan.tornado else None
+    if first is None:
+        return pd.DataFrame([row("default", "-", "-", np.nan, np.nan,
+                                 Headline(np.nan, np.nan, np.nan, 0))], columns=list(COLUMNS))
+    default_kpis = default_kpis[default_kpis["replication"] < first.replications]
+    rows = [row("default", "-", "-", np.nan, np.nan,
+                compute_headline(default_kpis, first.experiment))]
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = tqdm(total=plan.count, desc="robustness", unit="variant", disable=not show)
     runs = logging.getLogger("ecosim.experiment")
     level = runs.level
-    if progress is not False:
+    if show:
         runs.setLevel(logging.WARNING)  # the bar over variants replaces each run's step log
-    try:
-        for i, (variant, configs) in enumerate(bar):
+
+    def play(prepared: list[Prepared]) -> None:
+        for variant, configs in prepared:
             bar.set_postfix_str(f"{variant.assumption} {variant.level}")
-            if progress is False:
-                log.info("robustness: variant %d/%d, %s %s", i + 1, len(prepared),
+            if not show:
+                log.info("robustness: variant %d/%d, %s %s", len(rows), plan.count,
                          variant.assumption, variant.level)
             result = run_experiment(configs, progress=False)
             exp = next(iter(configs.values())).experiment
             rows.append(row(variant.design, variant.assumption, variant.level, variant.x,
                             variant.y, compute_headline(result.kpis, exp)))
+            bar.update()
+
+    try:
+        play(plan.tornado)
+        if plan.maps:
+            pair = next(iter(plan.maps)) if len(plan.maps) == 1 else tuple(
+                sorted(dominant(pd.DataFrame(rows), 2),
+                       key=list(first.experiment.assumptions).index))
+            play(plan.maps[pair])
     finally:
         runs.setLevel(level)
+        bar.close()
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 

@@ -53,9 +53,9 @@ def run_dir(tmp_path_factory) -> Path:
         raw = compose("config", overrides=OVERRIDES)
     configs = arm_configs(raw)
     cfg = next(iter(configs.values()))
-    variants = prepare(raw, cfg)
+    plan = prepare(raw, cfg)
     result = run_experiment(configs, progress=False)
-    result.robustness = run_robustness(variants, result.kpis, progress=False)
+    result.robustness = run_robustness(plan, result.kpis, progress=False)
     out = tmp_path_factory.mktemp("umbrella")
     write_run_dir(result, out)
     return out

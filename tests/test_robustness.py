@@ -33,7 +33,7 @@ from ecosim.metrics.headline import (
     verdict,
 )
 from ecosim.metrics.summary import experiment_summary, shapley_split
-from ecosim.robustness import plan, prepare, run_robustness
+from ecosim.robustness import Plan, grid_values, plan, prepare, run_robustness
 
 TINY = ["customers.n=1000", "time.horizon=6", "replications=2", "output.figures=false",
         "experiment.robustness.replications=2",
@@ -203,9 +203,10 @@ def test_runner_on_common_random_numbers() -> None:
         "+experiment.assumptions.clinic_margin={label: clinic margin, "
         "keys: [firms.clinic.offerings.health.margin_rate], low: 0.5, high: 1.5, scale: true}"])
     cfg = load_config(raw)
-    prepared = [p for p in prepare(raw, cfg) if p[0].assumption in ("clinic_margin",
-                                                                    "brand_affinity")]
-    configs = arm_configs(raw, only=list(prepared[0][1]))
+    whole = prepare(raw, cfg)
+    prepared = Plan([p for p in whole.tornado
+                     if p[0].assumption in ("clinic_margin", "brand_affinity")], {})
+    configs = arm_configs(raw, only=list(prepared.tornado[0][1]))
     kpis = run_experiment(configs, progress=False).kpis
     default = compute_headline(kpis, cfg.experiment)
     table = run_robustness(prepared, kpis, progress=False)
@@ -227,7 +228,8 @@ def ecosim(*args: str, cwd) -> subprocess.CompletedProcess:
 
 COMMAND = ["experiment=umbrella_vs_convenience", "robustness=true", "customers.n=600",
            "time.horizon=4", "replications=2", "threads=1", "output.figures=false",
-           "experiment.robustness.map=[]", "experiment.robustness.replications=2"]
+           "experiment.robustness.map=[]", "experiment.robustness.grid=2",
+           "experiment.robustness.replications=2"]
 
 
 def test_robustness_true_writes_the_table_and_the_report_says_both_intervals(tmp_path) -> None:
@@ -236,11 +238,12 @@ def test_robustness_true_writes_the_table_and_the_report_says_both_intervals(tmp
     assert done.returncode == 0, done.stderr
     count = len(load_config(compose_experiment("umbrella_vs_convenience",
                                                TINY)).experiment.assumptions)
-    assert f"robustness: {2 * count} variants" in done.stdout
+    assert f"robustness: {2 * count + 4} variants of the assumptions (tornado and map)" \
+        in done.stdout
     table = pd.read_csv(out / "robustness.csv")
     assert list(table.columns) == ["design", "assumption", "level", "x", "y", "value", "low",
                                    "high", "n"]
-    assert len(table) == 1 + 2 * count and (table["n"] == 2).all()
+    assert len(table) == 1 + 2 * count + 4 and (table["n"] == 2).all()
     report = (out / "report.md").read_text()
     answer = report.index("## The verdict and how far it holds")
     assert report.index("Simulation noise:") > answer
@@ -256,3 +259,34 @@ def test_a_bad_range_stops_the_command_before_it_simulates(tmp_path) -> None:
     assert done.returncode == 2 and len(lines) == 1, done.stderr
     assert "experiment.assumptions.context_reach at high" in lines[0]
     assert not out.exists() or not list(out.glob("*.parquet"))
+
+
+def test_the_map_runs_through_the_default() -> None:
+    """Grid 3 is low, default, high: the map's middle cell is the default run."""
+    cfg = load_config(compose_experiment("cac_squeeze", [
+        "experiment.robustness.grid=3", "experiment.robustness.map=[]"]))
+    awareness = grid_values(cfg, "initial_awareness")  # absolute: 0.15 .. 0.6, default 0.3
+    assert list(awareness) == pytest.approx([0.15, 0.3, 0.6])
+    assert list(grid_values(cfg, "reach_cost")) == pytest.approx([0.5, 1.0, 2.0])
+    five = load_config(compose_experiment("cac_squeeze", ["experiment.robustness.grid=5"]))
+    assert list(grid_values(five, "reach_cost")) == pytest.approx([0.5, 0.75, 1.0, 1.5, 2.0])
+
+
+def test_without_a_named_pair_the_map_crosses_the_largest_swings() -> None:
+    """Every pair is validated up front; the run maps the tornado's two largest swings."""
+    raw = compose_experiment("umbrella_vs_convenience", [
+        *TINY, "experiment.robustness.map=[]", "customers.n=600", "time.horizon=4",
+        "+experiment.assumptions.clinic_margin={label: clinic margin, "
+        "keys: [firms.clinic.offerings.health.margin_rate], low: 0.5, high: 1.5, scale: true}"])
+    cfg = load_config(raw)
+    whole = prepare(raw, cfg)
+    count = len(cfg.experiment.assumptions)
+    assert len(whole.maps) == count * (count - 1) // 2
+    assert whole.count == 2 * count + 2 ** 2
+    kpis = run_experiment(arm_configs(raw, only=list(whole.tornado[0][1])), progress=False).kpis
+    table = run_robustness(whole, kpis, progress=False)
+    tornado = table[table["design"] == "tornado"]
+    swing = tornado.groupby("assumption")["value"].agg(lambda v: v.max() - v.min())
+    mapped = set(table.loc[table["design"] == "map", "assumption"].iloc[0].split("|"))
+    assert mapped == set(swing.nlargest(2).index)
+    assert "clinic_margin" not in mapped  # it cannot move the headline

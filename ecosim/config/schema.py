@@ -543,10 +543,11 @@ class AssumptionConfig:
 class RobustnessConfig:
     """How ``robustness=true`` explores ``experiment.assumptions``.
 
-    A tornado moves one assumption at a time to its low and its high value; ``map`` names two
-    assumptions whose ``grid`` × ``grid`` values are crossed to map the headline (the claim's
-    threshold drawn as a contour). ``replications``: per variant, the run's first ones (default
-    and at most: the experiment's).
+    A tornado moves one assumption at a time to its low and its high value; then two
+    assumptions are crossed on ``grid`` × ``grid`` values from low through their default to high
+    to map the headline (the claim's threshold drawn as a contour): the two ``map`` names or,
+    when it is empty, the two whose tornado swings are largest. ``replications``: per variant,
+    the run's first ones (default and at most: the experiment's).
     """
 
     map: list[str] = field(default_factory=list)
