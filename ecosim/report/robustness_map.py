@@ -25,7 +25,6 @@ from ecosim.report.tornado import (
     CLAIM_COLOUR,
     assumption_label,
     assumption_value,
-    claim_text,
     default_row,
     default_value,
     has_claim,
@@ -33,11 +32,28 @@ from ecosim.report.tornado import (
     holds,
     shown,
     span,
-    threshold_number,
 )
+from ecosim.report.tornado import claim_text as _signed_claim_text
+from ecosim.report.tornado import threshold_number as _signed_threshold
 from ecosim.report.verdict import headline_number
 
 LEGEND_WIDTH = 0.24  # share of the slide kept on the right for the legend
+
+
+def _no_zero_sign(text: str) -> str:
+    """A number without the "±" a difference of exactly 0 is written with ("±0 EUR" -> "0 EUR")."""
+    return text.replace("±", "", 1) if text.startswith("±") else text
+
+
+def threshold_number(data: ReportData) -> str:
+    """The claim's threshold as a number ("2%", "0 EUR": a threshold of 0 has no sign)."""
+    return _no_zero_sign(_signed_threshold(data))
+
+
+def claim_text(data: ReportData) -> str:
+    """The claim in words: its ``text``, else "0 EUR or more" (a zero threshold unsigned)."""
+    test = data.experiment.claim_test
+    return test.text or _no_zero_sign(_signed_claim_text(data))
 
 
 class MapGrid:
@@ -196,7 +212,7 @@ def _note(data: ReportData, grid: MapGrid) -> str:
     noise = grid.noise[np.isfinite(grid.noise)]
     if noise.size:
         parts.append(f"Simulation noise: each cell's 95% interval over {grid.n} replications "
-                     f"is up to ±{headline_number(data, float(noise.max())).lstrip('+')}.")
+                     f"is up to ±{headline_number(data, float(noise.max())).lstrip('+±')}.")
     base = default_row(data)
     if base is not None and math.isfinite(base["low"]) and math.isfinite(base["high"]):
         parts.append(f"Default: {headline_number(data, float(base['value']))} (simulation "
