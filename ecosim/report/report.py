@@ -43,8 +43,10 @@ LEFT_OUT = (
     "Customers choose a provider for each need separately (a logit among the firms they know "
     "and the outside option); needs are linked only through bundles, ecosystems, brands, habit "
     "and switching costs.",
-    "Parameters are illustrative, not calibrated to a real market: read the direction and the "
-    "relative size of effects, not their levels.",
+    "The default market is calibrated to published aggregates (monthly churn by industry, "
+    "cross-sell conversion, products per customer, CAC payback; docs/calibration.md), not "
+    "fitted to any one firm's data: read the direction and the relative size of effects, not "
+    "their levels as a forecast for a particular firm.",
 )
 
 
@@ -209,6 +211,23 @@ def _figures(figures: list[FigureSpec]) -> list[str]:
     return lines
 
 
+def _scale_caveat(data: ReportData) -> str:
+    """What the sample's money and customer counts stand for (``output.market_customers``)."""
+    n, unit = data.config.customers.n, data.step_unit
+    reach = (f"Marketing budgets in the config are totals per {unit} for the {n:,} simulated "
+             f"customers, and advertising reaches each customer with probability 1 − exp(−budget "
+             f"/ (customers × reach cost)): the same budgets at another size make another market.")
+    if data.money_scale == 1:
+        return (f"{reach} No market size is set (`output.market_customers`), so money and "
+                f"customer counts are those of a {n:,}-customer market: CAC, profit and LTV/CAC "
+                f"in currency do not carry over to a market of another size.")
+    return (f"{reach} The sample stands for a market of {data.market_customers:,} customers "
+            f"(`output.market_customers`): the headline, its robustness figures and the deck's "
+            f"tables state money and customer counts for that market (×{data.money_scale:g}); "
+            f"the tables of report.md and the other figures show them as simulated. "
+            f"Per-customer KPIs (ARPU, CAC, LTV), rates and ratios are the same at both scales.")
+
+
 def caveats(data: ReportData) -> list[str]:
     """The caveats of a run: its sample, its horizon, what the model leaves out, its warnings."""
     r, n, unit, horizon = data.replications, data.config.customers.n, data.step_unit, data.horizon
@@ -222,10 +241,7 @@ def caveats(data: ReportData) -> list[str]:
     items = [
         *data.experiment.caveats,
         sample,
-        f"**{n:,} simulated customers.** Marketing budgets are totals per {unit}, while "
-        f"advertising reaches each customer with probability 1 − exp(−budget / (customers × "
-        f"reach cost)): the same config at another size is another market, so CAC, profit and "
-        f"LTV/CAC in currency do not carry over to other sizes.",
+        f"**{n:,} simulated customers.** " + _scale_caveat(data),
         f"**Horizon of {horizon} {unit}s.** KPIs are read at {unit} {horizon}; LTV is predicted "
         f"from the last {min(LTV_WINDOW, horizon)} {unit}s assuming margin and retention stay as "
         f"they were" + (", and a horizon this short still includes the start-up transient"
