@@ -147,7 +147,7 @@ def test_one_picture_per_figure_below_its_title(deck, data: ReportData, run_dir:
         assert slide.notes_slide.notes_text_frame.text == spec.caption
 
 
-def test_kpi_table_is_at_market_scale(deck, data: ReportData):
+def test_kpi_table_is_at_market_scale(deck, data: ReportData, run_dir: Path):
     slide, shape = named(deck, "KPIs")
     table = table_frame(shape)
     assert data.money_scale == 50  # 100,000 market customers over 2,000 simulated
@@ -156,8 +156,12 @@ def test_kpi_table_is_at_market_scale(deck, data: ReportData):
                & (s["kpi"] == "cum_profit")]["mean"].iloc[0]
     column = next(c for c in table.columns if c.startswith("profit over the run"))
     assert "EUR" in column
-    assert table.at[0, column] == format_value("cum_profit", sample * data.money_scale)
-    assert table.at[0, column] != format_value("cum_profit", sample)
+    # the report's tables are at market scale already: 50 × what the sample simulated
+    assert data.market_scaled
+    assert table.at[0, column] == format_value("cum_profit", sample)
+    raw = pd.read_parquet(run_dir / "firm_metrics.parquet")
+    simulated = raw[(raw["arm"] == data.baseline) & (raw["firm"] == "bank")]
+    assert simulated.groupby("replication")["profit"].sum().mean() * 50 == pytest.approx(sample)
     # a per-customer KPI stays as simulated
     arpu = s[(s["arm"] == data.baseline) & (s["firm"] == "bank") & (s["kpi"] == "arpu")]
     assert table.iat[0, 1] == format_value("arpu", arpu["mean"].iloc[0])
@@ -178,8 +182,8 @@ def test_shapley_split_and_unit_view_are_in_the_deck(deck, data: ReportData):
              & (u["step"] == data.horizon)]
     row = list(data.arms).index("both")
     customers, revenue = table.at[row, "delivery"].split("\n")
-    assert customers == f"{human(both['customers'].mean() * 50)} customers"
-    assert revenue == f"{human(both['revenue'].mean() * 50)} EUR"
+    assert customers == f"{human(both['customers'].mean())} customers"  # at market scale
+    assert revenue == f"{human(both['revenue'].mean())} EUR"
 
 
 def test_assumptions_slide_lists_every_assumption_with_its_source(deck, data: ReportData):

@@ -8,7 +8,8 @@ does not import the simulation) or from a finished run directory.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from ecosim.metrics.headline import (
     compute_headline,
     verdict,
 )
-from ecosim.metrics.summary import experiment_summary, run_kpis
+from ecosim.metrics.summary import experiment_summary, run_kpis, shapley_split
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,13 @@ class ReportData:
         shapley: the Shapley split of each KPI's uplift (empty without ``experiment.factors``).
         metadata: the run's ``metadata.json`` (replications, customers, warnings, ...).
         robustness: the headline over the assumptions' variants (``robustness.csv``; empty
-            unless the run had ``robustness=true``).
+            unless the run had ``robustness=true``), anchored on the run's own headline: each
+            variant's value is the headline plus its paired swing (variant minus the default
+            over the same replications), and the default row is the run's headline with its
+            interval over every replication.
+        market_scaled: whether money and customer counts are at market scale: a sample
+            (``output.market_customers`` set) is reported for the market it stands for, its
+            totals multiplied by ``money_scale`` (per-customer KPIs, rates and ratios unchanged).
     """
 
     config: EcosimConfig
@@ -51,6 +58,7 @@ class ReportData:
     shapley: pd.DataFrame = field(default_factory=pd.DataFrame)
     metadata: dict[str, Any] = field(default_factory=dict)
     robustness: pd.DataFrame = field(default_factory=pd.DataFrame)
+    market_scaled: bool = False  # money and counts already multiplied by ``money_scale``
 
     @property
     def experiment(self) -> ExperimentConfig:
@@ -130,8 +138,14 @@ class ReportData:
         return kpi_info(kpi).kind in ("money", "count") and kpi not in ("arpu", "cac", "ltv")
 
     def at_market(self, kpi: str, value: float) -> float:
-        """A KPI's value at market scale (``money_scale`` × a total; others unchanged)."""
-        return value * self.money_scale if self.scales_with_market(kpi) else value
+        """A KPI's value at market scale (``money_scale`` × a total; others unchanged).
+
+        Values taken from a ReportData whose tables are already at market scale
+        (``market_scaled``) are returned as they are.
+        """
+        if self.market_scaled or not self.scales_with_market(kpi):
+            return value
+        return value * self.money_scale
 
     @property
     def market_customers(self) -> int:
@@ -170,12 +184,12 @@ class ReportData:
     def from_result(cls, result: Any) -> ReportData:
         """Gather a ``RunResult`` (or any object with its attributes)."""
         shapley = result.shapley() if callable(getattr(result, "shapley", None)) else None
-        return cls(config=result.config, firm_metrics=result.firm_metrics,
-                   unit_metrics=result.unit_metrics, cohort_retention=result.cohort_retention,
-                   kpis=result.kpis, summary=result.summary,
-                   shapley=shapley if shapley is not None else pd.DataFrame(),
-                   metadata=dict(getattr(result, "metadata", {}) or {}),
-                   robustness=_frame(getattr(result, "robustness", None)))
+        return cls.gather(result.config, {"firm_metrics": result.firm_metrics,
+                                           "unit_metrics": result.unit_metrics,
+                                           "cohort_retention": result.cohort_retention},
+                          summary=result.summary, shapley=shapley,
+                          metadata=dict(getattr(result, "metadata", {}) or {}),
+                          robustness=getattr(result, "robustness", None))
 
     @classmethod
     def from_run_dir(cls, run_dir: str | Path) -> ReportData:
@@ -184,18 +198,91 @@ class ReportData:
         config = load_config(yaml.safe_load((run / "config.yaml").read_text()))
         tables = {name: pd.read_parquet(run / f"{name}.parquet")
                   for name in ("firm_metrics", "unit_metrics", "cohort_retention")}
-        kpis = run_kpis(tables["firm_metrics"], config.time.discount_rate)
         summary_path, shapley_path = run / "summary.csv", run / "shapley.csv"
-        summary = (pd.read_csv(summary_path) if summary_path.is_file()
-                   else experiment_summary(kpis))
-        shapley = pd.read_csv(shapley_path) if shapley_path.is_file() else pd.DataFrame()
+        summary = pd.read_csv(summary_path) if summary_path.is_file() else None
+        shapley = pd.read_csv(shapley_path) if shapley_path.is_file() else None
         metadata_path = run / "metadata.json"
         metadata = json.loads(metadata_path.read_text()) if metadata_path.is_file() else {}
         robustness_path = run / "robustness.csv"
         robustness = (pd.read_csv(robustness_path, dtype={"level": str})
-                      if robustness_path.is_file() else pd.DataFrame())
-        return cls(config=config, kpis=kpis, summary=summary, shapley=shapley,
-                   metadata=metadata, robustness=robustness, **tables)
+                      if robustness_path.is_file() else None)
+        return cls.gather(config, tables, summary=summary, shapley=shapley, metadata=metadata,
+                          robustness=robustness)
+
+    @classmethod
+    def gather(cls, config: EcosimConfig, tables: dict[str, pd.DataFrame],
+               summary: pd.DataFrame | None = None, shapley: pd.DataFrame | None = None,
+               metadata: dict[str, Any] | None = None,
+               robustness: pd.DataFrame | None = None) -> ReportData:
+        """A ReportData from a run's tables: at market scale, robustness anchored.
+
+        ``summary`` and ``shapley`` are used as given for a run that is its market; for a
+        sample they are recomputed from the tables at market scale.
+        """
+        market = config.output.market_customers
+        scale = market / config.customers.n if market else 1.0
+        if scale != 1.0:
+            tables = {name: _scaled(frame, scale) for name, frame in tables.items()}
+            summary = shapley = None
+        kpis = run_kpis(tables["firm_metrics"], config.time.discount_rate)
+        if summary is None:
+            summary = experiment_summary(kpis)
+        if shapley is None:
+            shapley = _shapley(config, kpis)
+        data = cls(config=config, kpis=kpis, summary=summary, shapley=shapley,
+                   metadata=dict(metadata or {}), market_scaled=scale != 1.0, **tables)
+        if robustness is None or robustness.empty:
+            return data
+        return replace(data, robustness=_anchored(data, robustness, scale))
+
+
+#: Columns that are totals over customers: a sample's are multiplied up to its market.
+MARKET_TOTALS = ("customers", "new_customers", "churned_customers", "marketing_spend",
+                 "contact_cost", "revenue", "gross_margin", "losses", "partner_fees", "capex",
+                 "opex", "cost_to_serve", "profit", "contacts", "conversions", "referral_joins",
+                 "partner_fees_paid", "acquired", "alive")
+
+
+def _scaled(frame: pd.DataFrame, scale: float) -> pd.DataFrame:
+    """A table with its totals (``MARKET_TOTALS``) multiplied by ``scale``."""
+    frame = frame.copy()
+    for column in MARKET_TOTALS:
+        if column in frame.columns:
+            frame[column] = frame[column] * scale
+    return frame
+
+
+def _shapley(config: EcosimConfig, kpis: pd.DataFrame) -> pd.DataFrame:
+    """The Shapley split of each reported KPI (as ``RunResult.shapley``)."""
+    exp = config.experiment
+    if not exp.factors or not set(exp.factors) <= set(kpis["arm"]):
+        return pd.DataFrame()
+    firms = [exp.focus_firm] if exp.focus_firm else list(config.firms)
+    return pd.concat([shapley_split(kpis, exp.factors, firm, kpi)
+                      for firm in firms for kpi in exp.kpis], ignore_index=True)
+
+
+def _anchored(data: ReportData, table: pd.DataFrame, scale: float) -> pd.DataFrame:
+    """The robustness table at market scale, each variant shifted onto the run's headline.
+
+    The variants replay the run's first replications, so a variant minus the default row is a
+    paired swing; adding it to the run's headline (over every replication) anchors the
+    variants on the number the answer states.
+    """
+    table = table.copy()
+    head = data.experiment.headline
+    if head.kind == "effect" and data.scales_with_market(head.kpi):
+        table[["value", "low", "high"]] *= scale
+    headline = data.headline
+    default = table["design"] == "default"
+    if headline is None or not default.any():
+        return table
+    shift = headline.value - float(table.loc[default, "value"].iloc[0])
+    if math.isfinite(shift):
+        table[["value", "low", "high"]] += shift
+    table.loc[default, ["value", "low", "high", "n"]] = [headline.value, headline.low,
+                                                        headline.high, headline.n]
+    return table
 
 
 def _frame(table: pd.DataFrame | None) -> pd.DataFrame:

@@ -59,6 +59,7 @@ from ecosim.report.slides import (
     picture_slide,
     table_slide,
 )
+from ecosim.report.style import untitled
 from ecosim.report.tables import firms_table, kpi_heading
 from ecosim.report.verdict import (
     assumptions_sentence,
@@ -146,14 +147,10 @@ def _first_slide(prs: Any, data: ReportData) -> None:
 
 def _figure_slides(prs: Any, data: ReportData, specs: list[FigureSpec], folder: Path) -> None:
     """One slide per figure, its finding as the action title."""
-    note = ""
-    if data.money_scale != 1:
-        note = (f"Chart values are for the {data.config.customers.n:,} simulated customers; "
-                f"multiply money and customer counts by {data.money_scale:g} for the market of "
-                f"{data.market_customers:,} (the tables do).")
+    note = scale_note(data) if data.money_scale != 1 else ""
     for spec in specs:
         picture_slide(prs, currency(data, spec.title), folder / f"{spec.name}.png",
-                      note=note if not spec.name.startswith("robustness") else "",
+                      note=note,
                       notes=spec.caption)
 
 
@@ -296,8 +293,28 @@ def summary_frame(data: ReportData) -> tuple[str, str, pd.DataFrame]:
     return title, note, frame
 
 
+def draw_deck_figures(figures: list[FigureSpec], out_dir: str | Path) -> Path:
+    """The deck's copies of the figures, drawn without their titles, in ``out_dir/figures/deck``.
+
+    A slide states a figure's finding in its title placeholder; the copy in ``figures/`` (for
+    report.md and the docs) keeps its own title. Copies already there are kept.
+
+    Returns:
+        The folder of the copies.
+    """
+    folder = Path(out_dir) / "figures" / "deck"
+    folder.mkdir(parents=True, exist_ok=True)
+    with untitled():
+        for spec in figures:
+            if not (folder / f"{spec.name}.png").is_file():
+                spec.draw(folder / spec.name)
+    return folder
+
+
 def write_deck(result_like: Any, out_dir: str | Path) -> Path:
-    """Write ``out_dir/deck.pptx``, drawing any missing figure into ``out_dir/figures`` first.
+    """Write ``out_dir/deck.pptx``, drawing its figures (untitled) into ``out_dir/figures/deck``.
+
+    Any figure missing from ``out_dir/figures`` (report.md links them) is drawn there too.
 
     Args:
         result_like: a ``RunResult`` (or an object with its attributes), a ``ReportData``, or
@@ -309,13 +326,12 @@ def write_deck(result_like: Any, out_dir: str | Path) -> Path:
     """
     data = as_report_data(result_like)
     out = Path(out_dir)
-    folder = out / "figures"
     figures = plan_figures(data)
-    missing = [spec for spec in figures if not (folder / f"{spec.name}.png").is_file()]
+    missing = [spec for spec in figures if not (out / "figures" / f"{spec.name}.png").is_file()]
     if missing:
         draw_figures(missing, out)
     path = out / "deck.pptx"
-    build_deck(data, figures, folder).save(str(path))
+    build_deck(data, figures, draw_deck_figures(figures, out)).save(str(path))
     return path
 
 

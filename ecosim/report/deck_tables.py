@@ -13,8 +13,9 @@ import math
 import pandas as pd
 
 from ecosim.report.data import ReportData
-from ecosim.report.findings import arm_effects, best_effect, possessive
-from ecosim.report.labels import format_value, human, kpi_info
+from ecosim.report.findings import best_effect, possessive
+from ecosim.report.kpi_bars import Group, compared, group_effects
+from ecosim.report.labels import format_value, human, kpi_info, name_in, names_of
 from ecosim.report.tables import kpi_heading, shapley_table, wide_kpi_table
 from ecosim.report.verdict import headline_number
 
@@ -28,8 +29,8 @@ def _capital(text: str) -> str:
 
 
 def arm_label(data: ReportData, arm: str) -> str:
-    """An arm (or factor) in plain words (``experiment.labels``; its name if it has none)."""
-    return data.experiment.labels.get(arm, arm)
+    """An arm (or factor) in plain words (``experiment.labels``; else underscores as spaces)."""
+    return name_in(data, arm)
 
 
 def currency(data: ReportData, text: str) -> str:
@@ -48,7 +49,7 @@ def scale_note(data: ReportData) -> str:
 
 def _scaled(data: ReportData, table: pd.DataFrame) -> pd.DataFrame:
     """A copy of a table with a ``kpi`` column whose totals are at market scale."""
-    if table.empty or data.money_scale == 1:
+    if table.empty or data.money_scale == 1 or data.market_scaled:
         return table
     out = table.copy()
     rows = out["kpi"].map(data.scales_with_market).astype(bool)
@@ -63,48 +64,79 @@ def market_summary(data: ReportData) -> pd.DataFrame:
     return _scaled(data, data.summary)
 
 
+def market_groups(data: ReportData) -> list[Group]:
+    """The groups of arms the experiment compares, each with its summary at market scale.
+
+    ``experiment.compare`` (else every arm against the baseline): each summary holds the focus
+    firm's paired differences to the group's first arm, replication by replication.
+    """
+    return [(group, _scaled(data, summary))
+            for group, summary in compared(data, data.focus_firm)]
+
+
 def kpi_frame(data: ReportData) -> pd.DataFrame:
-    """Rows arms (in words), columns the experiment's KPIs with units: mean, difference, CI."""
+    """Rows arms (in words), columns the experiment's KPIs with units: mean, difference, CI.
+
+    Each arm's difference is to its reference in ``experiment.compare`` (named in a "compared
+    with" column when there are several groups), never across groups.
+    """
     kpis = data.focus_kpis or ["arpu"]
-    frame = wide_kpi_table(market_summary(data), data.focus_firm, kpis, data.arms)
-    frame["arm"] = [arm_label(data, arm) for arm in frame["arm"]]
+    frame = wide_kpi_table(market_summary(data), data.focus_firm, kpis, data.arms,
+                           market_groups(data), names_of(data))
     headings = [currency(data, kpi_heading(kpi, data.step_unit)) for kpi in kpis]
-    return frame.set_axis(["arm", *headings], axis=1)
+    keys = [c for c in frame.columns if c in ("arm", "compared with")]
+    return frame.set_axis([*keys, *headings], axis=1)
 
 
 def kpi_title(data: ReportData) -> str:
-    """The finding of the KPI table: the arm that moves the first KPI most, from what to what."""
+    """The finding of the KPI table: the arm that moves the first KPI most, from what to what.
+
+    Each arm is measured against its own reference (``experiment.compare``), never across
+    groups.
+    """
     kpi = (data.focus_kpis or ["arpu"])[0]
-    firm, summary = data.focus_firm, market_summary(data)
-    best = best_effect(arm_effects(summary, firm, kpi, data.arms))
-    info, base = kpi_info(kpi), arm_label(data, data.baseline)
+    firm = data.focus_firm
+    pairs = group_effects(market_groups(data), firm, kpi)
+    best = best_effect([effect for effect, _ in pairs])
+    info = kpi_info(kpi)
     if best is None:
-        return f"{possessive(firm)} KPIs by arm at {data.step_unit} {data.horizon}"
+        return _capital(f"{possessive(firm)} KPIs by arm at {data.step_unit} {data.horizon}")
+    reference = next(ref for effect, ref in pairs if effect is best)
     verb = "lifts" if best.diff > 0 else "cuts" if best.diff < 0 else "leaves"
     text = (f"{arm_label(data, best.arm)} {verb} {possessive(firm)} {info.short} to "
             f"{format_value(kpi, best.mean)} from {format_value(kpi, best.baseline_mean)} "
-            f"({base})")
+            f"({arm_label(data, reference)})")
     if best.has_interval and not best.excludes_zero:
         text += ", within simulation noise"
-    return text
+    return _capital(text)
+
+
+def _against(data: ReportData) -> str:
+    """What the arms are compared with: "No entrant", or each group's reference and its arms."""
+    groups = compared(data, data.focus_firm)
+    if len(groups) == 1:
+        return arm_label(data, groups[0][0][0])
+    return "the arm in its row's \"compared with\" column (" + "; ".join(
+        f"{arm_label(data, group[0])} for {', '.join(arm_label(data, a) for a in group[1:])}"
+        for group, _ in groups) + ")"
 
 
 def kpi_note(data: ReportData) -> str:
     """The footnote of the KPI table."""
-    return (f"{_capital(data.focus_firm)} at {data.step_unit} {data.horizon}. Each cell: the "
-            f"mean over {data.replications} replications; for the other arms, the paired "
-            f"difference to {arm_label(data, data.baseline)} and its 95% CI in brackets (the "
-            f"arms share random numbers). n/a: not defined. " + scale_note(data))
+    return (f"{_capital(name_in(data, data.focus_firm))} at {data.step_unit} {data.horizon}. "
+            f"Each cell: the mean over {data.replications} replications; for an arm compared "
+            f"with another, the paired difference to {_against(data)} and its 95% CI in "
+            f"brackets (the arms share random numbers). n/a: not defined. " + scale_note(data))
 
 
 def shapley_frame(data: ReportData) -> pd.DataFrame:
-    """The Shapley split of each KPI's uplift, totals at market scale, units named."""
-    frame = shapley_table(_scaled(data, data.shapley), data.step_unit)
+    """The Shapley split of each KPI's uplift, totals at market scale, units and factors named."""
+    frame = shapley_table(_scaled(data, data.shapley), data.step_unit, names_of(data))
     return frame.map(lambda v: currency(data, str(v)))
 
 
 def shapley_title(data: ReportData) -> str:
-    """The finding of the Shapley table: the factor that moves the most KPIs most."""
+    """The finding of the Shapley table: the factor (in words) that moves the most KPIs most."""
     shapley = data.shapley[data.shapley["firm"] == data.focus_firm]
     leads = (shapley.assign(size=shapley["mean"].abs()).sort_values("size", ascending=False)
              .groupby("kpi", sort=False)["factor"].first())
@@ -112,8 +144,8 @@ def shapley_title(data: ReportData) -> str:
         return f"No Shapley split of {possessive(data.focus_firm)} KPIs was computed"
     counts = leads.value_counts()
     factor, count = counts.index[0], int(counts.iloc[0])
-    return (f"{factor} contributes most to the change in {count} of {len(leads)} of "
-            f"{possessive(data.focus_firm)} KPIs (Shapley split)")
+    return (f"{name_in(data, factor, capital=True)} contributes most to the change in {count} "
+            f"of {len(leads)} of {possessive(data.focus_firm)} KPIs (Shapley split)")
 
 
 def shapley_note(data: ReportData) -> str:
@@ -142,6 +174,12 @@ def unit_means(data: ReportData) -> pd.DataFrame:
     return means[means.index.get_level_values("need").isin(needs)]
 
 
+def _compared_pairs(data: ReportData) -> list[tuple[str, str]]:
+    """(arm, its reference) for every comparison the experiment makes (``experiment.compare``)."""
+    return [(arm, group[0]) for group, _ in compared(data, data.focus_firm)
+            for arm in group[1:]]
+
+
 def unit_frame(data: ReportData) -> pd.DataFrame:
     """Rows arms (in words), columns the needs the focus firm serves: customers and revenue."""
     means = unit_means(data)
@@ -161,23 +199,30 @@ def unit_frame(data: ReportData) -> pd.DataFrame:
 
 
 def unit_title(data: ReportData) -> str:
-    """The finding of the unit view: the unit whose customers move most across the arms."""
+    """The finding of the unit view: the unit whose customers move most between two arms.
+
+    An arm against its reference (``experiment.compare``; else against the baseline).
+    """
     means = unit_means(data)
-    firm, base = data.focus_firm, data.baseline
+    firm = data.focus_firm
+    needs = list(dict.fromkeys(means.index.get_level_values("need")))
     best, move = None, 0.0
-    for (arm, need), row in means.iterrows():
-        if arm == base or (base, need) not in means.index:
-            continue
-        before = means.loc[(base, need), "customers"]
-        change = abs(row["customers"] - before) / max(before, 1.0)
-        if change > move:
-            best, move = (arm, need), change
+    for arm, base in _compared_pairs(data):
+        for need in needs:
+            if (arm, need) not in means.index or (base, need) not in means.index:
+                continue
+            before = means.loc[(base, need), "customers"]
+            change = abs(means.loc[(arm, need), "customers"] - before) / max(before, 1.0)
+            if change > move:
+                best, move = (arm, base, need), change
     if best is None:
-        return f"{possessive(firm)} units serve the same customers in every arm"
-    arm, need = best
-    return (f"{possessive(firm)} {need} unit: {human(means.loc[best, 'customers'])} customers "
-            f"under {arm_label(data, arm)}, against {human(means.loc[(base, need), 'customers'])} "
-            f"under {arm_label(data, base)} ({data.step_unit} {data.horizon})")
+        return _capital(f"{possessive(firm)} units serve the same customers in every arm")
+    arm, base, need = best
+    return _capital(
+        f"{possessive(firm)} {need} unit: {human(means.loc[(arm, need), 'customers'])} "
+        f"customers under {arm_label(data, arm)}, against "
+        f"{human(means.loc[(base, need), 'customers'])} under {arm_label(data, base)} "
+        f"({data.step_unit} {data.horizon})")
 
 
 def unit_note(data: ReportData) -> str:
