@@ -132,8 +132,9 @@ def test_report_states_question_arms_table_and_answer(experiment_dir: Path) -> N
     assert QUESTION in text and CLAIM in text
     assert "## The answer in two sentences" in text
     for arm in ("neither", "umbrella", "convenience", "both"):
-        assert f"| **{arm}** |" in text  # the arms table
-        assert f" | {arm} | " in text  # a row of the KPI table
+        # the arms table: the name in words, then the config name that re-runs the arm
+        assert f"| **{arm.capitalize()}** | `{arm}` |" in text
+        assert f" | {arm.capitalize()} | " in text  # a row of the KPI table
     assert "`firms.bank.ecosystem.context_reach` = 0.3" in text
     assert "| KPI | arm | mean | 95% CI | vs neither | 95% CI of the difference |" in text
     assert "## Shapley split of the uplift" in text and "share of the uplift" in text

@@ -7,7 +7,7 @@ slide and the report never disagree.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -127,40 +127,55 @@ def effect_headline(effect: Effect, baseline: str,
 
 
 def uplift_answer(summary: pd.DataFrame, firm: str, kpi: str, arms: list[str],
-                  step_unit: str, labels: Mapping[str, str] | None = None) -> list[str]:
+                  step_unit: str, labels: Mapping[str, str] | None = None,
+                  groups: Sequence[tuple[Sequence[str], pd.DataFrame]] | None = None
+                  ) -> list[str]:
     """Two sentences: which arm wins on the KPI and by how much, and whether the CI excludes 0.
 
-    ``labels``: the arms' plain-language names.
+    Args:
+        summary, arms: the run's summary and arms (every arm against the first), used when
+            ``groups`` is not given.
+        firm, kpi, step_unit: the firm, the KPI, "month".
+        labels: the arms' plain-language names.
+        groups: the groups the experiment compares (``experiment.compare``), each with its
+            summary of paired differences to its first arm (``kpi_bars.compared``): each arm is
+            measured against its own group's reference, never across groups.
     """
-    effects = arm_effects(summary, firm, kpi, arms)
+    groups = list(groups or [(arms, summary)])
+    # as kpi_bars.group_effects (which this module cannot import: kpi_bars imports it)
+    pairs = [(effect, group[0]) for group, table in groups
+             for effect in arm_effects(table, firm, kpi, list(group))]
+    effects = [effect for effect, _ in pairs]
     best = best_effect(effects)
     info, units = kpi_info(kpi), unit(kpi, step_unit)
-    base = kpi_mean(summary, arms[0], firm, kpi)
-    first_arm = display_name(arms[0], labels)
+    several = len(groups) > 1
+    first_arm = display_name(groups[0][0][0], labels)
     if best is None:
         return [f"No arm produced a value of {possessive(firm)} {info.label} to compare.", ""]
-    moved = (f"{format_value(kpi, best.mean)} against {format_value(kpi, base)} under "
-             f"{first_arm} ({units})")
+    reference = display_name(next(ref for effect, ref in pairs if effect is best), labels)
+    moved = (f"{format_value(kpi, best.mean)} against {format_value(kpi, best.baseline_mean)} "
+             f"under {reference} ({units})")
     best_arm = display_name(best.arm, labels)
     if best.better is False:
-        first = (f"No arm beats {first_arm} on {possessive(firm)} {info.label}; the closest, "
+        beaten = "its reference" if several else first_arm
+        first = (f"No arm beats {beaten} on {possessive(firm)} {info.label}; the closest, "
                  f"{best_arm}, reaches {moved}.")
     else:
         verb = "raises" if best.diff > 0 else "lowers"
         first = (f"{best_arm} {verb} {possessive(firm)} {info.label} the most: {moved}, a paired "
                  f"difference of {format_difference(kpi, best.diff)} {describe_interval(best)}.")
     clear = sum(e.excludes_zero for e in effects)
+    counted = (f"{clear} of {len(effects)} arms differ from their group's reference"
+               if several else f"{clear} of {len(effects)} arms differ from {first_arm}")
     if not best.has_interval:
         second = ("With a single replication there is no confidence interval, so the gap may be "
                   "noise: run more replications before acting on it.")
     elif best.excludes_zero:
         second = (f"The 95% interval of that difference excludes zero, so the gap is not "
-                  f"replication noise; {clear} of {len(effects)} arms differ from {first_arm} "
-                  f"with intervals that exclude zero.")
+                  f"replication noise; {counted} with intervals that exclude zero.")
     else:
         second = (f"The 95% interval of that difference includes zero, so {best.n} replications "
-                  f"cannot tell the gap from noise; {clear} of {len(effects)} arms differ from "
-                  f"{first_arm} with intervals that exclude zero.")
+                  f"cannot tell the gap from noise; {counted} with intervals that exclude zero.")
     return [first, second]
 
 
@@ -260,15 +275,21 @@ def firms_answer(summary: pd.DataFrame, firms: list[str], kpi: str, arm: str, ho
 
 
 def answer(data: ReportData) -> list[str]:
-    """The answer in two sentences, for an experiment with factors, one with arms, or a scenario."""
+    """The answer in two sentences, for an experiment with factors, one with arms, or a scenario.
+
+    An experiment with arms compares each with its reference in ``experiment.compare`` (every
+    arm with the baseline when it names no groups).
+    """
     kpi = data.focus_kpis[0] if data.focus_kpis else "arpu"
     firm = data.focus_firm
     if data.experiment.factors and not data.shapley.empty:
         sentences = shapley_answer(data.shapley, data.summary, data.experiment.factors, firm,
                                    kpi, data.step_unit, names_of(data))
     elif data.is_experiment:
+        from ecosim.report.kpi_bars import compared  # kpi_bars imports this module
+
         sentences = uplift_answer(data.summary, firm, kpi, data.arms, data.step_unit,
-                                  names_of(data))
+                                  names_of(data), compared(data, firm))
     else:
         sentences = firms_answer(data.summary, data.firms, kpi, data.baseline, data.horizon,
                                  data.step_unit)

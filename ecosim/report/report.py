@@ -15,7 +15,8 @@ from ecosim.metrics.summary import LTV_WINDOW
 from ecosim.report.data import ReportData, as_report_data
 from ecosim.report.figures import FigureSpec, plan_figures
 from ecosim.report.findings import answer, factor_arms
-from ecosim.report.labels import kpi_info
+from ecosim.report.kpi_bars import compared
+from ecosim.report.labels import display_name, kpi_info, names_of
 from ecosim.report.tables import (
     arms_table,
     definitions_table,
@@ -131,14 +132,16 @@ def _investment(data: ReportData) -> list[str]:
              f"is claimed."]
     if data.is_experiment:
         firm = data.focus_firm
-        lines[-1] += (f" Against **{data.baseline}**, replication by replication: the largest "
+        base = display_name(data.baseline, names_of(data))
+        lines[-1] += (f" Against **{base}**, replication by replication: the largest "
                       f"justified investment is the NPV of the arm's profit before capex minus "
                       f"the baseline's NPV, the most a one-off outlay at {unit} 0 could cost "
                       f"for the arm to do as well as the baseline; payback and break-even vs "
                       f"baseline use the profit gained over the baseline. The payback of the "
                       f"firm's own profit credits all of its profit, not only what the "
                       f"investment adds. Firm: **{firm}**.")
-        table = investment_table(data.summary, firm, data.arms, unit, horizon, r)
+        table = investment_table(data.summary, firm, data.arms, unit, horizon, r,
+                                 names_of(data))
     else:
         frames = []
         for firm in data.firms:
@@ -182,22 +185,32 @@ def _results(data: ReportData) -> list[str]:
         shown = list(dict.fromkeys(["customers", *kpis]))
         return ["## Results by firm", "", reading, "",
                 markdown_table(firms_table(data.summary, data.firms, shown, data.baseline)), ""]
+    names, groups = names_of(data), compared(data, data.focus_firm)
+    if len(groups) > 1:
+        against = ("\"vs its reference\" is the paired difference to the arm in its row's "
+                   "\"reference\" column, the first arm of its group in `experiment.compare` "
+                   "(arms are compared only within a group)")
+    else:
+        against = (f"\"vs {display_name(data.baseline, names)}\" is the paired difference to "
+                   f"the baseline")
     lines = [f"## Results for {data.focus_firm}", "",
-             reading + f" \"vs {data.baseline}\" is the paired difference to the baseline; when "
-             f"its CI excludes 0 the difference is not replication noise.", "",
-             markdown_table(kpi_table(data.summary, data.focus_firm, kpis, data.arms, unit)), "",
+             reading + f" {against}; when its CI excludes 0 the difference is not replication "
+             f"noise.", "",
+             markdown_table(kpi_table(data.summary, data.focus_firm, kpis, data.arms, unit,
+                                      groups, names)), "",
              f"### {_capital(kpi_info(kpis[0]).label)} of every firm", "",
              "Who gains and who loses when the arms change (means over replications):", "",
-             markdown_table(firm_by_arm_table(data.summary, data.firms, kpis[0], data.arms)), ""]
+             markdown_table(firm_by_arm_table(data.summary, data.firms, kpis[0], data.arms,
+                                              names)), ""]
     if not data.shapley.empty:
-        empty, full = factor_arms(data.experiment.factors)
+        empty, full = (display_name(arm, names) for arm in factor_arms(data.experiment.factors))
         lines += ["## Shapley split of the uplift", "",
                   f"The uplift from **{empty}** (no factor on) to **{full}** (every factor on) is "
                   f"split between the factors by their Shapley values: a factor's contribution "
                   f"averaged over the orders in which the factors can be switched on, so the "
                   f"contributions add up to the whole uplift. Computed replication by replication "
                   f"and summarised with 95% CIs.", "",
-                  markdown_table(shapley_table(data.shapley, unit)), ""]
+                  markdown_table(shapley_table(data.shapley, unit, names)), ""]
     return lines
 
 

@@ -1,19 +1,23 @@
 """The tables of a report, as DataFrames of formatted strings, and their markdown.
 
 The same tables feed ``report.md`` and the deck: the arms and what each changes, a KPI table
-(means with 95% CIs and paired differences to the baseline), a firm comparison, and the Shapley
-split.
+(means with 95% CIs and paired differences to each arm's reference: the baseline, or the first
+arm of its group in ``experiment.compare``), a firm comparison, and the Shapley split. Arms and
+factors are named in words (``experiment.labels``); the arms table keeps each arm's config name
+for re-running it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 from ecosim.config import ExperimentConfig
 from ecosim.report.labels import (
+    display_name,
     format_difference,
     format_interval,
     format_value,
@@ -47,41 +51,90 @@ def _override(value: Any) -> str:
 
 
 def arms_table(experiment: ExperimentConfig) -> pd.DataFrame:
-    """One row per arm: what it changes relative to the scenario, and the factors it turns on."""
+    """One row per arm: its name in words, its config name, what it sets, its factors.
+
+    The config name (``experiment.arms``) is what re-runs an arm; what it sets is relative to
+    the scenario.
+    """
+    labels = experiment.labels
     rows = []
     for arm, overrides in experiment.arms.items():
         changes = "\n".join(f"`{key}` = {_override(value)}" for key, value in overrides.items())
-        row = {"arm": f"**{arm}**", "what it sets": changes or "nothing (the scenario as is)"}
+        row = {"arm": f"**{display_name(arm, labels, capital=True)}**",
+               "config name": f"`{arm}`",
+               "what it sets": changes or "nothing (the scenario as is)"}
         if experiment.factors:
-            row["factors on"] = ", ".join(experiment.factors.get(arm, [])) or "none"
+            row["factors on"] = ", ".join(display_name(f, labels)
+                                          for f in experiment.factors.get(arm, [])) or "none"
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def kpi_table(summary: pd.DataFrame, firm: str, kpis: list[str], arms: list[str],
-              step_unit: str) -> pd.DataFrame:
-    """Rows (KPI, arm): mean, 95% CI, paired difference to the first arm and its 95% CI."""
-    rows = []
-    base = arms[0]
-    for kpi in kpis:
-        table = summary[(summary["firm"] == firm) & (summary["kpi"] == kpi)].set_index("arm")
-        for i, arm in enumerate(arms):
-            if arm not in table.index:
+#: Groups of arms compared, each with its summary: paired differences to the group's first arm.
+Groups = Sequence[tuple[Sequence[str], pd.DataFrame]]
+
+
+def compared_rows(groups: Groups) -> list[tuple[str, str | None, pd.DataFrame]]:
+    """The rows of a table of compared arms: (arm, its reference, the summary holding both).
+
+    A group's reference has ``None`` as its reference; a reference already shown in an earlier
+    group (as another arm's comparison) is not repeated.
+    """
+    rows: list[tuple[str, str | None, pd.DataFrame]] = []
+    shown: set[str] = set()
+    for group, summary in groups:
+        for i, arm in enumerate(group):
+            if i == 0 and arm in shown:
                 continue
-            r = table.loc[arm]
-            is_base = arm == base
+            rows.append((arm, None if i == 0 else group[0], summary))
+            shown.add(arm)
+    return rows
+
+
+def kpi_table(summary: pd.DataFrame, firm: str, kpis: list[str], arms: list[str],
+              step_unit: str, groups: Groups | None = None,
+              labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Rows (KPI, arm): mean, 95% CI, paired difference to the arm's reference and its 95% CI.
+
+    Args:
+        summary, arms: the run's summary and arms (every arm against the first), used when
+            ``groups`` is not given.
+        firm, kpis, step_unit: the firm, the KPIs (row blocks), "month".
+        groups: the groups compared (``experiment.compare``), each with its summary; with more
+            than one, a "reference" column names each arm's reference.
+        labels: the arms' names in words (``experiment.labels``).
+    """
+    groups = list(groups or [(arms, summary)])
+    several = len(groups) > 1
+    base = display_name(groups[0][0][0], labels)
+    against = "vs its reference" if several else f"vs {base}"
+    rows = []
+    for kpi in kpis:
+        first = True
+        for arm, reference, table in compared_rows(groups):
+            found = table[(table["firm"] == firm) & (table["kpi"] == kpi) & (table["arm"] == arm)]
+            if found.empty:
+                continue
+            r = found.iloc[0]
+            is_base = reference is None
             excludes = (math.isfinite(r["diff_ci_low"]) and math.isfinite(r["diff_ci_high"])
                         and (r["diff_ci_low"] > 0 or r["diff_ci_high"] < 0))
-            rows.append({
-                "KPI": kpi_heading(kpi, step_unit) if i == 0 else "",
-                "arm": arm,
+            row = {"KPI": kpi_heading(kpi, step_unit) if first else "",
+                   "arm": display_name(arm, labels, capital=True)}
+            if several:
+                row["reference"] = ("(reference)" if is_base
+                                    else display_name(reference, labels, capital=True))
+            row.update({
                 "mean": format_value(kpi, r["mean"]),
                 "95% CI": format_interval(kpi, r["ci_low"], r["ci_high"]),
-                f"vs {base}": "baseline" if is_base else format_difference(kpi, r["diff_mean"]),
+                against: ("reference" if several else "baseline") if is_base
+                else format_difference(kpi, r["diff_mean"]),
                 "95% CI of the difference": "" if is_base else format_interval(
                     kpi, r["diff_ci_low"], r["diff_ci_high"], difference=True),
                 "CI excludes 0": "" if is_base else "yes" if excludes else "no",
             })
+            rows.append(row)
+            first = False
     return pd.DataFrame(rows)
 
 
@@ -92,21 +145,31 @@ def _summary_row(summary: pd.DataFrame, arm: str, firm: str, kpi: str) -> pd.Ser
 
 
 def wide_kpi_table(summary: pd.DataFrame, firm: str, kpis: list[str],
-                   arms: list[str]) -> pd.DataFrame:
-    """Rows arms, columns KPIs: mean, paired difference to the first arm, its 95% CI.
+                   arms: list[str], groups: Groups | None = None,
+                   labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Rows arms, columns KPIs: mean, paired difference to the arm's reference, its 95% CI.
 
-    One value per line, three lines a cell: compact enough for a slide.
+    One value per line, three lines a cell: compact enough for a slide. With ``groups``
+    (``experiment.compare``, each with its summary) the rows follow the groups, each arm compared
+    with its group's first arm, and with more than one group a "compared with" column names that
+    reference; without, every arm is compared with the first of ``arms`` in ``summary``.
+    ``labels``: the arms' names in words.
     """
+    groups = list(groups or [(arms, summary)])
+    several = len(groups) > 1
     rows = []
-    for arm in arms:
-        row = {"arm": arm}
+    for arm, reference, table in compared_rows(groups):
+        row = {"arm": display_name(arm, labels, capital=True)}
+        if several:
+            row["compared with"] = ("(reference)" if reference is None
+                                    else display_name(reference, labels, capital=True))
         for kpi in kpis:
-            r = _summary_row(summary, arm, firm, kpi)
+            r = _summary_row(table, arm, firm, kpi)
             if r is None:
                 row[kpi_info(kpi).short] = "n/a"
                 continue
             text = format_value(kpi, r["mean"])
-            if arm != arms[0]:
+            if reference is not None:
                 text += (f"\n{format_difference(kpi, r['diff_mean'])}"
                          f"\n{format_interval(kpi, r['diff_ci_low'], r['diff_ci_high'], True)}")
             row[kpi_info(kpi).short] = text
@@ -134,18 +197,24 @@ def firms_table(summary: pd.DataFrame, firms: list[str], kpis: list[str], arm: s
 
 
 def firm_by_arm_table(summary: pd.DataFrame, firms: list[str], kpi: str,
-                      arms: list[str]) -> pd.DataFrame:
-    """Rows firms, columns arms: the mean of one KPI (who gains and who loses across arms)."""
+                      arms: list[str], labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Rows firms, columns arms: the mean of one KPI (who gains and who loses across arms).
+
+    ``labels``: the arms' names in words (``experiment.labels``).
+    """
     table = summary[summary["kpi"] == kpi].pivot(index="firm", columns="arm", values="mean")
     table = table.reindex(index=[f for f in firms if f in table.index], columns=arms)
     out = table.apply(lambda column: column.map(lambda v: format_value(kpi, v)))
+    out.columns = [display_name(arm, labels, capital=True) for arm in out.columns]
     return out.reset_index()
 
 
-def shapley_table(shapley: pd.DataFrame, step_unit: str) -> pd.DataFrame:
+def shapley_table(shapley: pd.DataFrame, step_unit: str,
+                  labels: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Rows (firm, KPI, factor): the contribution with its 95% CI and its share of the uplift.
 
     The firm column appears only when the split covers several firms; a KPI is named once.
+    ``labels``: the factors' names in words (``experiment.labels``).
     """
     rows, previous = [], None
     several = shapley["firm"].nunique() > 1
@@ -154,7 +223,7 @@ def shapley_table(shapley: pd.DataFrame, step_unit: str) -> pd.DataFrame:
         row = {"firm": r.firm if key != previous else ""} if several else {}
         row.update({
             "KPI": kpi_heading(r.kpi, step_unit) if key != previous else "",
-            "factor": r.factor,
+            "factor": display_name(r.factor, labels),
             "contribution": format_difference(r.kpi, r.mean),
             "95% CI": format_interval(r.kpi, r.ci_low, r.ci_high, difference=True),
             "share of the uplift": (f"{100 * r.share_of_uplift:.0f}%"
@@ -202,11 +271,14 @@ def _step_cell(summary: pd.DataFrame, arm: str, firm: str, kpi: str, flag: str,
 
 
 def investment_table(summary: pd.DataFrame, firm: str, arms: list[str], step_unit: str,
-                     horizon: int, replications: int) -> pd.DataFrame:
+                     horizon: int, replications: int,
+                     labels: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Rows arms: NPV, investment costs, largest justified investment, payback and break-even.
 
     The paired columns (justified investment, payback and break-even vs the baseline) say
     "baseline" on the first arm; a step that is not reached reads "not within ... steps".
+    ``labels``: the arms' names in words (``experiment.labels``; the arms table gives their
+    config names).
     """
     rows = []
     for i, arm in enumerate(arms):
@@ -216,7 +288,7 @@ def investment_table(summary: pd.DataFrame, firm: str, arms: list[str], step_uni
         costs = [_summary_row(summary, arm, firm, f"cum_{name}")
                  for name in ("capex", "opex", "cost_to_serve")]
         spent = "/".join(human(c["mean"]) if c is not None else "n/a" for c in costs)
-        row = {"arm": arm,
+        row = {"arm": display_name(arm, labels, capital=True),
                "NPV of profit": f"{human(npv['mean'])} "
                                 f"{format_interval('npv', npv['ci_low'], npv['ci_high'])}",
                "capex / opex / cost to serve": spent}
