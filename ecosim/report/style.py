@@ -258,12 +258,32 @@ def legend_layout(entries: int, height: float = 5.0) -> tuple[float, int]:
     return 11.0, math.ceil(entries * 11.0 * 1.75 / 72 / height)
 
 
+#: While ``untitled`` is active: ``finish`` draws no title.
+_untitled = False
+
+
+@contextmanager
+def untitled() -> Iterator[None]:
+    """Within the block ``finish`` writes no title and gives its room to the panels.
+
+    For a slide whose title placeholder states the finding: the deck draws its copies of the
+    figures inside this block, so a title never appears twice on a slide.
+    """
+    global _untitled
+    previous, _untitled = _untitled, True
+    try:
+        yield
+    finally:
+        _untitled = previous
+
+
 def finish(fig: plt.Figure, title: str, note: str = "", legend_width: float = 0.0) -> None:
     """Title, a small grey note at the bottom, and a layout that keeps the figure 16:9.
 
     Args:
         fig: the figure.
-        title: the finding; capitalised and wrapped to fit the slide.
+        title: the finding; capitalised and wrapped to fit the slide (not drawn inside
+            ``untitled``).
         note: the sample, the CI, what is left out (wrapped; several lines are fine).
         legend_width: the share of the width kept free on the right for a legend placed with
             ``fig.legend(loc="center left", bbox_to_anchor=(1 - legend_width, 0.5))``. A legend
@@ -275,7 +295,8 @@ def finish(fig: plt.Figure, title: str, note: str = "", legend_width: float = 0.
     bottom = (0.1 + lines * NOTE_SIZE * 1.25 / 72) / fig.get_size_inches()[1] if lines else 0.0
     if lines:
         fig.text(0.01, 0.01, text, ha="left", va="bottom", fontsize=NOTE_SIZE, color="#595959")
-    fig.suptitle(wrap_title(title, width_in - 0.6))
+    if not _untitled:  # without a suptitle, tight_layout gives its room to the panels
+        fig.suptitle(wrap_title(title, width_in - 0.6))
     fig._ecosim_rect = (0.0, bottom, 1.0, 1.0)  # noqa: SLF001  (for relayout)
     fig._ecosim_legend_width = legend_width  # noqa: SLF001
     relayout(fig)
