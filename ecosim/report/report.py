@@ -234,15 +234,11 @@ def _scale_caveat(data: ReportData) -> str:
         return (f"{reach} No market size is set (`output.market_customers`), so money and "
                 f"customer counts are those of a {n:,}-customer market: CAC, profit and LTV/CAC "
                 f"in currency do not carry over to a market of another size.")
-    market = (f"{reach} The sample stands for a market of {data.market_customers:,} customers "
-              f"(`output.market_customers`): ")
-    same = "Per-customer KPIs (ARPU, CAC, LTV), rates and ratios are the same at both scales."
-    if getattr(data, "market_scaled", False):
-        return (f"{market}every table, figure and sentence states money and customer counts "
-                f"for that market, {data.money_scale:g} times what the sample simulated. {same}")
-    return (f"{market}the headline, its robustness figures and the deck's tables state money "
-            f"and customer counts for that market (×{data.money_scale:g}); the tables of "
-            f"report.md and the other figures show them as simulated. {same}")
+    return (f"{reach} The sample stands for a market of {data.market_customers:,} customers "
+            f"(`output.market_customers`): every table, figure and sentence states money and "
+            f"customer counts for that market, {data.money_scale:g} times what the sample "
+            f"simulated. Per-customer KPIs (ARPU, CAC, LTV), rates and ratios are the same at "
+            f"both scales.")
 
 
 def caveats(data: ReportData) -> list[str]:
