@@ -1,7 +1,9 @@
 """A board-ready deck of a run: the verdict, the evidence, the assumptions, robustness, caveats.
 
 ``ecosim-deck RUN_DIR`` writes ``RUN_DIR/deck.pptx`` from a finished run directory (drawing the
-figures, and writing ``report.md``, first if the run was made without them).
+figures, and writing ``report.md``, first if the run was made without them). The deck's figures
+are its own copies in ``RUN_DIR/figures/deck``, drawn without their titles: each slide states the
+finding once, in its title placeholder.
 
 An experiment's deck: slide 1 states the claim, the model's verdict with its two intervals
 (simulation noise, over assumptions), the so-what and the confidence; then one slide per figure
