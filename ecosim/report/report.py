@@ -16,7 +16,7 @@ from ecosim.report.data import ReportData, as_report_data
 from ecosim.report.figures import FigureSpec, plan_figures
 from ecosim.report.findings import answer, factor_arms
 from ecosim.report.kpi_bars import compared
-from ecosim.report.labels import display_name, kpi_info, names_of
+from ecosim.report.labels import display_name, kpi_info, name_in, names_of
 from ecosim.report.tables import (
     arms_table,
     definitions_table,
@@ -164,8 +164,9 @@ def _design(data: ReportData) -> list[str]:
              f"{len(data.arms)} arms, each played with {sample}. The arms share common random "
              f"numbers: replication r sees the same customers and the same chance events in every "
              f"arm, so the difference between two arms is measured within each replication and "
-             f"its confidence interval is narrow. The first arm, **{data.baseline}**, is the "
-             f"baseline; the answer is about **{data.focus_firm}**.", "",
+             f"its confidence interval is narrow. The first arm, "
+             f"**{name_in(data, data.baseline)}**, is the baseline; the answer is about "
+             f"**{data.focus_firm}**.", "",
              "Each arm changes these settings of the scenario:", "",
              markdown_table(arms_table(data.experiment)), ""]
     return lines

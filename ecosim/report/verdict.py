@@ -39,7 +39,7 @@ def headline_number(data: ReportData, value: float, signed: bool = False) -> str
             signed or head.kind == "relative_effect") else (MINUS if value < 0 else "")
         return sign + text
     value = data.at_market(head.kpi, value)
-    text = format_difference(head.kpi, value)
+    text = "0" if value == 0 else format_difference(head.kpi, value)
     kind = kpi_info(head.kpi).kind
     if kind == "money":
         return f"{text} {data.config.output.currency}"
