@@ -20,17 +20,10 @@ OUT="${OUT:-$ROOT/results/experiments}"
 FIGURES="$ROOT/docs/figures"
 mkdir -p "$OUT" "$FIGURES"
 
-# The figure that answers each question best (a file stem in RUN_DIR/figures/).
+# The figure that answers each question best (a file stem in RUN_DIR/figures/): the headline
+# figure (uplift_waterfall: its title is the verdict on the claim) unless named here.
 declare -A FIGURE=(
-  [cac_squeeze]=ltv_vs_cac
-  [growth_levers]=uplift_waterfall
-  [ecosystem_vs_marketplace]=kpi_bars
-  [umbrella_vs_convenience]=uplift_waterfall
-  [convenient_entrant]=market_share_by_need
-  [segmentation]=kpi_bars
-  [silos_vs_value_streams]=kpi_bars
   [cx_price_resistance]=passable_rise
-  [data_pooling]=uplift_waterfall
   [segment_capacity]=segment_potential
 )
 
