@@ -319,11 +319,11 @@ def test_run_kpis_report_npv_payback_and_not_within_the_horizon() -> None:
     paired = summary[summary["kpi"].isin(PAIRED_KPIS)]
     assert paired["diff_mean"].isna().all()
     table = investment_table(summary, "f", ["base", "arm", "late"], "month", 12, 1)
-    row = table.set_index("arm").loc["arm"]
+    row = table.set_index("arm").loc["Arm"]  # arms in words (capitalised)
     assert row["payback vs baseline"] == "not within 12 months"
     assert row["break-even vs baseline"] == "month 3"
     assert row["payback of the firm's own profit"] == "month 7"
-    assert table.set_index("arm").loc["base", "payback of the firm's own profit"] == \
+    assert table.set_index("arm").loc["Base", "payback of the firm's own profit"] == \
         "no investment"
 
 
