@@ -502,3 +502,14 @@ def test_setting_a_collection_to_empty_on_the_command_line_empties_it(tmp_path: 
     assert list(cfg.customers.segments) == ["all"]
     message = _rejected(_compose(tmp_path, "my_market", ["firms={}", "events=[]"]))
     assert message.startswith("firms: [] is not allowed; expected 1 to 64 entries")
+
+
+def test_a_network_too_large_for_its_indices_is_refused_before_anything_runs() -> None:
+    """Neighbour lists hold int32 customer indices: 2^31 customers would wrap around."""
+    from ecosim.config.validate import MAX_NETWORK_CUSTOMERS
+
+    tree = {"customers": {"n": MAX_NETWORK_CUSTOMERS + 1,
+                          "network": {"kind": "watts_strogatz", "degree": 4}},
+            "needs": {"a": {}}, "firms": {"f": {"offerings": {"a": {}}}}}
+    with pytest.raises(ConfigError, match=r"^customers.n: .*32-bit customer indices"):
+        load_config(tree)

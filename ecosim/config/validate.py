@@ -81,6 +81,8 @@ NONNEGATIVE_DISTS = ("basket", "rate", "switching_cost", "relative")
 #: Distribution parameters that must be > 0, or >= 0, in every family that has them.
 POSITIVE_PARAMS = ("a", "b", "shape", "scale")
 NONNEGATIVE_PARAMS = ("sd",)
+#: The most customers a social network can index (``agents.network`` stores int32 indices).
+MAX_NETWORK_CUSTOMERS = 2**31 - 1
 #: Names of segments, needs and firms (they appear in dotted keys and result tables).
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
@@ -262,6 +264,10 @@ def _check_customers(cfg: EcosimConfig) -> None:
     require(net.degree >= 0, "customers.network.degree", net.degree, "expected an integer >= 0")
     require(net.kind == "none" or net.degree < customers.n, "customers.network.degree",
             net.degree, f"expected fewer neighbours than customers.n ({customers.n})")
+    require(net.kind == "none" or customers.n <= MAX_NETWORK_CUSTOMERS, "customers.n",
+            customers.n, f"expected at most {MAX_NETWORK_CUSTOMERS:,} customers with a social "
+            f"network (its neighbour lists hold 32-bit customer indices); set "
+            f"customers.network.kind=none for a larger market")
     _check_unit(net.rewire, "customers.network.rewire")
     fatigue = customers.fatigue
     for name in ("per_contact", "openness_gain", "annoyance"):
