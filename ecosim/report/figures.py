@@ -145,6 +145,17 @@ def _arpu(data: ReportData, colours: dict[str, str]) -> FigureSpec:
                                     title))
 
 
+def _titled_arms(data: ReportData, arms: list[str]) -> list[str]:
+    """The arms a figure's title compares: the last group of ``experiment.compare``.
+
+    A title never compares across groups; without groups it compares all the figure shows.
+    """
+    if not data.is_experiment or not data.experiment.compare:
+        return arms
+    group = kpi_bars.compared(data, data.focus_firm)[-1][0]
+    return [arm for arm in group if arm in arms] or arms
+
+
 def _retention(data: ReportData, colours: dict[str, str]) -> FigureSpec:
     note, names = "", names_of(data)
     if data.is_experiment:
@@ -154,7 +165,10 @@ def _retention(data: ReportData, colours: dict[str, str]) -> FigureSpec:
     else:
         panels = [(data.baseline, f) for f in _largest_firms(data, RETENTION_FIRMS)]
     by_arm, unit = data.is_experiment, data.step_unit
-    title = retention.retention_finding(data.cohort_retention, panels, unit, by_arm, names)
+    titled = [(arm, firm) for arm, firm in panels if arm in _titled_arms(data, [a for a, _ in
+                                                                                panels])]
+    title = retention.retention_finding(data.cohort_retention, titled or panels, unit, by_arm,
+                                        names)
     return FigureSpec(
         "retention_by_cohort", title,
         f"The share of each cohort (customers acquired in one {unit}) still a customer, by age; "
@@ -168,7 +182,7 @@ def _ltv_cac(data: ReportData, colours: dict[str, str]) -> FigureSpec:
     names, arms, note = names_of(data), data.arms, ""
     if data.is_experiment:
         arms, _, note = kpi_bars.shown_arms(data, "ltv_cac", LTV_ARMS)
-    title = ltv_cac.ltv_cac_finding(points, arms, data.focus_firm, names)
+    title = ltv_cac.ltv_cac_finding(points, _titled_arms(data, arms), data.focus_firm, names)
     return FigureSpec(
         "ltv_vs_cac", title,
         "Each point is a firm (and arm): above the dashed line a customer is worth more than "
