@@ -504,9 +504,16 @@ def test_setting_a_collection_to_empty_on_the_command_line_empties_it(tmp_path: 
     assert message.startswith("firms: [] is not allowed; expected 1 to 64 entries")
 
 
-def test_a_network_too_large_for_its_indices_is_refused_before_anything_runs() -> None:
-    """Neighbour lists hold int32 customer indices: 2^31 customers would wrap around."""
+def test_a_network_too_large_for_its_indices_is_refused_before_anything_runs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neighbour lists hold int32 customer indices: 2^31 customers would wrap around.
+
+    On a machine with the memory for such a market (the limit is lifted here).
+    """
+    from ecosim.config import limits
     from ecosim.config.validate import MAX_NETWORK_CUSTOMERS
+
+    monkeypatch.setattr(limits, "machine_memory", lambda: 0)
 
     tree = {"customers": {"n": MAX_NETWORK_CUSTOMERS + 1,
                           "network": {"kind": "watts_strogatz", "degree": 4}},

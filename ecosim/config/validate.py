@@ -124,6 +124,7 @@ def load_config(raw: DictConfig | Mapping[str, Any]) -> EcosimConfig:
     _check_experiment(cfg)
     _check_calibration(cfg)
     _check_memory(cfg)
+    _check_network_size(cfg)
     return cfg
 
 
@@ -264,10 +265,6 @@ def _check_customers(cfg: EcosimConfig) -> None:
     require(net.degree >= 0, "customers.network.degree", net.degree, "expected an integer >= 0")
     require(net.kind == "none" or net.degree < customers.n, "customers.network.degree",
             net.degree, f"expected fewer neighbours than customers.n ({customers.n})")
-    require(net.kind == "none" or customers.n <= MAX_NETWORK_CUSTOMERS, "customers.n",
-            customers.n, f"expected at most {MAX_NETWORK_CUSTOMERS:,} customers with a social "
-            f"network (its neighbour lists hold 32-bit customer indices); set "
-            f"customers.network.kind=none for a larger market")
     _check_unit(net.rewire, "customers.network.rewire")
     fatigue = customers.fatigue
     for name in ("per_contact", "openness_gain", "annoyance"):
@@ -771,6 +768,18 @@ def _count_brand(seen: dict[str, None], key: str, brand: str) -> None:
     require(len(seen) <= MAX_BRANDS, key, brand,
             f"expected at most {MAX_BRANDS} distinct brands over firms, offerings and events "
             "(each is a bit of a 64-bit mask per customer)")
+
+
+def _check_network_size(cfg: EcosimConfig) -> None:
+    """A social network indexes customers with 32 bits.
+
+    Checked after the memory check, which a market that large fails first on most machines.
+    """
+    customers = cfg.customers
+    require(customers.network.kind == "none" or customers.n <= MAX_NETWORK_CUSTOMERS,
+            "customers.n", customers.n, f"expected at most {MAX_NETWORK_CUSTOMERS:,} customers "
+            f"with a social network (its neighbour lists hold 32-bit customer indices); set "
+            f"customers.network.kind=none for a larger market")
 
 
 def _check_memory(cfg: EcosimConfig) -> None:
