@@ -32,7 +32,6 @@ from __future__ import annotations
 import itertools
 import logging
 import sys
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -233,9 +232,3 @@ def run_robustness(plan: Plan, default_kpis: pd.DataFrame,
         runs.setLevel(level)
         bar.close()
     return pd.DataFrame(rows, columns=list(COLUMNS))
-
-
-def labels(cfg: EcosimConfig) -> Mapping[str, str]:
-    """Each assumption's label (its name when it has none)."""
-    return {name: a.label or name.replace("_", " ")
-            for name, a in cfg.experiment.assumptions.items()}

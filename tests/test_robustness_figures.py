@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import math
 from pathlib import Path
-from unittest import mock
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -107,17 +106,7 @@ def drawn(monkeypatch, draw) -> plt.Figure:
 
 def texts(fig: plt.Figure) -> list[Text]:
     """Every visible, non-empty text the figure draws (a tick outside the view is not drawn)."""
-    drawn: dict[int, Text] = {}
-    original = Text.draw
-
-    def draw(self: Text, renderer: object) -> None:
-        if self.get_visible() and self.get_text().strip():
-            drawn[id(self)] = self
-        original(self, renderer)
-
-    with mock.patch.object(Text, "draw", draw):
-        fig.canvas.draw()
-    return list(drawn.values())
+    return style.drawn_texts(fig)
 
 
 def overlaps(fig: plt.Figure) -> list[tuple[str, str]]:

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from itertools import combinations
-from math import factorial
 
 import numpy as np
 import pandas as pd
 
 from ecosim.config.schema import ClaimTestConfig, ExperimentConfig
-from ecosim.metrics.summary import mean_ci
+from ecosim.metrics.summary import mean_ci, shapley_parts
 
 
 @dataclass(frozen=True)
@@ -82,28 +80,6 @@ def compute_headline(kpis: pd.DataFrame, exp: ExperimentConfig) -> Headline:
     if head.kind == "relative_effect":
         return _ratio(diff, baseline)
     return _ratio(diff, np.ones_like(diff))
-
-
-def shapley_parts(table: pd.DataFrame, factors: dict[str, list[str]],
-                  factor: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per replication: the Shapley contribution of ``factor`` and the whole uplift.
-
-    ``table`` has one row per replication and one column per arm of ``factors``.
-    """
-    names = sorted({f for fs in factors.values() for f in fs})
-    arm_of = {frozenset(fs): arm for arm, fs in factors.items()}
-    others = [f for f in names if f != factor]
-    n = len(names)
-    value = np.zeros(len(table))
-    for size in range(n):
-        weight = factorial(size) * factorial(n - size - 1) / factorial(n)
-        for coalition in combinations(others, size):
-            without = frozenset(coalition)
-            value += weight * (table[arm_of[without | {factor}]].to_numpy(float)
-                               - table[arm_of[without]].to_numpy(float))
-    total = (table[arm_of[frozenset(names)]].to_numpy(float)
-             - table[arm_of[frozenset()]].to_numpy(float))
-    return value, total
 
 
 @dataclass(frozen=True)

@@ -236,22 +236,35 @@ def shapley_split(kpis: pd.DataFrame, factors: dict[str, list[str]], firm: str,
     uplift of the arm with every factor on.
     """
     names = sorted({f for fs in factors.values() for f in fs})
-    arm_of = {frozenset(fs): arm for arm, fs in factors.items()}
     table = kpis[kpis["firm"] == firm].pivot(index="replication", columns="arm", values=kpi)
-    n = len(names)
     rows = []
     for name in names:
-        others = [f for f in names if f != name]
-        value = pd.Series(0.0, index=table.index)
-        for size in range(n):
-            weight = factorial(size) * factorial(n - size - 1) / factorial(n)
-            for coalition in combinations(others, size):
-                without = frozenset(coalition)
-                value += weight * (table[arm_of[without | {name}]] - table[arm_of[without]])
-        mean, sd, low, high, count = mean_ci(value.to_numpy())
+        value, total = shapley_parts(table, factors, name)
+        mean, sd, low, high, count = mean_ci(value)
         rows.append({"factor": name, "firm": firm, "kpi": kpi, "mean": mean, "sd": sd,
                      "ci_low": low, "ci_high": high, "n": count})
-    total = table[arm_of[frozenset(names)]] - table[arm_of[frozenset()]]
     shares = pd.DataFrame(rows)
-    shares["share_of_uplift"] = shares["mean"] / float(total.mean())
+    shares["share_of_uplift"] = shares["mean"] / float(np.nanmean(total))
     return shares
+
+
+def shapley_parts(table: pd.DataFrame, factors: dict[str, list[str]],
+                  factor: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per replication: the Shapley contribution of ``factor`` and the whole uplift.
+
+    ``table`` has one row per replication and one column per arm of ``factors``.
+    """
+    names = sorted({f for fs in factors.values() for f in fs})
+    arm_of = {frozenset(fs): arm for arm, fs in factors.items()}
+    others = [f for f in names if f != factor]
+    n = len(names)
+    value = np.zeros(len(table))
+    for size in range(n):
+        weight = factorial(size) * factorial(n - size - 1) / factorial(n)
+        for coalition in combinations(others, size):
+            without = frozenset(coalition)
+            value += weight * (table[arm_of[without | {factor}]].to_numpy(float)
+                               - table[arm_of[without]].to_numpy(float))
+    total = (table[arm_of[frozenset(names)]].to_numpy(float)
+             - table[arm_of[frozenset()]].to_numpy(float))
+    return value, total
