@@ -206,7 +206,9 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None) -> R
         "ecosim_version": ecosim.__version__,
         "seed": cfg.seed,
         "replications": cfg.replications,
-        "n_customers": cfg.customers.n,
+        "n_customers": cfg.customers.n,  # simulated; transactions.parquet lists their purchases
+        "market_size": cfg.customers.market,  # customers of the market every table speaks for
+        "customer_weight": cfg.customers.weight,  # market customers per simulated customer
         "steps": cfg.time.horizon,
         "step_unit": cfg.time.step_unit,
         "arms": [arm],

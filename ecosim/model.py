@@ -1,6 +1,8 @@
 """The market: firms (Mesa agents) and a customer population (arrays), stepped in turn.
 
-docs/model.md, "Step order", states what one step does.
+docs/model.md, "Step order", states what one step does. ``customers.n`` customers are simulated
+for a market of ``customers.market_size``: the History holds that market's counts and money
+(docs/model.md, "Market size").
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ from ecosim.kernels.rng import run_key
 class History:
     """Everything recorded in a run, as arrays indexed by step 0..horizon first.
 
-    Currency per step unless stated; counts are customers. ``f`` = firm, ``k`` = need,
-    ``s`` = segment, ``c`` = cohort step (the step a customer was acquired).
+    Currency per step unless stated; counts are customers. Counts and money are the market's
+    (``customers.market_size``): each simulated customer's contribution weighs
+    ``customers.weight`` market customers, so counts need not be whole numbers. ``transactions``
+    alone is per simulated customer. ``f`` = firm, ``k`` = need, ``s`` = segment, ``c`` = cohort
+    step (the step a customer was acquired).
     """
 
     revenue: np.ndarray  # [t, f, k]
@@ -59,7 +64,8 @@ class History:
     offered: np.ndarray  # [t, f, k] 1 when the firm offers the need in the step
     cohort_alive: np.ndarray  # [t, f, c] customers of cohort c still unbroken at step t
     cohort_contribution: np.ndarray  # [t, f, c] gross margin - losses - partner fees, cohort c
-    transactions: list[np.ndarray] = field(default_factory=list)  # rows per step, see step.py
+    # rows per step, one per purchase of a simulated customer (not weighted), see step.py
+    transactions: list[np.ndarray] = field(default_factory=list)
     # [t, f, 3] investments' capex, opex and cost to serve (docs/model.md, "Investment
     # economics"); zeros when the firm has none
     investment_cost: np.ndarray | None = None
@@ -93,6 +99,8 @@ class EcosystemModel(mesa.Model):
         """Build firms, customers and their state at step 0."""
         super().__init__(seed=cfg.seed * 1_000_003 + replication)
         self.cfg = cfg
+        #: market customers each simulated customer stands for (customers.market_size / n)
+        self.weight = cfg.customers.weight
         self.need_names = list(cfg.needs)
         self.need_index = {name: k for k, name in enumerate(self.need_names)}
         self.firm_index = {name: index for index, name in enumerate(cfg.firms)}
@@ -109,6 +117,8 @@ class EcosystemModel(mesa.Model):
         self.brand_index = self._brand_index()
         self.history = History.empty(cfg.time.horizon, len(self.firm_list), len(self.need_names),
                                      len(cfg.customers.segments))
+        #: last step's simulated (unweighted) customers of each firm, for word of mouth
+        self.simulated_customers = np.zeros(len(self.firm_list))
         self.offers = self.publish_offers(step=0)
         self.population.start(
             np.array([firm.cfg.initial_awareness if firm.is_active(0) else 0.0
@@ -123,7 +133,7 @@ class EcosystemModel(mesa.Model):
         policies = self.publish_policies(self.steps)
         self.population.apply_trends(self.steps)
         self.population.spread_awareness(self.steps, self.offers, policies,
-                                         self.history.customers[self.steps - 1])
+                                         self.simulated_customers)
         ledgers = self.population.live_and_choose(self.steps, self.offers, policies,
                                                   self._price_rise(previous, self.offers))
         self._record(self.steps, ledgers)
@@ -141,7 +151,7 @@ class EcosystemModel(mesa.Model):
         offers = Offers.empty(len(self.firm_list), len(self.need_names))
         for firm in self.firm_list:
             firm.publish(offers, step, self.need_index, self.brand_index, self.loss_rate,
-                         self.cfg.customers.n)
+                         self.cfg.customers.market)
         return offers
 
     def publish_policies(self, step: int) -> Policies:
@@ -178,19 +188,23 @@ class EcosystemModel(mesa.Model):
     # -- kernels -> history -------------------------------------------------------------------
 
     def _record_initial_state(self) -> None:
-        """Step 0: the initial customers form cohort 0; nothing is bought or spent."""
-        h, pop = self.history, self.population
+        """Step 0: the initial customers form cohort 0; nothing is bought or spent.
+
+        Counts are the market's: simulated customers × ``weight``.
+        """
+        h, pop, w = self.history, self.population, self.weight
         h.offered[0] = self.offers.available
+        segments = h.segment_customers.shape[1]
         for f in range(len(self.firm_list)):
             uses = pop.provider == f
-            h.unit_customers[0, f] = uses.sum(axis=0)
+            h.unit_customers[0, f] = uses.sum(axis=0) * w
             users = uses.any(axis=1)
-            h.customers[0, f] = users.sum()
+            self.simulated_customers[f] = users.sum()
+            h.customers[0, f] = self.simulated_customers[f] * w
             h.segment_customers[0, :, f] = np.bincount(pop.segment[users],
-                                                       minlength=h.segment_customers.shape[1])
+                                                       minlength=segments) * w
             h.cohort_alive[0, f, 0] = h.customers[0, f]
-        h.segment_customers[0, :, -1] = np.bincount(pop.segment,
-                                                    minlength=h.segment_customers.shape[1])
+        h.segment_customers[0, :, -1] = np.bincount(pop.segment, minlength=segments) * w
         if self.cfg.output.transactions:
             # step 0 of the log: non-contractually, the trial purchases of the relationships
             # that exist at the start, made at t = 0 before the run (so the log's BG/NBD summary
@@ -202,8 +216,17 @@ class EcosystemModel(mesa.Model):
             h.transactions.append(rows)
 
     def _record(self, step: int, ledgers: acc.Ledgers) -> None:
+        """Record the step's totals for the market (the simulated ones × ``weight``).
+
+        Firms then pay for the market: advertising is its budget (market money), referral
+        rewards are paid per market join, contacts cost per market contact and investments
+        serve the market's customers; they observe (budget rules, targeting) market numbers.
+        """
         h = self.history
         fk, f, sf, cohort, cells, sk = ledgers.totals()
+        self.simulated_customers = f[acc.F_CUSTOMERS].copy()
+        if self.weight != 1.0:
+            fk, f, sf, cohort, cells, sk = (t * self.weight for t in (fk, f, sf, cohort, cells, sk))
         h.revenue[step] = fk[acc.FK_REVENUE]
         h.gross_margin[step] = fk[acc.FK_GROSS_MARGIN]
         h.losses[step] = fk[acc.FK_LOSSES]

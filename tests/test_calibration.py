@@ -1,8 +1,9 @@
 """The default market lands inside the bands of its stylised facts (docs/calibration.md).
 
 The bands are the targets of ``conf/calibration/default_market.yaml`` (``value ± scale``); the
-run is the default scenario at 20 000 customers (``+scale=sample_20k``) over 24 months without
-its month-24 price rise, each KPI averaged over months 13-24 as ``calibrate.targets`` does.
+run is the default market simulated with 20 000 customers (``customers.n=20000``) over 24 months
+without its month-24 price rise, each KPI averaged over months 13-24 as ``calibrate.targets``
+does.
 
 Tolerance: a band is widened only by the sampling error of that size: 3 standard errors of the
 window's mean, estimated from the month-to-month variation of the KPI (12 months).
@@ -30,9 +31,10 @@ BANDS = yaml.safe_load((CONF / "calibration" / "default_market.yaml").read_text(
 def calibrated_run():
     register_configs()
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        raw = compose("config", overrides=["+calibration=default_market", "+scale=sample_20k"])
+        raw = compose("config", overrides=["+calibration=default_market", "customers.n=20000"])
     cfg = load_config(raw)
-    assert cfg.customers.n == 20_000 and cfg.time.horizon == 24 and not cfg.events
+    assert cfg.customers.n == 20_000 and cfg.customers.market_size == 100_000
+    assert cfg.time.horizon == 24 and not cfg.events
     result = run(cfg, progress=False)
     return cfg, result.firm_metrics, result.unit_metrics
 

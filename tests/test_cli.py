@@ -81,11 +81,17 @@ def test_default_scenario_writes_the_output_contract(tmp_path: Path) -> None:
     assert not (firm["cac"] == float("inf")).any()
     tx = pd.read_parquet(out / "transactions.parquet")
     assert {"customer", "step", "time", "need", "firm", "amount", "margin"} <= set(tx.columns)
-    assert tx["amount"].sum() == pytest.approx(firm["revenue"].sum(), rel=1e-9)
     summary = pd.read_csv(out / "summary.csv")
     assert {"arm", "firm", "kpi", "mean", "sd", "ci_low", "ci_high"} <= set(summary.columns)
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["n_customers"] == 3000 and meta["steps"] == 6 and meta["seed"] == 0
+    # 3 000 simulated customers of the default 100 000-customer market: the log lists the
+    # simulated customers' purchases, the tables the market's revenue
+    assert meta["market_size"] == 100_000
+    assert meta["customer_weight"] == pytest.approx(100_000 / 3000)
+    assert tx["customer"].max() < 3000
+    assert tx["amount"].sum() * meta["customer_weight"] == pytest.approx(firm["revenue"].sum(),
+                                                                         rel=1e-9)
     assert (out / "config.yaml").is_file()
     assert (out / "figures" / "customers_and_revenue.png").stat().st_size > 10_000
     assert (out / "figures" / "customers_and_revenue.svg").is_file()

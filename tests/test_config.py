@@ -94,6 +94,7 @@ def test_default_config_loads() -> None:
     cfg = load_config(_compose(CONF_DIR, "config"))
     assert isinstance(cfg, EcosimConfig)
     assert (cfg.seed, cfg.replications, cfg.time.horizon, cfg.customers.n) == (0, 1, 60, 100_000)
+    assert cfg.customers.market_size == cfg.customers.market == 100_000  # the default market
     assert len(cfg.customers.segments) == 3
     assert len(cfg.needs) == 8 and cfg.needs["credit"].risk_priced
     assert len(cfg.firms) == 10
@@ -103,9 +104,23 @@ def test_default_config_loads() -> None:
     assert [event.step for event in cfg.events] == [24]
     for name, firm in cfg.firms.items():  # marketing reach per month in the intended range
         marketing = firm.marketing
-        reach = 1 - math.exp(-marketing.budget / (cfg.customers.n * marketing.reach_cost))
+        reach = 1 - math.exp(-marketing.budget / (cfg.customers.market * marketing.reach_cost))
         assert 0.005 <= reach <= 0.06, name
     assert load_config(config_to_dict(cfg)) == cfg
+
+
+@pytest.mark.parametrize(("n", "market_size", "market", "weight"),
+                         [(20_000, 100_000, 100_000, 5.0), (3_000, None, 3_000, 1.0),
+                          (2_000, 500, 500, 0.25)])
+def test_market_size_sets_the_weight_of_a_simulated_customer(n: int, market_size: int | None,
+                                                              market: int, weight: float) -> None:
+    """Unset, the simulated customers are the market; a market smaller than ``n`` is allowed
+    (more customers simulated than it has: finer resolution, each a fraction of one)."""
+    raw = copy.deepcopy(MY_MARKET)
+    _set(raw, "customers/n", n)
+    _set(raw, "customers/market_size", market_size)
+    customers = load_config(raw).customers
+    assert (customers.market, customers.weight) == (market, weight)
 
 
 def test_default_config_sets_output_dirs_under_results() -> None:
@@ -182,6 +197,10 @@ BAD_INPUTS = [
     ("wrong type in a list", "events/0/step", "soon", "events[0].step", "'soon'"),
     ("probability > 1", "needs/taxi/prevalence", 1.5, "needs.taxi.prevalence", "1.5"),
     ("negative count", "customers/n", -5, "customers.n", "-5"),
+    ("market of no customers", "customers/market_size", 0, "customers.market_size", "0"),
+    ("fractional market", "customers/market_size", 2.5, "customers.market_size", "2.5"),
+    ("market size in the old place", "output/market_customers", 100_000,
+     "output.market_customers", "100000"),
     ("offering for an undeclared need", "firms/bank/offerings/pets", {"price_index": 1.0},
      "firms.bank.offerings.pets", "'pets'"),
     ("event for an undeclared firm", "events/0/firm", "nobank", "events[0].firm", "'nobank'"),

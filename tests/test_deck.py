@@ -183,26 +183,27 @@ def test_deck_figures_are_drawn_without_their_title(data: ReportData, tmp_path: 
     assert tops["untitled"] > tops["titled"] + 0.03
 
 
-def test_kpi_table_is_at_market_scale(deck, data: ReportData, run_dir: Path):
+def test_kpi_table_is_the_markets(deck, data: ReportData, run_dir: Path):
     slide, shape = named(deck, "KPIs")
     table = table_frame(shape)
-    assert data.money_scale == 50  # 100,000 market customers over 2,000 simulated
+    assert data.customer_weight == 50  # 100,000 market customers over 2,000 simulated
     s = data.summary
-    sample = s[(s["arm"] == data.baseline) & (s["firm"] == "bank")
+    market = s[(s["arm"] == data.baseline) & (s["firm"] == "bank")
                & (s["kpi"] == "cum_profit")]["mean"].iloc[0]
     column = next(c for c in table.columns if c.startswith("profit over the run"))
     assert "EUR" in column
-    # the report's tables are at market scale already: 50 × what the sample simulated
-    assert data.market_scaled
-    assert table.at[0, column] == format_value("cum_profit", sample)
+    # the run records the market's money: the deck shows the tables as written
+    assert table.at[0, column] == format_value("cum_profit", market)
     raw = pd.read_parquet(run_dir / "firm_metrics.parquet")
-    simulated = raw[(raw["arm"] == data.baseline) & (raw["firm"] == "bank")]
-    assert simulated.groupby("replication")["profit"].sum().mean() * 50 == pytest.approx(sample)
+    recorded = raw[(raw["arm"] == data.baseline) & (raw["firm"] == "bank")]
+    assert recorded.groupby("replication")["profit"].sum().mean() == pytest.approx(market)
+    # counts are the market's too: whole customers, 50 per simulated one
+    assert (recorded["customers"] % 50 == 0).all() and recorded["customers"].max() > 2000
+    assert "the run simulated 2,000, each standing for 50" in texts(slide)
     # a per-customer KPI stays as simulated
     arpu = s[(s["arm"] == data.baseline) & (s["firm"] == "bank") & (s["kpi"] == "arpu")]
     assert table.iat[0, 1] == format_value("arpu", arpu["mean"].iloc[0])
     assert list(table["arm"]) == [data.experiment.labels[arm] for arm in data.arms]
-    assert "market scale: 100,000 customers, EUR; the run simulated 2,000" in texts(slide)
 
 
 def test_shapley_split_and_unit_view_are_in_the_deck(deck, data: ReportData):
@@ -268,7 +269,7 @@ def test_caveats_and_what_the_model_leaves_out(deck, data: ReportData):
     for item in LEFT_OUT:
         assert item.replace("`", "") in text
     assert "2 replications:" in text and "2,000 simulated customers." in text
-    assert "stands for a market of 100,000 customers (output.market_customers)" in text
+    assert "stand for a market of 100,000 (customers.market_size)" in text
     assert "calibrated to published aggregates" in text and "illustrative" not in text
 
 
@@ -305,7 +306,8 @@ def truncate(path: Path) -> None:
 @pytest.mark.parametrize("name, change, message", [
     ("metadata.json", Path.unlink,
      "is not a complete run (no metadata.json: the run did not finish, or is still writing)"),
-    ("metadata.json", truncate, "metadata.json: cannot be read (Unterminated string"),
+    # where half the file ends (in a string, after a number) sets json's words: not checked
+    ("metadata.json", truncate, "metadata.json: cannot be read ("),
     ("firm_metrics.parquet", truncate, "firm_metrics.parquet: cannot be read ("),
     ("cohort_retention.parquet", lambda p: p.write_bytes(b"\x00" * 64),
      "cohort_retention.parquet: cannot be read ("),
@@ -504,9 +506,8 @@ def test_kpi_table_compares_each_arm_with_its_groups_reference(entrant_deck, ent
         ("Entrant, bank matches it", "Entrant, bank does nothing")]
     column = next(c for c in table.columns if c.startswith("profit over the run"))
     for row, (arm, reference) in enumerate(PAIRS.items(), start=1):
-        diff = entrant.at_market("cum_profit", paired(entrant, arm, reference, "cum_profit"))
-        across = entrant.at_market("cum_profit",
-                                   paired(entrant, arm, "no_entrant", "cum_profit"))
+        diff = paired(entrant, arm, reference, "cum_profit")
+        across = paired(entrant, arm, "no_entrant", "cum_profit")
         mean, difference, _ = table.at[row, column].split("\n")
         assert difference == format_difference("cum_profit", diff), labels[arm]
         if reference != "no_entrant":  # never against the arm of another group
@@ -529,8 +530,7 @@ def test_titles_and_answer_compare_within_groups(entrant_deck, entrant):
     first, second = answer(entrant)
     assert first.startswith(f"{labels[best]} ")
     assert f" under {labels[reference]} (customers)" in first
-    assert format_difference(kpi, entrant.at_market(kpi, paired(entrant, best, reference, kpi))) \
-        in first
+    assert format_difference(kpi, paired(entrant, best, reference, kpi)) in first
     assert "of 2 arms differ from their group's reference" in second
     report = render_report(entrant, [])
     assert " ".join([first, second]) in report

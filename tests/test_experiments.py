@@ -85,11 +85,22 @@ def test_experiment_composes_and_runs_tiny(path: Path, restore_threads: None) ->
         assert set(shapley["kpi"]) == set(exp.kpis)
 
 
-def test_experiments_run_at_full_scale_on_request() -> None:
-    """``scale=full`` puts an experiment back on the 100 000-customer default market."""
-    sample = compose_experiment("cac_squeeze")
-    full = compose_experiment("cac_squeeze", ["scale=full"])
-    assert sample.customers.n == 20_000 and full.customers.n == 100_000
-    for firm in ("bank", "grocer", "streamer"):
-        budget = full.firms[firm].marketing.budget
-        assert budget == pytest.approx(5 * sample.firms[firm].marketing.budget), firm
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])
+def test_experiments_simulate_a_sample_of_the_default_market(path: Path) -> None:
+    """Every experiment simulates 20 000 customers of the default 100 000-customer market.
+
+    Budgets are market money, so an experiment keeps the default budgets of the firms it does not
+    change, and ``customers.n=100000`` changes the resolution only: same market, same budgets.
+    """
+    base = compose_experiment(path.stem, [])
+    full = compose_experiment(path.stem, ["customers.n=100000"])
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        default = compose("config")
+    assert base.customers.n == 20_000 and full.customers.n == 100_000
+    assert base.customers.market_size == full.customers.market_size == 100_000
+    assert default.customers.market_size == default.customers.n == 100_000
+    for firm, cfg in full.firms.items():
+        assert cfg.marketing.budget == base.firms[firm].marketing.budget, firm
+    for firm in ("grocer", "streamer", "clinic"):  # no experiment changes their advertising
+        assert base.firms[firm].marketing.budget == default.firms[firm].marketing.budget, firm

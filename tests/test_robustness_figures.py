@@ -264,32 +264,31 @@ def test_files_keep_their_paths(base_config, tmp_path):
     assert all(Path(p).stat().st_size > 0 for p in paths)
 
 
-def test_a_money_headline_is_drawn_at_market_scale(base_config, tmp_path, monkeypatch):
-    """An effect on a total (cumulative profit) is shown for the market the sample stands for."""
-    data = report_data(base_config, robustness_table(FAR, default=2.0,
-                                                     swings={"brand_affinity": (1.0, 3.0)}))
+def test_a_money_headline_is_drawn_for_the_market(base_config, tmp_path, monkeypatch):
+    """An effect on a total (cumulative profit) is drawn as recorded: the market's money."""
+    data = report_data(base_config, robustness_table(FAR, default=200.0,
+                                                     swings={"brand_affinity": (100.0, 300.0)}))
     head = data.experiment.headline
     head.kind, head.kpi, head.arm, head.baseline, head.factor = (
         "effect", "cum_profit", "both", "neither", None)
     head.label = "the bank's profit gained"
     test = data.experiment.claim_test
-    test.op, test.value, test.text = ">=", 4.0, ""
-    scale = data.money_scale
-    assert scale == pytest.approx(100)  # 100 000 market customers over a 1 000 sample
+    test.op, test.value, test.text = ">=", 400.0, ""
+    assert data.customer_weight == pytest.approx(100)  # 100 000 market customers, 1 000 simulated
     fig = drawn(monkeypatch, lambda: tornado.plot_tornado(data, tmp_path / "money"))
     ax = fig.axes[0]
     dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
-    assert dashed[0].get_xdata()[0] == pytest.approx(4.0 * scale)
+    assert dashed[0].get_xdata()[0] == pytest.approx(400.0)
     ends = sorted(p.get_x() + p.get_width() for p in ax.patches if p.get_height() == 0.6)
     assert ends == pytest.approx([100.0, 300.0])
     assert "%" not in ax.xaxis.get_major_formatter()(250.0, 0)
-    assert "EUR" in ax.get_xlabel()
+    assert "EUR" in ax.get_xlabel() and "market of 100,000 customers" in ax.get_xlabel()
     # the long default label has no room right of its line before the claim's: it stays left
     # of the claim's line and inside the axes
     renderer = fig.canvas.get_renderer()
     label = [t for t in ax.texts if t.get_text().startswith("Default: +200 EUR")][0]
     box, frame = label.get_window_extent(renderer), ax.get_window_extent(renderer)
-    claim_x = ax.transData.transform((4.0 * scale, 0))[0]
+    claim_x = ax.transData.transform((400.0, 0))[0]
     assert box.x1 < claim_x and box.x0 >= frame.x0
     finding = tornado.tornado_finding(data)
     assert "stays +100 to +300 EUR" in finding

@@ -1,7 +1,7 @@
 """The design of conf/experiment/umbrella_vs_convenience.yaml: arms separate the brand's channels.
 
 Brand (separate, shared awareness, umbrella) × convenience (off, on). A separate brand builds its
-own awareness with food_delivery's budget (docs/calibration.md 6a) at any scale; the
+own awareness with food_delivery's budget (docs/calibration.md 6a) at any resolution; the
 shared-awareness arms give the unit the bank's awareness without its familiarity and spend
 nothing on it; the umbrella carries both. No run: composing and validating the arms is enough.
 """
@@ -24,9 +24,9 @@ DESIGN = {
 }
 
 
-@pytest.mark.parametrize("scale", [[], ["scale=full"]], ids=["sample_20k", "full"])
-def test_arms_separate_acquisition_familiarity_and_convenience(scale: list[str]) -> None:
-    configs = arm_configs(compose_experiment("umbrella_vs_convenience", scale))
+@pytest.mark.parametrize("size", [[], ["customers.n=100000"]], ids=["n_20k", "n_100k"])
+def test_arms_separate_acquisition_familiarity_and_convenience(size: list[str]) -> None:
+    configs = arm_configs(compose_experiment("umbrella_vs_convenience", size))
     assert list(configs) == list(DESIGN)
     for arm, (brand, awareness, advertised, convenience) in DESIGN.items():
         cfg = configs[arm]
@@ -35,9 +35,9 @@ def test_arms_separate_acquisition_familiarity_and_convenience(scale: list[str])
         assert cfg.customers.awareness == awareness, arm
         budgets = dict(bank.marketing.brand_budgets)
         if advertised:
-            # a standalone delivery firm's spend, at the arm's own scale
+            # a standalone delivery firm's spend, market money whatever customers.n
             assert budgets == {"bank_eats": cfg.firms["food_delivery"].marketing.budget}, arm
-            assert budgets["bank_eats"] == cfg.customers.n  # 1 per market customer a month
+            assert budgets["bank_eats"] == cfg.customers.market  # 1 per market customer a month
         else:
             assert budgets == {}, arm
         assert (bank.ecosystem.entry_bonus, bank.ecosystem.context_reach) == (

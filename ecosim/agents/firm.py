@@ -135,16 +135,19 @@ class Firm(mesa.Agent):
             serve += inv.cost_to_serve * float(served)
         return capex, opex, serve
 
-    def reach_probability(self, n_customers: int, budget: float | None = None) -> float:
-        """Advertising reach per step, ``1 - exp(-budget / (N * reach_cost))`` (docs/model.md).
+    def reach_probability(self, market: int, budget: float | None = None) -> float:
+        """Advertising reach per step, ``1 - exp(-budget / (M * reach_cost))`` (docs/model.md).
 
-        ``budget`` defaults to this step's spend on the firm's own brand.
+        ``market`` (M) is the customers of the market (``customers.market_size``), and
+        ``budget`` market money, so a customer's chance depends on the budget per market
+        customer, not on how many customers are simulated. ``budget`` defaults to this step's
+        spend on the firm's own brand.
         """
         spend = self.brand_spend if budget is None else budget
-        return 1.0 - math.exp(-spend / (n_customers * self.cfg.marketing.reach_cost))
+        return 1.0 - math.exp(-spend / (market * self.cfg.marketing.reach_cost))
 
     def publish(self, offers: Offers, step: int, need_index: dict[str, int],
-                brand_index: dict[str, int], loss_rate: list[float], n_customers: int) -> None:
+                brand_index: dict[str, int], loss_rate: list[float], market: int) -> None:
         """Write this firm's row of the flat offer arrays the kernels read (nothing if inactive).
 
         A marketplace shows one option per need: the sellers' price index divided by
@@ -158,12 +161,12 @@ class Firm(mesa.Agent):
             return
         f = self.index
         offers.active[f] = True
-        offers.reach_p[f] = self.reach_probability(n_customers)
+        offers.reach_p[f] = self.reach_probability(market)
         offers.word_of_mouth[f] = self.cfg.marketing.word_of_mouth
         offers.firm_brand[f] = brand_index[self.brand]
         for brand, budget in self.cfg.marketing.brand_budgets.items():
             if budget > 0:
-                offers.brand_reach_p[f, brand_index[brand]] = self.reach_probability(n_customers,
+                offers.brand_reach_p[f, brand_index[brand]] = self.reach_probability(market,
                                                                                      budget)
         market = self.cfg.marketplace if self.cfg.model == "marketplace" else None
         invested = bool(self.investments)

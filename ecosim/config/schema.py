@@ -196,9 +196,17 @@ class RiskConfig:
 
 @dataclass
 class CustomersConfig:
-    """The population of customers (docs/design.md §2.2)."""
+    """The population of customers (docs/design.md §2.2).
+
+    ``n`` customers are simulated; they stand for a market of ``market_size`` customers (None:
+    ``n``). The run records every count and every amount of money for that market: each
+    simulated customer weighs ``weight = market_size / n`` market customers, and budgets are
+    market money (docs/model.md, "Market size"). Changing ``n`` changes the resolution (the
+    sampling noise), not the market.
+    """
 
     n: int = 10_000
+    market_size: int | None = None  # customers of the market the simulated ones stand for
     segments: dict[str, SegmentConfig] = field(default_factory=dict)
     switching_cost: DistSpec = _fixed(0.5)  # utility lost when changing provider of a need
     initial_habit: float = 0.5  # habit in [0, 1] of relationships that exist at step 0
@@ -217,6 +225,16 @@ class CustomersConfig:
     awareness: str = "brand"
     satisfaction: SatisfactionConfig = field(default_factory=SatisfactionConfig)
     risk: RiskConfig = field(default_factory=RiskConfig)
+
+    @property
+    def market(self) -> int:
+        """Customers of the market the run speaks for: ``market_size``, else ``n``."""
+        return self.n if self.market_size is None else self.market_size
+
+    @property
+    def weight(self) -> float:
+        """Market customers each simulated customer stands for (``market / n``; 1 by default)."""
+        return self.market / self.n
 
 
 @dataclass
@@ -458,9 +476,6 @@ class OutputConfig:
     transactions: bool = False
     figures: bool = True
     deck: bool = False  # also write deck.pptx (python-pptx); `ecosim-deck RUN_DIR` does it later
-    # The customers of the market a sample stands for: the deck and report show money × this / n
-    # (None: the run is the market).
-    market_customers: int | None = None
     currency: str = "EUR"  # the unit of money in reports
 
 

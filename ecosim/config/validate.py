@@ -225,6 +225,12 @@ def _check_run(cfg: EcosimConfig) -> None:
 def _check_customers(cfg: EcosimConfig) -> None:
     customers = cfg.customers
     require(customers.n >= 1, "customers.n", customers.n, "expected an integer >= 1")
+    # Any market size: the simulated customers are its resolution, so a small market may be
+    # simulated with more customers than it has (each then stands for a fraction of one)
+    require(customers.market_size is None or customers.market_size >= 1,
+            "customers.market_size", customers.market_size,
+            "expected null (the market is customers.n) or an integer >= 1 (customers of the "
+            "market the simulated ones stand for)")
     _check_dist(customers.switching_cost, "customers.switching_cost")
     _check_unit(customers.initial_habit, "customers.initial_habit")
     _check_unit(customers.habit_gain, "customers.habit_gain")
@@ -576,10 +582,6 @@ def _check_experiment(cfg: EcosimConfig) -> None:
                     f"declared arms: {list_names(exp.arms)}")
     _check_headline(cfg)
     _check_assumptions(cfg)
-    market = cfg.output.market_customers
-    require(market is None or market >= cfg.customers.n, "output.market_customers", market,
-            f"expected at least customers.n ({cfg.customers.n}): the market the sample "
-            f"stands for")
 
 
 def _factor_names(exp: Any) -> list[str]:

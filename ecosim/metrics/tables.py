@@ -26,6 +26,10 @@ Definitions (per step; currency in the config's unit):
   of the cohort, discounted to its acquisition step at ``time.discount_rate`` per step, summed
   from age 0 (the acquisition step, undiscounted) to the age, per acquired customer.
 
+Counts and money are the market's (``customers.market_size``; the simulated customers × their
+weight, ``ecosim.model.History``); counts are rounded to whole customers, ratios are taken before
+rounding. ``transactions`` alone lists the simulated customers' own purchases.
+
 A ratio is NaN where its denominator is 0 (``MAY_BE_NAN`` lists these columns); every other
 number of every table is finite, and ``check_finite`` fails a run whose tables are not.
 """
@@ -131,6 +135,11 @@ def check_finite(table: str, frame: pd.DataFrame) -> None:
         raise NonFiniteError("; ".join(problems))
 
 
+def whole(values: np.ndarray | pd.Series) -> np.ndarray:
+    """Market counts as whole customers (nearest integer; a weight need not divide evenly)."""
+    return np.rint(np.asarray(values, float)).astype(np.int64)
+
+
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """Elementwise ratio, NaN (never inf) where the denominator is 0."""
     out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
@@ -212,7 +221,7 @@ def firm_metrics(h: HistoryLike, firms: list[str], arm: str = "base",
               ["churn_rate", "churn_rate_single", "churn_rate_multi"]] = np.nan
     for name in ("customers", "new_customers", "churned_customers", "contacts", "conversions",
                  "referral_joins"):
-        frame[name] = frame[name].astype(np.int64)
+        frame[name] = whole(frame[name])
     return _tag(frame, arm, replication)
 
 
@@ -246,7 +255,7 @@ def unit_metrics(h: HistoryLike, firms: list[str], needs: list[str], arm: str = 
         frame[name] = np.asarray(values, float).ravel()
     frame.loc[frame["step"] == 0, "churn_rate"] = np.nan
     for name in ("customers", "new_customers", "churned_customers", "contacts", "conversions"):
-        frame[name] = frame[name].astype(np.int64)
+        frame[name] = whole(frame[name])
     return _tag(frame, arm, replication)
 
 
@@ -268,7 +277,7 @@ def segment_metrics(h: HistoryLike, segments: list[str], firms: list[str], arm: 
     captured = h.segment_captured.copy()
     captured[:, :, -1] = captured[:, :, :-1].sum(axis=2)
     wallet = np.repeat(h.segment_wallet[:, :, None], len(firms) + 1, axis=2)
-    frame["customers"] = h.segment_customers.ravel().astype(np.int64)
+    frame["customers"] = whole(h.segment_customers.ravel())
     frame["revenue"] = revenue.ravel()
     frame["wallet"] = wallet.ravel()
     frame["share_of_wallet"] = _ratio(captured, wallet).ravel()
@@ -314,8 +323,8 @@ def cohort_retention(h: HistoryLike, firms: list[str], discount_rate: float, arm
             contribution = h.cohort_contribution[cohort + ages, f, cohort]
             ltv = np.cumsum(contribution / (1.0 + discount_rate) ** ages) / acquired
             rows.append(pd.DataFrame({
-                "firm": firm, "cohort": cohort, "age": ages, "acquired": int(acquired),
-                "alive": alive.astype(np.int64), "alive_frac": alive / acquired,
+                "firm": firm, "cohort": cohort, "age": ages, "acquired": int(round(acquired)),
+                "alive": whole(alive), "alive_frac": alive / acquired,
                 "cum_margin_per_acquired": ltv}))
     columns = ["firm", "cohort", "age", "acquired", "alive", "alive_frac",
                "cum_margin_per_acquired"]

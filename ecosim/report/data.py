@@ -44,9 +44,9 @@ class ReportData:
             variant's value is the headline plus its paired swing (variant minus the default
             over the same replications), and the default row is the run's headline with its
             interval over every replication.
-        market_scaled: whether money and customer counts are at market scale: a sample
-            (``output.market_customers`` set) is reported for the market it stands for, its
-            totals multiplied by ``money_scale`` (per-customer KPIs, rates and ratios unchanged).
+
+    Money and customer counts in every table are the market's (``customers.market_size``): the
+    run records them so (``ecosim.model.History``), and the report shows them as they are.
     """
 
     config: EcosimConfig
@@ -58,7 +58,6 @@ class ReportData:
     shapley: pd.DataFrame = field(default_factory=pd.DataFrame)
     metadata: dict[str, Any] = field(default_factory=dict)
     robustness: pd.DataFrame = field(default_factory=pd.DataFrame)
-    market_scaled: bool = False  # money and counts already multiplied by ``money_scale``
 
     @property
     def experiment(self) -> ExperimentConfig:
@@ -121,12 +120,6 @@ class ReportData:
         base = s[(s["arm"] == self.baseline) & (s["kpi"] == "customers")]
         return str(base.sort_values("mean", ascending=False)["firm"].iloc[0])
 
-    @property
-    def money_scale(self) -> float:
-        """What a sample's money is multiplied by to speak for its market (1: no sample)."""
-        market = self.config.output.market_customers
-        return market / self.config.customers.n if market else 1.0
-
     @staticmethod
     def scales_with_market(kpi: str) -> bool:
         """Whether a KPI is a total that grows with the market (money or customers in all).
@@ -137,20 +130,15 @@ class ReportData:
 
         return kpi_info(kpi).kind in ("money", "count") and kpi not in ("arpu", "cac", "ltv")
 
-    def at_market(self, kpi: str, value: float) -> float:
-        """A KPI's value at market scale (``money_scale`` × a total; others unchanged).
-
-        Values taken from a ReportData whose tables are already at market scale
-        (``market_scaled``) are returned as they are.
-        """
-        if self.market_scaled or not self.scales_with_market(kpi):
-            return value
-        return value * self.money_scale
-
     @property
     def market_customers(self) -> int:
-        """The customers of the market the run speaks for."""
-        return self.config.output.market_customers or self.config.customers.n
+        """The customers of the market the run speaks for (``customers.market_size``)."""
+        return self.config.customers.market
+
+    @property
+    def customer_weight(self) -> float:
+        """Market customers each simulated customer stands for (1: the whole market simulated)."""
+        return self.config.customers.weight
 
     @property
     def has_headline(self) -> bool:
@@ -214,42 +202,20 @@ class ReportData:
                summary: pd.DataFrame | None = None, shapley: pd.DataFrame | None = None,
                metadata: dict[str, Any] | None = None,
                robustness: pd.DataFrame | None = None) -> ReportData:
-        """A ReportData from a run's tables: at market scale, robustness anchored.
+        """A ReportData from a run's tables (already the market's), robustness anchored.
 
-        ``summary`` and ``shapley`` are used as given for a run that is its market; for a
-        sample they are recomputed from the tables at market scale.
+        ``summary`` and ``shapley`` are recomputed from the tables when not given.
         """
-        market = config.output.market_customers
-        scale = market / config.customers.n if market else 1.0
-        if scale != 1.0:
-            tables = {name: _scaled(frame, scale) for name, frame in tables.items()}
-            summary = shapley = None
         kpis = run_kpis(tables["firm_metrics"], config.time.discount_rate)
         if summary is None:
             summary = experiment_summary(kpis)
         if shapley is None:
             shapley = _shapley(config, kpis)
         data = cls(config=config, kpis=kpis, summary=summary, shapley=shapley,
-                   metadata=dict(metadata or {}), market_scaled=scale != 1.0, **tables)
+                   metadata=dict(metadata or {}), **tables)
         if robustness is None or robustness.empty:
             return data
-        return replace(data, robustness=_anchored(data, robustness, scale))
-
-
-#: Columns that are totals over customers: a sample's are multiplied up to its market.
-MARKET_TOTALS = ("customers", "new_customers", "churned_customers", "marketing_spend",
-                 "contact_cost", "revenue", "gross_margin", "losses", "partner_fees", "capex",
-                 "opex", "cost_to_serve", "profit", "contacts", "conversions", "referral_joins",
-                 "partner_fees_paid", "acquired", "alive")
-
-
-def _scaled(frame: pd.DataFrame, scale: float) -> pd.DataFrame:
-    """A table with its totals (``MARKET_TOTALS``) multiplied by ``scale``."""
-    frame = frame.copy()
-    for column in MARKET_TOTALS:
-        if column in frame.columns:
-            frame[column] = frame[column] * scale
-    return frame
+        return replace(data, robustness=_anchored(data, robustness))
 
 
 def _shapley(config: EcosimConfig, kpis: pd.DataFrame) -> pd.DataFrame:
@@ -262,17 +228,14 @@ def _shapley(config: EcosimConfig, kpis: pd.DataFrame) -> pd.DataFrame:
                       for firm in firms for kpi in exp.kpis], ignore_index=True)
 
 
-def _anchored(data: ReportData, table: pd.DataFrame, scale: float) -> pd.DataFrame:
-    """The robustness table at market scale, each variant shifted onto the run's headline.
+def _anchored(data: ReportData, table: pd.DataFrame) -> pd.DataFrame:
+    """The robustness table, each variant shifted onto the run's headline.
 
     The variants replay the run's first replications, so a variant minus the default row is a
     paired swing; adding it to the run's headline (over every replication) anchors the
     variants on the number the answer states.
     """
     table = table.copy()
-    head = data.experiment.headline
-    if head.kind == "effect" and data.scales_with_market(head.kpi):
-        table[["value", "low", "high"]] *= scale
     headline = data.headline
     default = table["design"] == "default"
     if headline is None or not default.any():

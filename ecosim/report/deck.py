@@ -36,7 +36,6 @@ from ecosim.report.deck_tables import (
     kpi_frame,
     kpi_note,
     kpi_title,
-    market_summary,
     robustness_frame,
     scale_note,
     settings_line,
@@ -149,7 +148,7 @@ def _first_slide(prs: Any, data: ReportData) -> None:
 
 def _figure_slides(prs: Any, data: ReportData, specs: list[FigureSpec], folder: Path) -> None:
     """One slide per figure, its finding as the action title."""
-    note = scale_note(data) if data.money_scale != 1 else ""
+    note = scale_note(data) if data.customer_weight != 1 else ""
     for spec in specs:
         picture_slide(prs, currency(data, spec.title), folder / f"{spec.name}.png",
                       note=note,
@@ -277,17 +276,17 @@ def build_deck(data: ReportData, figures: list[FigureSpec], figures_dir: Path) -
 
 
 def summary_frame(data: ReportData) -> tuple[str, str, pd.DataFrame]:
-    """A run without arms: the title, the footnote and the table of its firms at market scale."""
+    """A run without arms: the title, the footnote and the table of its firms (the market's)."""
     kpis = data.focus_kpis or ["arpu"]
     shown = list(dict.fromkeys(["customers", *kpis]))[:5]
-    frame = firms_table(market_summary(data), data.firms, shown, data.baseline, with_ci=False)
+    frame = firms_table(data.summary, data.firms, shown, data.baseline, with_ci=False)
     frame = frame.set_axis(["firm", *[currency(data, kpi_heading(k, data.step_unit))
                                       for k in shown]], axis=1)
     s = data.summary
     rows = s[(s["arm"] == data.baseline) & (s["kpi"] == "customers")]
     top = rows.sort_values("mean", ascending=False).iloc[0]
     title = (f"{top['firm']} leads the market with "
-             f"{human(data.at_market('customers', top['mean']))} customers at "
+             f"{human(top['mean'])} customers at "
              f"{data.step_unit} {data.horizon}")
     r = data.replications
     note = (f"Mean over {r} replication{'s' if r > 1 else ''}; 95% CIs are in report.md. n/a: "

@@ -1,9 +1,7 @@
-"""The deck's tables, totals at market scale: KPIs, Shapley split, units, assumptions, robustness.
+"""The deck's tables: KPIs, Shapley split, units, assumptions, robustness.
 
-A sample of ``customers.n`` customers speaks for a market of ``output.market_customers``: every
-total that grows with the market (money, customers) is multiplied by ``ReportData.money_scale``
-before it is written, and each table's note says so. Per-customer KPIs, rates and ratios are
-left as simulated.
+The run's ``customers.n`` simulated customers stand for a market of ``customers.market_size``,
+and the run records money and customer counts for that market; each table's note says so.
 """
 
 from __future__ import annotations
@@ -18,10 +16,6 @@ from ecosim.report.kpi_bars import Group, compared, group_effects
 from ecosim.report.labels import format_value, human, kpi_info, name_in, names_of
 from ecosim.report.tables import kpi_heading, shapley_table, wide_kpi_table
 from ecosim.report.verdict import headline_number
-
-#: Columns of the summary and the Shapley split that hold a KPI's value (scaled together).
-VALUE_COLUMNS = ("mean", "sd", "ci_low", "ci_high", "diff_mean", "diff_sd", "diff_ci_low",
-                 "diff_ci_high")
 
 
 def _capital(text: str) -> str:
@@ -39,39 +33,21 @@ def currency(data: ReportData, text: str) -> str:
 
 
 def scale_note(data: ReportData) -> str:
-    """What the money of a table stands for: the market, its currency, the simulated sample."""
-    n, cur = data.config.customers.n, data.config.output.currency
-    if data.money_scale == 1:
-        return f"Money in {cur}, as simulated ({n:,} customers)."
-    return (f"Money and customer counts at market scale: {data.market_customers:,} customers, "
-            f"{cur}; the run simulated {n:,} (×{data.money_scale:g}).")
+    """What the money of a table stands for: the market, its currency, the simulated customers."""
+    n, cur, market = data.config.customers.n, data.config.output.currency, data.market_customers
+    if n == market:
+        return f"Money in {cur}, for a market of {n:,} customers, all simulated."
+    return (f"Money ({cur}) and customer counts for the market of {market:,} customers; the "
+            f"run simulated {n:,}, each standing for {data.customer_weight:g}.")
 
 
-def _scaled(data: ReportData, table: pd.DataFrame) -> pd.DataFrame:
-    """A copy of a table with a ``kpi`` column whose totals are at market scale."""
-    if table.empty or data.money_scale == 1 or data.market_scaled:
-        return table
-    out = table.copy()
-    rows = out["kpi"].map(data.scales_with_market).astype(bool)
-    for column in VALUE_COLUMNS:
-        if column in out:
-            out.loc[rows, column] = out.loc[rows, column] * data.money_scale
-    return out
-
-
-def market_summary(data: ReportData) -> pd.DataFrame:
-    """The run's summary (``summary.csv``) with totals at market scale."""
-    return _scaled(data, data.summary)
-
-
-def market_groups(data: ReportData) -> list[Group]:
-    """The groups of arms the experiment compares, each with its summary at market scale.
+def compared_groups(data: ReportData) -> list[Group]:
+    """The groups of arms the experiment compares, each with its summary.
 
     ``experiment.compare`` (else every arm against the baseline): each summary holds the focus
     firm's paired differences to the group's first arm, replication by replication.
     """
-    return [(group, _scaled(data, summary))
-            for group, summary in compared(data, data.focus_firm)]
+    return compared(data, data.focus_firm)
 
 
 def kpi_frame(data: ReportData) -> pd.DataFrame:
@@ -81,8 +57,8 @@ def kpi_frame(data: ReportData) -> pd.DataFrame:
     with" column when there are several groups), never across groups.
     """
     kpis = data.focus_kpis or ["arpu"]
-    frame = wide_kpi_table(market_summary(data), data.focus_firm, kpis, data.arms,
-                           market_groups(data), names_of(data))
+    frame = wide_kpi_table(data.summary, data.focus_firm, kpis, data.arms,
+                           compared_groups(data), names_of(data))
     headings = [currency(data, kpi_heading(kpi, data.step_unit)) for kpi in kpis]
     keys = [c for c in frame.columns if c in ("arm", "compared with")]
     return frame.set_axis([*keys, *headings], axis=1)
@@ -96,7 +72,7 @@ def kpi_title(data: ReportData) -> str:
     """
     kpi = (data.focus_kpis or ["arpu"])[0]
     firm = data.focus_firm
-    pairs = group_effects(market_groups(data), firm, kpi)
+    pairs = group_effects(compared_groups(data), firm, kpi)
     best = best_effect([effect for effect, _ in pairs])
     info = kpi_info(kpi)
     if best is None:
@@ -131,7 +107,7 @@ def kpi_note(data: ReportData) -> str:
 
 def shapley_frame(data: ReportData) -> pd.DataFrame:
     """The Shapley split of each KPI's uplift, totals at market scale, units and factors named."""
-    frame = shapley_table(_scaled(data, data.shapley), data.step_unit, names_of(data))
+    frame = shapley_table(data.shapley, data.step_unit, names_of(data))
     return frame.map(lambda v: currency(data, str(v)))
 
 
@@ -160,15 +136,13 @@ def shapley_note(data: ReportData) -> str:
 
 
 def unit_means(data: ReportData) -> pd.DataFrame:
-    """The focus firm's customers and revenue per (arm, need) at the horizon, at market scale.
+    """The focus firm's customers and revenue per (arm, need) at the horizon (the market's).
 
     Means over replications; only the needs the firm serves in some arm.
     """
     u = data.unit_metrics
     rows = u[(u["firm"] == data.focus_firm) & (u["step"] == data.horizon)]
     means = rows.groupby(["arm", "need"], sort=False)[["customers", "revenue"]].mean()
-    means["customers"] = means["customers"].map(lambda v: data.at_market("customers", v))
-    means["revenue"] = means["revenue"].map(lambda v: data.at_market("revenue", v))
     served = means.groupby(level="need", sort=False)["customers"].max()
     needs = [need for need in served.index if served[need] > 0]
     return means[means.index.get_level_values("need").isin(needs)]

@@ -154,10 +154,12 @@ def _investment(data: ReportData) -> list[str]:
 
 
 def _design(data: ReportData) -> list[str]:
-    n_customers = data.config.customers.n
+    n_customers, market = data.config.customers.n, data.market_customers
     unit = data.step_unit
+    simulated = (f"{n_customers:,} simulated customers (a market of {market:,})"
+                 if market != n_customers else f"{n_customers:,} customers")
     sample = (f"{data.replications} replication{'s' if data.replications > 1 else ''} of "
-              f"{n_customers:,} customers over {data.horizon} {unit}s (seed {data.config.seed})")
+              f"{simulated} over {data.horizon} {unit}s (seed {data.config.seed})")
     if not data.is_experiment:
         return ["## How it was run", "", f"One scenario: {sample}.", ""]
     lines = ["## How the experiment was run", "",
@@ -226,20 +228,21 @@ def _figures(figures: list[FigureSpec]) -> list[str]:
 
 
 def _scale_caveat(data: ReportData) -> str:
-    """What the sample's money and customer counts stand for (``output.market_customers``)."""
-    n, unit = data.config.customers.n, data.step_unit
-    reach = (f"Marketing budgets in the config are totals per {unit} for the {n:,} simulated "
-             f"customers, and advertising reaches each customer with probability 1 − exp(−budget "
-             f"/ (customers × reach cost)): the same budgets at another size make another market.")
-    if data.money_scale == 1:
-        return (f"{reach} No market size is set (`output.market_customers`), so money and "
-                f"customer counts are those of a {n:,}-customer market: CAC, profit and LTV/CAC "
-                f"in currency do not carry over to a market of another size.")
-    return (f"{reach} The sample stands for a market of {data.market_customers:,} customers "
-            f"(`output.market_customers`): every table, figure and sentence states money and "
-            f"customer counts for that market, {data.money_scale:g} times what the sample "
-            f"simulated. Per-customer KPIs (ARPU, CAC, LTV), rates and ratios are the same at "
-            f"both scales.")
+    """What the simulated customers stand for (``customers.market_size``) and what budgets mean."""
+    n, market, unit = data.config.customers.n, data.market_customers, data.step_unit
+    reach = (f"Marketing budgets are money per {unit} for the market of {market:,} customers: "
+             f"advertising reaches each customer with probability 1 − exp(−budget / (market "
+             f"customers × reach cost)), so the same budgets in a market of another size buy "
+             f"another reach.")
+    if n == market:
+        return (f"{reach} The {n:,} simulated customers are the whole market "
+                f"(`customers.market_size`): CAC, profit and LTV/CAC in currency do not carry "
+                f"over to a market of another size.")
+    return (f"{reach} The {n:,} simulated customers stand for a market of {market:,} "
+            f"(`customers.market_size`), each for {data.customer_weight:g}: every table, figure "
+            f"and sentence states money and customer counts for that market. The number "
+            f"simulated sets the sampling noise only; per-customer KPIs (ARPU, CAC, LTV), rates "
+            f"and ratios do not depend on it.")
 
 
 def caveats(data: ReportData) -> list[str]:

@@ -30,7 +30,6 @@ from ecosim.report.tornado import (
     has_claim,
     headline_label,
     holds,
-    shown,
     span,
 )
 from ecosim.report.tornado import claim_text as _signed_claim_text
@@ -113,13 +112,13 @@ def map_finding(data: ReportData) -> str:
 
 def _colours(data: ReportData, grid: MapGrid) -> tuple[str, Normalize]:
     """A colour map and norm: blue where the claim holds, red where not, paler near the line."""
-    low, high = (shown(data, v) for v in grid.range)
+    low, high = (v for v in grid.range)
     if high == low:
         low, high = low - 1, high + 1
     if not has_claim(data):
         return "Greys", Normalize(low - (high - low), high + (high - low))
     test = data.experiment.claim_test
-    threshold = shown(data, test.value)
+    threshold = test.value
     below_holds = test.op == "<="
     if threshold_inside(data, grid):
         return ("RdBu_r" if below_holds else "RdBu"), TwoSlopeNorm(threshold, low, high)
@@ -140,7 +139,7 @@ def _ink(rgba: tuple[float, ...]) -> str:
 def _draw_cells(ax: plt.Axes, data: ReportData, grid: MapGrid, default: tuple) -> None:
     cmap_name, norm = _colours(data, grid)
     cmap = plt.get_cmap(cmap_name)
-    shown_values = np.vectorize(lambda v: shown(data, v))(grid.values)
+    shown_values = np.asarray(grid.values, float)
     ax.pcolormesh(grid.xs, grid.ys, shown_values, shading="nearest", cmap=cmap, norm=norm,
                   edgecolors="white", linewidth=2)
     dx, dy = default

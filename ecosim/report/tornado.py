@@ -6,7 +6,7 @@ widest swing on top. Two intervals stay apart: the bars are the spread **over as
 shaded band around the default run's headline is its **simulation noise** (95 % over
 replications). The claim's threshold is the dashed line.
 
-The helpers here (``shown``, ``claim_text``, ``assumption_label``, ``assumption_value``, ...) are
+The helpers here (``claim_text``, ``assumption_label``, ``assumption_value``, ...) are
 shared with the map (``ecosim.report.robustness_map``).
 """
 
@@ -29,12 +29,6 @@ LOW_COLOUR, HIGH_COLOUR = "#9dc3e6", "#1f4e79"  # the assumption at its low / hi
 NOISE_COLOUR = "#bfbfbf"
 CLAIM_COLOUR = "#a50021"
 FRACTION_KINDS = ("share", "relative_effect")  # headlines that are fractions (shown as %)
-
-
-def shown(data: ReportData, value: float) -> float:
-    """A headline value as the figures show it: a fraction, or the KPI at market scale."""
-    head = data.experiment.headline
-    return value if head.kind in FRACTION_KINDS else data.at_market(head.kpi, value)
 
 
 def axis_formatter(data: ReportData) -> plt.FuncFormatter:
@@ -207,12 +201,12 @@ def _draw_bars(ax: plt.Axes, data: ReportData, table: pd.DataFrame, default: flo
         ends = [e for e in ends if math.isfinite(e[0])]
         # the longer segment first, so a shorter one on the same side stays visible
         for value, colour, _ in sorted(ends, key=lambda e: -abs(e[0] - default)):
-            ax.barh(y, shown(data, value) - shown(data, default), left=shown(data, default),
+            ax.barh(y, value - default, left=default,
                     height=0.6, color=colour)
         for value, _, x in ends:
             other = [e[0] for e in ends if e[0] != value]
             right = value >= default if not other else value >= other[0]
-            _annotate_end(ax, shown(data, value), y, assumption_value(data, r.assumption, x),
+            _annotate_end(ax, value, y, assumption_value(data, r.assumption, x),
                           right)
 
 
@@ -274,10 +268,10 @@ def plot_tornado(data: ReportData, stem: Path, title: str | None = None) -> list
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=SLIDE_SIZE)
         if math.isfinite(base["low"]) and math.isfinite(base["high"]):
-            ax.axvspan(shown(data, base["low"]), shown(data, base["high"]), color=NOISE_COLOUR,
+            ax.axvspan(base["low"], base["high"], color=NOISE_COLOUR,
                        alpha=0.45, zorder=0, linewidth=0)
         _draw_bars(ax, data, table, default)
-        claim_x = shown(data, data.experiment.claim_test.value) if has_claim(data) else None
+        claim_x = data.experiment.claim_test.value if has_claim(data) else None
         if claim_x is not None:  # the claim's line is in view even when far from the bars
             ax.axvline(claim_x, alpha=0)
         ax.margins(x=0.12)
@@ -286,12 +280,12 @@ def plot_tornado(data: ReportData, stem: Path, title: str | None = None) -> list
         # two headroom rows above the first bar carry the lines' labels, one each
         noise = (f" (grey: noise {span(data, base['low'], base['high'])})"
                  if math.isfinite(base["low"]) and math.isfinite(base["high"]) else "")
-        labels = [(_draw_reference(ax, shown(data, default), -0.75,
+        labels = [(_draw_reference(ax, default, -0.75,
                                    f"Default: {headline_number(data, default)}{noise}",
                                    "#333333", "-"), claim_x)]
         if claim_x is not None:
             labels.append((_draw_reference(ax, claim_x, -1.3, f"Claim: {claim_text(data)}",
-                                           CLAIM_COLOUR, "--"), shown(data, default)))
+                                           CLAIM_COLOUR, "--"), default))
         ax.set_yticks(range(n), [assumption_label(data, a) for a in table["assumption"]])
         ax.set_ylim(n - 0.4, -1.65)
         ax.xaxis.set_major_formatter(axis_formatter(data))

@@ -38,7 +38,6 @@ def headline_number(data: ReportData, value: float, signed: bool = False) -> str
         sign = ("+" if value > 0 else MINUS if value < 0 else "") if (
             signed or head.kind == "relative_effect") else (MINUS if value < 0 else "")
         return sign + text
-    value = data.at_market(head.kpi, value)
     text = "0" if value == 0 else format_difference(head.kpi, value)
     kind = kpi_info(head.kpi).kind
     if kind == "money":
@@ -55,7 +54,7 @@ def headline_unit(data: ReportData) -> str:
         return "change against the baseline, %"
     text = unit(head.kpi, data.step_unit).replace("currency", data.config.output.currency)
     return text + (f", market of {data.market_customers:,} customers"
-                   if data.money_scale != 1 and data.scales_with_market(head.kpi) else "")
+                   if data.customer_weight != 1 and data.scales_with_market(head.kpi) else "")
 
 
 def interval(data: ReportData, low: float, high: float) -> str:
