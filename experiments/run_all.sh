@@ -5,7 +5,7 @@
 #   experiments/run_all.sh                            # all experiments, under results/experiments/
 #   experiments/run_all.sh cac_squeeze data_pooling   # only these
 #   OUT=/tmp/runs experiments/run_all.sh              # run directories elsewhere
-#   ECOSIM_ARGS="scale=full" experiments/run_all.sh   # extra overrides for every run
+#   ECOSIM_ARGS="customers.n=100000" experiments/run_all.sh   # extra overrides for every run
 #   ECOSIM_ARGS="robustness=true" experiments/run_all.sh  # and the tornado and map of each
 #                                                        # headline (docs/figures/<name>_tornado.png, _map.png)
 #
