@@ -43,7 +43,8 @@ class Firm(mesa.Agent):
         name: the firm's key in ``firms``.
         index: its column in the offer arrays and bit in the customers' bitmasks.
         cfg: its own copy of the firm's config, changed by scheduled events.
-        marketing_spend: currency spent on acquisition marketing in the current step.
+        marketing_spend: currency spent on acquisition marketing in the current step, for the
+            whole market (``customers.market_size``).
     """
 
     def __init__(self, model: mesa.Model, name: str, index: int, cfg: FirmConfig,

@@ -11,7 +11,11 @@ from ecosim.config.schema import CrossSellConfig, MarketingConfig
 
 @dataclass
 class StepResults:
-    """What a firm saw of its own last step (currency per step, customers)."""
+    """What a firm saw of its own last step: the market's customers and money per step.
+
+    Counts and money are the market's (``customers.market_size``, as ``ecosim.model.History``
+    records them), so CAC here is market spend over market new customers.
+    """
 
     customers: float
     new_customers: float
