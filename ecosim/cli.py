@@ -114,7 +114,8 @@ def _app(raw: DictConfig) -> float | None:
         threads = set_job_threads(job_threads(hydra_cfg.launcher))
         log.info("numba threads: %d", threads)
     try:
-        result = run_experiment(configs, progress=False if sweeping else None)
+        result = run_experiment(configs, progress=False if sweeping else None,
+                                transactions_dir=out_dir)  # the log streams into the run dir
         if plan is not None:
             print(f"ecosim: robustness: {plan.count} variants of the assumptions (tornado"
                   f"{' and map' if plan.maps else ''})", flush=True)

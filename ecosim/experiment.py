@@ -26,6 +26,7 @@ import ecosim
 from ecosim.config import EcosimConfig, config_to_dict
 from ecosim.metrics import tables
 from ecosim.metrics.summary import experiment_summary, run_kpis, shapley_split
+from ecosim.metrics.transaction_log import TransactionLog, partial_path, publish
 from ecosim.model import EcosystemModel
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,13 @@ TABLES = ("firm_metrics", "unit_metrics", "segment_metrics", "segment_needs", "c
 
 @dataclass
 class RunResult:
-    """The tables of a run, concatenated over replications (and arms), plus metadata."""
+    """The tables of a run, concatenated over replications (and arms), plus metadata.
+
+    The purchase log (``output.transactions``) is either ``transactions``, the whole log in
+    memory (``run_experiment`` without ``transactions_dir``: small runs), or ``transaction_log``,
+    the Parquet file it was streamed to (under its partial name until ``write_tables``
+    publishes it as ``transactions.parquet``).
+    """
 
     config: EcosimConfig
     firm_metrics: pd.DataFrame
@@ -44,6 +51,7 @@ class RunResult:
     segment_needs: pd.DataFrame
     cohort_retention: pd.DataFrame
     transactions: pd.DataFrame | None = None
+    transaction_log: Path | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     arm_configs: dict[str, EcosimConfig] = field(default_factory=dict)
     robustness: pd.DataFrame | None = None  # the headline over assumptions (ecosim.robustness)
@@ -152,7 +160,8 @@ def config_hash(configs: dict[str, EcosimConfig]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None) -> RunResult:
+def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
+        transaction_log: TransactionLog | None = None) -> RunResult:
     """Simulate every replication of a validated config and gather the tidy tables.
 
     Args:
@@ -161,6 +170,9 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None) -> R
         progress: ``True``: a progress bar; ``False``: progress as INFO log lines (every 10 %
             of the steps, on the ``ecosim.experiment`` logger), as in the workers of a sweep;
             ``None``: a bar on a terminal, log lines otherwise.
+        transaction_log: with ``output.transactions``, the log each step's purchases are
+            written to as the run plays (the caller closes it); without one, the run keeps its
+            whole log in ``RunResult.transactions``.
 
     Returns:
         The run's tables, one block of rows per replication.
@@ -178,8 +190,10 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None) -> R
     started = time.perf_counter()
     bar = _Progress(cfg.replications * cfg.time.horizon, f"ecosim {arm}", progress)
     memory: dict[str, int] = {}
+    streamed = cfg.output.transactions and transaction_log is not None
     for replication in range(cfg.replications):
-        model = EcosystemModel(cfg, replication)
+        sink = transaction_log.sink(arm, replication) if streamed else None
+        model = EcosystemModel(cfg, replication, transaction_sink=sink)
         memory = model.population.nbytes()
         for _ in range(cfg.time.horizon):
             model.step()
@@ -193,7 +207,7 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None) -> R
             "cohort_retention": tables.cohort_retention(h, firms, cfg.time.discount_rate, arm,
                                                         replication),
         }
-        if cfg.output.transactions:
+        if cfg.output.transactions and not streamed:
             frames["transactions"] = tables.transactions(h, firms, needs, arm, replication)
         for name, frame in frames.items():
             tables.check_finite(name, frame)  # inf, or NaN where a number is required: fail
@@ -226,11 +240,12 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None) -> R
         config=cfg,
         **{name: pd.concat(parts[name], ignore_index=True) for name in TABLES},
         transactions=(pd.concat(parts["transactions"], ignore_index=True)
-                      if cfg.output.transactions else None),
+                      if cfg.output.transactions and not streamed else None),
         metadata=metadata)
 
 
-def run_experiment(configs: dict[str, EcosimConfig], progress: bool | None = None) -> RunResult:
+def run_experiment(configs: dict[str, EcosimConfig], progress: bool | None = None,
+                   transactions_dir: str | Path | None = None) -> RunResult:
     """Play every arm × replication on common random numbers and stack the tables.
 
     Args:
@@ -238,11 +253,30 @@ def run_experiment(configs: dict[str, EcosimConfig], progress: bool | None = Non
             Arms share seed and replications, so replication r sees the same customers and
             shocks in every arm.
         progress: as in ``run``.
+        transactions_dir: the run directory the purchase log of the arms with
+            ``output.transactions`` is streamed to, step by step
+            (``ecosim.metrics.transaction_log``; ``RunResult.transaction_log`` is the finished
+            file, which ``write_tables`` publishes). Without it the log is gathered whole in
+            memory (``RunResult.transactions``), which suits small runs only.
 
     Returns:
         One RunResult whose tables carry every arm; its config is the baseline's.
+
+    Raises:
+        tables.NonFiniteError: as ``run``; the partial log is removed.
     """
-    results = [run(cfg, arm=name, progress=progress) for name, cfg in configs.items()]
+    log_file = None
+    transaction_log = (TransactionLog.for_configs(transactions_dir, configs)
+                       if transactions_dir is not None else None)
+    try:
+        results = [run(cfg, arm=name, progress=progress, transaction_log=transaction_log)
+                   for name, cfg in configs.items()]
+        if transaction_log is not None:
+            log_file = transaction_log.close()
+    except BaseException:
+        if transaction_log is not None:
+            transaction_log.abort()
+        raise
     first = results[0]
     metadata = dict(first.metadata)
     metadata["arms"] = list(configs)
@@ -255,6 +289,7 @@ def run_experiment(configs: dict[str, EcosimConfig], progress: bool | None = Non
         **{name: pd.concat([getattr(r, name) for r in results], ignore_index=True)
            for name in TABLES},
         transactions=pd.concat(transactions, ignore_index=True) if transactions else None,
+        transaction_log=log_file,
         metadata=metadata,
         arm_configs=configs)
 
@@ -314,7 +349,8 @@ def start_run_dir(out_dir: str | Path, configs: dict[str, EcosimConfig]) -> Path
 
     The directory must be writable and have room for the tables (``output_bytes``). A
     ``metadata.json`` left by an earlier run is removed, so that a run killed from now on never
-    leaves old results that look complete beside its new config.
+    leaves old results that look complete beside its new config, and so is the partial
+    transaction log of a run killed before.
 
     Raises:
         OSError: the directory cannot be written, or has too little free space (``ENOSPC``).
@@ -325,6 +361,7 @@ def start_run_dir(out_dir: str | Path, configs: dict[str, EcosimConfig]) -> Path
         raise OSError(errno.ENOSPC, f"not enough free disk space: the tables need about "
                                     f"{need / 1e6:.1f} MB, {free / 1e6:.1f} MB free")
     (out / "metadata.json").unlink(missing_ok=True)
+    partial_path(out).unlink(missing_ok=True)
     return out
 
 
@@ -341,7 +378,9 @@ def write_tables(result: RunResult, out_dir: str | Path) -> Path:
     for name in TABLES:
         frame = getattr(result, name)
         atomic_write(out / f"{name}.parquet", lambda p, f=frame: f.to_parquet(p, index=False))
-    if result.transactions is not None:
+    if result.transaction_log is not None:  # streamed as the run played: renamed into place
+        result.transaction_log = publish(result.transaction_log, out)
+    elif result.transactions is not None:
         atomic_write(out / "transactions.parquet",
                       lambda p: result.transactions.to_parquet(p, index=False))
     atomic_write(out / "summary.csv", lambda p: result.summary.to_csv(p, index=False))

@@ -7,6 +7,7 @@ for a market of ``customers.market_size``: the History holds that market's count
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import mesa
@@ -64,7 +65,8 @@ class History:
     offered: np.ndarray  # [t, f, k] 1 when the firm offers the need in the step
     cohort_alive: np.ndarray  # [t, f, c] customers of cohort c still unbroken at step t
     cohort_contribution: np.ndarray  # [t, f, c] gross margin - losses - partner fees, cohort c
-    # rows per step, one per purchase of a simulated customer (not weighted), see step.py
+    # rows per step, one per purchase of a simulated customer (not weighted), see step.py;
+    # empty when the model hands them to a transaction sink instead
     transactions: list[np.ndarray] = field(default_factory=list)
     # [t, f, 3] investments' capex, opex and cost to serve (docs/model.md, "Investment
     # economics"); zeros when the firm has none
@@ -93,12 +95,18 @@ class EcosystemModel(mesa.Model):
     Args:
         cfg: a validated configuration (``ecosim.config.load_config``).
         replication: index of the replication; with ``cfg.seed`` it keys every random draw.
+        transaction_sink: with ``output.transactions``, what each step's purchase rows are
+            handed to as the step ends (``ecosim.metrics.transaction_log``), step 0's trial
+            purchases first; the model keeps none of them. Without a sink it keeps them all in
+            ``history.transactions``: the whole log in memory, for small runs.
     """
 
-    def __init__(self, cfg: EcosimConfig, replication: int = 0) -> None:
+    def __init__(self, cfg: EcosimConfig, replication: int = 0,
+                 transaction_sink: Callable[[np.ndarray], None] | None = None) -> None:
         """Build firms, customers and their state at step 0."""
         super().__init__(seed=cfg.seed * 1_000_003 + replication)
         self.cfg = cfg
+        self.transaction_sink = transaction_sink
         #: market customers each simulated customer stands for (customers.market_size / n)
         self.weight = cfg.customers.weight
         self.need_names = list(cfg.needs)
@@ -213,7 +221,7 @@ class EcosystemModel(mesa.Model):
                 else (np.zeros(0, np.int64), np.zeros(0, np.int64))
             rows = np.zeros((len(i), 6))
             rows[:, 0], rows[:, 2], rows[:, 3] = i, k, pop.provider[i, k]
-            h.transactions.append(rows)
+            self._log(rows)
 
     def _record(self, step: int, ledgers: acc.Ledgers) -> None:
         """Record the step's totals for the market (the simulated ones × ``weight``).
@@ -274,4 +282,11 @@ class EcosystemModel(mesa.Model):
         h.cohort_alive[step] = cohort[acc.C_ALIVE]
         h.cohort_contribution[step] = cohort[acc.C_CONTRIBUTION]
         if self.cfg.output.transactions:
-            h.transactions.append(self.population.transactions())
+            self._log(self.population.transactions())
+
+    def _log(self, rows: np.ndarray) -> None:
+        """One step's purchase rows: to the sink, or kept in the history without one."""
+        if self.transaction_sink is not None:
+            self.transaction_sink(rows)
+        else:
+            self.history.transactions.append(rows)

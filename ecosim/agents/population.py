@@ -396,7 +396,11 @@ class CustomerPopulation:
         return out
 
     def transactions(self) -> np.ndarray:
-        """This step's purchases as rows (customer, time, need, firm, amount, contribution)."""
+        """This step's purchases as rows (customer, time, need, firm, amount, contribution).
+
+        A new array: the step buffers it is copied from are overwritten next step, so a caller
+        may keep it (or hand it on) without holding more than its own rows.
+        """
         return np.concatenate([self.tx[b, :c] for b, c in enumerate(self.tx_count)])
 
     @property

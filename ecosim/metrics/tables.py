@@ -334,15 +334,27 @@ def cohort_retention(h: HistoryLike, firms: list[str], discount_rate: float, arm
 
 def transactions(h: HistoryLike, firms: list[str], needs: list[str], arm: str = "base",
                  replication: int = 0) -> pd.DataFrame:
-    """One row per purchase: customer, step, time (continuous, in steps), need, firm, amount.
+    """The whole purchase log a run kept in ``h.transactions``, as ``transaction_frame``.
 
-    ``time`` lies in (step - 1, step]; ``amount`` is what the customer paid (currency) and
-    ``margin`` what the firm kept net of losses. Non-contractual runs also log, at step 0 and
-    time 0, the trial purchase of every relationship that exists at the start (made before the
-    run; amount and margin 0, not simulated). Columns fit the usual BG/NBD tools
-    (customer id, time, monetary value).
+    Only a model built without a ``transaction_sink`` keeps its log (small runs); the ``ecosim``
+    command streams it to Parquet step by step (``ecosim.metrics.transaction_log``).
     """
     rows = np.concatenate(h.transactions) if h.transactions else np.zeros((0, 6))
+    return transaction_frame(rows, firms, needs, arm, replication)
+
+
+def transaction_frame(rows: np.ndarray, firms: list[str], needs: list[str], arm: str = "base",
+                      replication: int = 0) -> pd.DataFrame:
+    """One row per purchase: customer, step, time (continuous, in steps), need, firm, amount.
+
+    ``rows`` are the kernel's log rows (customer, time, need, firm, amount, margin), any number
+    of steps of one replication. ``time`` lies in (step - 1, step]; ``amount`` is what the
+    customer paid (currency) and ``margin`` what the firm kept net of losses. Non-contractual
+    runs also log, at step 0 and time 0, the trial purchase of every relationship that exists at
+    the start (made before the run; amount and margin 0, not simulated). Columns fit the usual
+    BG/NBD tools (customer id, time, monetary value); ``need`` and ``firm`` are categoricals
+    over ``needs`` and ``firms``.
+    """
     frame = pd.DataFrame({
         "customer": rows[:, 0].astype(np.int64),
         "step": np.ceil(rows[:, 1]).astype(np.int64),
