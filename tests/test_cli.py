@@ -81,6 +81,7 @@ def test_default_scenario_writes_the_output_contract(tmp_path: Path) -> None:
     assert not (firm["cac"] == float("inf")).any()
     tx = pd.read_parquet(out / "transactions.parquet")
     assert {"customer", "step", "time", "need", "firm", "amount", "margin"} <= set(tx.columns)
+    assert not (out / "transactions.parquet.partial").exists()  # streamed, then published
     summary = pd.read_csv(out / "summary.csv")
     assert {"arm", "firm", "kpi", "mean", "sd", "ci_low", "ci_high"} <= set(summary.columns)
     meta = json.loads((out / "metadata.json").read_text())

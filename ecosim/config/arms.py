@@ -47,6 +47,7 @@ def arm_configs(raw: DictConfig | Mapping[str, Any], changes: Sequence[Change] =
         tree["replications"] = replications
         # a variant is a plain run of its arms: no robustness of its own
         tree["robustness"] = False
+        tree.setdefault("output", {})["transactions"] = False  # nor a purchase log: none is read
         tree.setdefault("experiment", {}).setdefault("robustness", {})["replications"] = None
     if not base.experiment.arms:
         if not changes and replications is None:
