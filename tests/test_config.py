@@ -539,3 +539,20 @@ def test_a_network_too_large_for_its_indices_is_refused_before_anything_runs(
             "needs": {"a": {}}, "firms": {"f": {"offerings": {"a": {}}}}}
     with pytest.raises(ConfigError, match=r"^customers.n: .*32-bit customer indices"):
         load_config(tree)
+
+
+def test_the_streamed_transaction_log_is_estimated_at_one_row_group_and_one_step() -> None:
+    """The CLI streams the purchase log: its estimate holds one row group and one step, whatever
+    the horizon (a log held whole would grow with every step)."""
+    from ecosim.config.limits import TRANSACTION_BYTES, TRANSACTION_ROW_GROUP, memory_estimate
+    from ecosim.metrics.transaction_log import ROW_GROUP_ROWS
+
+    assert TRANSACTION_ROW_GROUP == ROW_GROUP_ROWS
+    short, long = (load_config(_market(**{"output/transactions": True, "time/horizon": h,
+                                          "events": []}))
+                   for h in (12, 120))
+    assert memory_estimate(short)["transactions"] == memory_estimate(long)["transactions"]
+    per_step = short.customers.n * sum(need.prevalence * need.occurrence
+                                       for need in short.needs.values())
+    assert memory_estimate(short)["transactions"] == pytest.approx(
+        (TRANSACTION_ROW_GROUP + per_step) * TRANSACTION_BYTES)

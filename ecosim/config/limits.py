@@ -49,6 +49,9 @@ NETWORK_BYTES_PER_LINK = 8
 TABLE_BYTES_PER_CELL = 24
 #: Bytes per logged purchase (the step buffers' rows and the transactions table).
 TRANSACTION_BYTES = 160
+#: Purchases the streamed log gathers before it writes a row group (the same number as
+#: ``ecosim.metrics.transaction_log.ROW_GROUP_ROWS``, which tests/test_config.py checks).
+TRANSACTION_ROW_GROUP = 1 << 16
 #: The interpreter, numba, pandas and the figures, whatever the market.
 BASE_BYTES = 2**29
 #: Most purchases of one need a customer makes in a step (``kernels.lifecycle.MAX_PURCHASES``).
@@ -139,7 +142,9 @@ def memory_estimate(cfg: EcosimConfig) -> dict[str, float]:
         cross-sell ledgers) also with the age × income cells; ``history`` (arrays over steps,
         cohorts: steps² × firms) and ``tables`` (result tables of one replication, cohort table
         steps² / 2 × firms) with ``time.horizon``; ``all_tables`` is ``tables`` times replications
-        and arms, ``transactions`` the purchase log (``output.transactions``), ``base`` the
+        and arms, ``transactions`` the purchase log held while it is streamed to Parquet
+        (``output.transactions``: one row group plus one step's purchases; a library caller
+        of ``run_experiment`` without a directory holds the whole log instead), ``base`` the
         interpreter and libraries.
     """
     from ecosim.kernels.accounting import BLOCK, N_C, N_CELL, N_F, N_FK, N_SF
@@ -157,7 +162,10 @@ def memory_estimate(cfg: EcosimConfig) -> dict[str, float]:
     buffers = 0.0
     if cfg.output.transactions:
         per_need = [need.prevalence * _rate(cfg, need.occurrence) for need in cfg.needs.values()]
-        purchases = float(n) * sum(per_need) * cfg.time.horizon * cfg.replications * n_arms(cfg)
+        # the CLI streams the log (ecosim.metrics.transaction_log): it holds one row group
+        # being gathered plus one step's purchases, never the whole log
+        per_step = float(n) * sum(per_need)
+        purchases = TRANSACTION_ROW_GROUP + per_step
         per_block = min(n, BLOCK) * k * max(1, math.ceil(3 * _rate(cfg, 1.0) + 3))
         buffers = blocks * per_block * 6 * 8.0
     return {
