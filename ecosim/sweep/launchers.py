@@ -1,6 +1,6 @@
 """What a job needs to know about the launcher that runs it: threads per job, and numba's cache.
 
-Hydra runs the jobs of a sweep in parallel workers (joblib processes, submitit tasks, Ray actors).
+Hydra runs the jobs of a sweep in parallel workers (joblib processes, submitit tasks, Ray tasks).
 Each job runs numba kernels that are themselves parallel, so a job takes only its share of the
 cores: ``workers × threads <= cores``. The kernels are compiled once and cached on disk
 (``cache=True``); ``warm_numba_cache`` compiles them in the parent before any worker starts, so

@@ -1,0 +1,1 @@
+"""ecosim's Hydra launcher for Ray clusters (``hydra/launcher=ray_cluster``): ``ray_launcher``."""
