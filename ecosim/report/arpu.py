@@ -6,16 +6,14 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import LogLocator, NullFormatter
 from scipy.special import stdtrit  # the t quantile; scipy.stats costs a second import
 
 from ecosim.report.findings import best_effect, possessive
 from ecosim.report.kpi_bars import Group, group_effects
 from ecosim.report.labels import display_name, format_difference, format_value, tick_format, unit
-from ecosim.report.style import SLIDE_SIZE, STYLE, finish, legend_layout, save, wrap_to
+from ecosim.report.style import SLIDE_SIZE, STYLE, finish, legend_layout, pyplot, save, wrap_to
 
 #: Above this ratio between the largest and smallest ARPU the axis turns logarithmic.
 LOG_SCALE_RATIO = 20.0
@@ -107,6 +105,9 @@ def plot_arpu(firm_metrics: pd.DataFrame, lines: list[str], by: str, colours: di
     finals = [series["mean"].iloc[-1] for series in drawn.values()]
     positive = [v for v in finals if v > 0]
     log = len(positive) > 1 and max(positive) > LOG_SCALE_RATIO * min(positive)
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    plt = pyplot()
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=SLIDE_SIZE)
         for line, series in drawn.items():

@@ -12,13 +12,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import MaxNLocator
-from matplotlib.transforms import blended_transform_factory
 
 from ecosim.metrics.summary import experiment_summary
 from ecosim.report.findings import (
@@ -46,12 +43,16 @@ from ecosim.report.style import (
     apart_from_baseline,
     axes_width,
     finish,
+    pyplot,
     relayout,
     save,
     thin_ticks,
     wrap_title,
     wrap_to,
 )
+
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
 
 #: Text colours of a difference: better for the firm, worse, no good direction.
 BETTER, WORSE, NEUTRAL = "#2e7d32", "#b71c1c", "#404040"
@@ -229,6 +230,9 @@ def _draw_panel(ax: plt.Axes, rows: list[_Row], table: pd.DataFrame,
                 colours: list[str], texts: list[tuple[str, str, bool]], kpi: str,
                 step_unit: str, size: float) -> None:
     """Horizontal bars with 95% CIs and, right of the panel, one number per row."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    from matplotlib.transforms import blended_transform_factory
+
     ys = [row.y for row in rows]
     ax.barh(ys, table["mean"].fillna(0.0).to_numpy(), height=0.72, color=colours,
             xerr=_errors(table), capsize=3, error_kw={"elinewidth": 1.5})
@@ -241,7 +245,7 @@ def _draw_panel(ax: plt.Axes, rows: list[_Row], table: pd.DataFrame,
     ax.grid(axis="y", visible=False)
     ax.tick_params(axis="x", labelsize=12)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=3))
-    ax.xaxis.set_major_formatter(plt.FuncFormatter(tick_format(kpi)))
+    ax.xaxis.set_major_formatter(FuncFormatter(tick_format(kpi)))
     ax.set_xlabel(unit(kpi, step_unit), fontsize=12)
 
 
@@ -272,7 +276,7 @@ def _hbar_figure(rows: list[_Row], kpis: list[str], tables: dict[str, pd.DataFra
         kpis = kpis[:cols]
         size = _row_size(rows, _panel_height(1, title_lines), names)
     names = [wrap_to(row.label, NAME_WIDTH, size, max_lines=2) for row in rows]
-    fig, grid = plt.subplots(panel_rows, cols, figsize=SLIDE_SIZE, sharey=True, squeeze=False)
+    fig, grid = pyplot().subplots(panel_rows, cols, figsize=SLIDE_SIZE, sharey=True, squeeze=False)
     axes = list(grid.flat)
     for ax in axes[len(kpis):]:
         ax.set_visible(False)
@@ -349,7 +353,7 @@ def plot_kpi_bars(summary: pd.DataFrame, firm: str, kpis: list[str], arms: list[
             + f" Right of each panel: the mean of the reference, and each arm's difference to "
             f"{against}, paired by replication; green: better for {display_name(firm)}, red: "
             f"worse; bold: its 95% CI excludes 0.")
-    with plt.rc_context(STYLE):
+    with pyplot().rc_context(STYLE):
         fig = _hbar_figure(rows, kpis, tables, colours, texts, step_unit, title, note)
         return save(fig, Path(stem))
 
@@ -386,7 +390,7 @@ def plot_firm_kpis(summary: pd.DataFrame, firms: list[str], kpis: list[str], arm
         bar_colours[kpi] = [colours[f] for f in firms]
         texts[kpi] = [(format_value(kpi, m), NEUTRAL, False) for m in table["mean"]]
     n = int(summary["n"].max())
-    with plt.rc_context(STYLE):
+    with pyplot().rc_context(STYLE):
         fig = _hbar_figure(rows, panels, tables, bar_colours, texts, step_unit, title,
                            _sample_note(n, f"At {step_unit} {horizon}")
                            + " Right of each panel: each firm's mean.")

@@ -5,12 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import LogLocator, NullFormatter
-from matplotlib.transforms import Bbox
 
 from ecosim.metrics.summary import LTV_WINDOW
 from ecosim.report.findings import possessive
@@ -21,11 +19,15 @@ from ecosim.report.style import (
     finish,
     legend_layout,
     place_labels,
+    pyplot,
     relayout,
     save,
     side_legend,
     wrap_to,
 )
+
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
 
 ARM_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 #: Marker areas (points²): the focus firm's and the others'.
@@ -94,6 +96,9 @@ def plot_ltv_cac(kpis: pd.DataFrame, arms: list[str], firms: list[str], colours:
     title = title or ltv_cac_finding(points, arms, focus_firm, labels)
     markers = {arm: ARM_MARKERS[i % len(ARM_MARKERS)] for i, arm in enumerate(arms)}
     experiment = len(arms) > 1
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    plt = pyplot()
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=SLIDE_SIZE)
         names = []
@@ -151,8 +156,10 @@ def _name_firms(fig: plt.Figure, ax: plt.Axes, names: list[tuple[str, tuple, boo
         return
     for text in placed[0]:
         text.remove()
-    handles = [plt.Line2D([], [], marker="o", color=colours[firm], linestyle="",
-                          markersize=10, label=display_name(firm, capital=True))
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], marker="o", color=colours[firm], linestyle="",
+                      markersize=10, label=display_name(firm, capital=True))
                for firm, _, _ in missing]
     side = [legend for legend in fig.legends if getattr(legend, "_ecosim_side", False)]
     for legend in side:  # the arms' legend sits above the middle, the firms' below
@@ -172,6 +179,8 @@ def _place(ax: plt.Axes, names: list[tuple[str, tuple, bool]], colours: dict[str
 
     Returns the texts placed and the names left out.
     """
+    from matplotlib.transforms import Bbox
+
     before = set(ax.texts)
     focus = {firm for firm, _, is_focus in names if is_focus}
     centres = ax.transData.transform(points[["cac", "ltv"]].to_numpy(float))

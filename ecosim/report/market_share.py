@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -19,6 +18,7 @@ from ecosim.report.style import (
     axes_width,
     finish,
     legend_layout,
+    pyplot,
     relayout,
     save,
     side_legend,
@@ -26,6 +26,9 @@ from ecosim.report.style import (
     text_width,
     wrap_to,
 )
+
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
 
 #: Segments narrower than this share get no percentage written on them.
 LABEL_MIN_SHARE = 0.08
@@ -107,6 +110,7 @@ def plot_market_share(unit_metrics: pd.DataFrame, arms: list[str], firms: list[s
     needs = list(dict.fromkeys(n for t in tables.values() for n in t.index))
     present = [f for f in firms if any(f in t.columns and t[f].sum() > 0 for t in tables.values())]
     last = int(unit_metrics["step"].max())
+    plt = pyplot()
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(arms), figsize=SLIDE_SIZE, sharey=True, squeeze=False)
         positions = np.arange(len(needs))[::-1]

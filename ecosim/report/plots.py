@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib.ticker import LogLocator, NullFormatter
 
 from ecosim.report.labels import display_name, human, tick_format
 from ecosim.report.style import (
@@ -15,6 +13,7 @@ from ecosim.report.style import (
     finish,
     firm_colours,
     legend_layout,
+    pyplot,
     save,
     side_legend,
 )
@@ -50,6 +49,9 @@ def plot_customers_and_revenue(firm_metrics: pd.DataFrame, step_unit: str,
     at_end = firm_metrics[firm_metrics["step"] == last].groupby("firm")[
         ["customers", "revenue"]].mean()
     title = title or customers_and_revenue_finding(firm_metrics, step_unit)
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    plt = pyplot()
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, 2, figsize=SLIDE_SIZE)
         for ax, column, label in ((axes[0], "customers", "customers"),

@@ -304,9 +304,10 @@ def write_report(result_like: Any, out_dir: str | Path,
     data = as_report_data(result_like)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if figures is None:
-        figures = [spec for spec in plan_figures(data)
-                   if (out / "figures" / f"{spec.name}.png").is_file()]
+    if figures is None:  # planning titles every figure: only worth it when some were drawn
+        drawn = out / "figures"
+        figures = ([spec for spec in plan_figures(data) if (drawn / f"{spec.name}.png").is_file()]
+                   if drawn.is_dir() and any(drawn.glob("*.png")) else [])
     path = out / "report.md"
     path.write_text(render_report(data, figures), encoding="utf-8")
     return path

@@ -6,10 +6,7 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib.colors import to_rgb
-from matplotlib.ticker import MaxNLocator
 
 from ecosim.report.labels import display_name
 from ecosim.report.style import (
@@ -18,6 +15,7 @@ from ecosim.report.style import (
     STYLE,
     axes_width,
     finish,
+    pyplot,
     relayout,
     save,
     side_legend,
@@ -31,6 +29,8 @@ COHORT_MARKERS = ("", "o", "s", "^", "D")
 
 def _shade(colour: str, rank: int) -> tuple[float, float, float]:
     """The firm's colour for the first cohorts, mixed with more white for later ones."""
+    from matplotlib.colors import to_rgb
+
     mix = (0.0, 0.0, 0.35, 0.6, 0.75)[min(rank, 4)]
     rgb = to_rgb(colour)
     return tuple(c + (1.0 - c) * mix for c in rgb)
@@ -110,6 +110,9 @@ def plot_retention(cohort_retention: pd.DataFrame, panels: list[tuple[str, str]]
     cohorts = pick_cohorts(cohort_retention, horizon)
     cols = min(len(panels), 3) if len(panels) > 4 else len(panels)
     rows_n = math.ceil(len(panels) / cols)
+    from matplotlib.ticker import MaxNLocator
+
+    plt = pyplot()
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(rows_n, cols, figsize=SLIDE_SIZE, sharex=True, sharey=True,
                                  squeeze=False)

@@ -13,14 +13,12 @@ from __future__ import annotations
 import math
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.colors import Normalize, TwoSlopeNorm, to_rgb
-from matplotlib.lines import Line2D
 
 from ecosim.report.data import ReportData
-from ecosim.report.style import SLIDE_SIZE, STYLE, finish, save
+from ecosim.report.style import SLIDE_SIZE, STYLE, finish, pyplot, save
 from ecosim.report.tornado import (
     CLAIM_COLOUR,
     assumption_label,
@@ -35,6 +33,10 @@ from ecosim.report.tornado import (
 from ecosim.report.tornado import claim_text as _signed_claim_text
 from ecosim.report.tornado import threshold_number as _signed_threshold
 from ecosim.report.verdict import headline_number
+
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import Normalize
 
 LEGEND_WIDTH = 0.24  # share of the slide kept on the right for the legend
 
@@ -112,6 +114,8 @@ def map_finding(data: ReportData) -> str:
 
 def _colours(data: ReportData, grid: MapGrid) -> tuple[str, Normalize]:
     """A colour map and norm: blue where the claim holds, red where not, paler near the line."""
+    from matplotlib.colors import Normalize, TwoSlopeNorm
+
     low, high = (v for v in grid.range)
     if high == low:
         low, high = low - 1, high + 1
@@ -132,13 +136,15 @@ def _colours(data: ReportData, grid: MapGrid) -> tuple[str, Normalize]:
 
 def _ink(rgba: tuple[float, ...]) -> str:
     """Black or white, whichever reads on a cell of this colour."""
+    from matplotlib.colors import to_rgb
+
     r, g, b = to_rgb(rgba)
     return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.55 else "white"
 
 
 def _draw_cells(ax: plt.Axes, data: ReportData, grid: MapGrid, default: tuple) -> None:
     cmap_name, norm = _colours(data, grid)
-    cmap = plt.get_cmap(cmap_name)
+    cmap = pyplot().get_cmap(cmap_name)
     shown_values = np.asarray(grid.values, float)
     ax.pcolormesh(grid.xs, grid.ys, shown_values, shading="nearest", cmap=cmap, norm=norm,
                   edgecolors="white", linewidth=2)
@@ -170,6 +176,9 @@ def plot_map(data: ReportData, stem: Path, title: str | None = None) -> list[Pat
     title = title or map_finding(data)
     default = (default_value(data, grid.x_name), default_value(data, grid.y_name))
     handles = []
+    from matplotlib.lines import Line2D
+
+    plt = pyplot()
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=SLIDE_SIZE)
         _draw_cells(ax, data, grid, default)

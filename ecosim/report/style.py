@@ -10,24 +10,20 @@ collide with nothing (``place_labels``), and the check that no two texts of a fi
 from __future__ import annotations
 
 import colorsys
+import functools
 import math
 import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from unittest import mock
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.colors import to_hex, to_rgb  # noqa: E402
-from matplotlib.font_manager import FontProperties  # noqa: E402
-from matplotlib.legend import Legend  # noqa: E402
-from matplotlib.text import Text  # noqa: E402
-from matplotlib.textpath import TextToPath  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-from matplotlib.transforms import Bbox  # noqa: E402
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn (pyplot takes ~0.5 s)
+    import matplotlib.pyplot as plt
+    from matplotlib.legend import Legend
+    from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
 
 SLIDE_SIZE = (13.33, 7.5)  # inches: a 16:9 slide
 #: One colour per firm, in config order. The first ten are the original house colours; the rest
@@ -63,6 +59,33 @@ PANEL_TITLE_SIZE = 16
 TEXT_WIDTH = SLIDE_SIZE[0] - 0.5
 
 
+def pyplot() -> ModuleType:
+    """``matplotlib.pyplot`` on the Agg backend (files, no window), imported on first use.
+
+    Drawing modules call it instead of importing pyplot at module level, so that a run without
+    figures (``output.figures=false``) never pays matplotlib's import (about half a second).
+    """
+    _use_agg()
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+@functools.cache
+def _use_agg() -> None:
+    """Select the Agg backend once per process, before pyplot is first imported by ecosim."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
+def __getattr__(name: str) -> ModuleType:
+    """``style.plt`` (``from ecosim.report.style import plt``): pyplot, imported when asked."""
+    if name == "plt":
+        return pyplot()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def firm_colours(firms: Sequence[str]) -> dict[str, str]:
     """A stable colour per firm, by its position in the config; distinct for up to 24 firms.
 
@@ -78,11 +101,15 @@ def _colour(i: int) -> str:
     k = i - len(PALETTE)
     hue = (0.11 + 0.381966 * k) % 1.0
     light = (0.35, 0.5, 0.62)[k % 3]
+    from matplotlib.colors import to_hex
+
     return to_hex(colorsys.hls_to_rgb(hue, light, 0.75))
 
 
 def to_lab(colour: str) -> tuple[float, float, float]:
     """A colour in CIELAB (D65): lightness 0-100 and the two opponent axes."""
+    from matplotlib.colors import to_rgb
+
     rgb = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(colour)]
     matrix = ((0.4124, 0.3576, 0.1805), (0.2126, 0.7152, 0.0722), (0.0193, 0.1192, 0.9505))
     white = (0.95047, 1.0, 1.08883)
@@ -167,7 +194,7 @@ def save(fig: plt.Figure, stem: Path) -> list[Path]:
         return paths
     for path in paths:
         fig.savefig(path)
-    plt.close(fig)
+    pyplot().close(fig)
     return paths
 
 
@@ -204,14 +231,20 @@ def arm_colours(arms: Sequence[str]) -> dict[str, str]:
     return colours
 
 
-_TEXT_TO_PATH = TextToPath()
+@functools.cache
+def _text_to_path() -> object:
+    from matplotlib.textpath import TextToPath
+
+    return TextToPath()
 
 
 def text_width(text: str, size: float, weight: str = "normal") -> float:
     """The width in inches of one line of ``text`` at ``size`` points (the house font)."""
-    prop = FontProperties(family=plt.rcParams["font.family"], size=size, weight=weight)
-    width, _height, _descent = _TEXT_TO_PATH.get_text_width_height_descent(text, prop,
-                                                                            ismath=False)
+    from matplotlib.font_manager import FontProperties
+
+    prop = FontProperties(family=pyplot().rcParams["font.family"], size=size, weight=weight)
+    width, _height, _descent = _text_to_path().get_text_width_height_descent(text, prop,
+                                                                             ismath=False)
     return 1.04 * width / 72  # Agg's hinting draws a few % wider than the outlines
 
 
@@ -341,6 +374,8 @@ def thin_ticks(fig: plt.Figure, axes: Sequence[plt.Axes], nbins: int = 4,
 
     Each crowded panel gets a locator with one bin fewer, down to a single bin.
     """
+    from matplotlib.ticker import MaxNLocator
+
     bins = {ax: nbins for ax in axes}
     for _ in range(nbins):
         fig.canvas.draw()
@@ -363,6 +398,10 @@ def thin_ticks(fig: plt.Figure, axes: Sequence[plt.Axes], nbins: int = 4,
 
 def drawn_texts(fig: plt.Figure) -> list[Text]:
     """Draw the figure and return every visible, non-empty text it drew, in drawing order."""
+    from unittest import mock
+
+    from matplotlib.text import Text
+
     drawn: dict[int, Text] = {}
     original = Text.draw
 
@@ -384,6 +423,8 @@ def text_overlaps(fig: plt.Figure, tolerance: float = 2.0) -> list[tuple[str, st
     vertical text), each shrunk by ``tolerance`` pixels; a text that leaves the figure by more
     than ``tolerance`` pixels is reported as ``(text, "outside the figure")``.
     """
+    from matplotlib.transforms import Bbox
+
     texts = drawn_texts(fig)
     renderer = fig.canvas.get_renderer()
     boxes = []

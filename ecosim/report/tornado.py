@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.text import Text
 
 from ecosim.report.data import ReportData
 from ecosim.report.labels import tick_format
-from ecosim.report.style import SLIDE_SIZE, STYLE, finish, save, wrap_to
+from ecosim.report.style import SLIDE_SIZE, STYLE, finish, pyplot, save, wrap_to
 from ecosim.report.verdict import headline_number, headline_unit
+
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
 
 LOW_COLOUR, HIGH_COLOUR = "#9dc3e6", "#1f4e79"  # the assumption at its low / high value
 NOISE_COLOUR = "#bfbfbf"
@@ -33,10 +36,12 @@ FRACTION_KINDS = ("share", "relative_effect")  # headlines that are fractions (s
 
 def axis_formatter(data: ReportData) -> plt.FuncFormatter:
     """Ticks in the headline's unit: "40%" for shares and relative effects, else the KPI's."""
+    from matplotlib.ticker import FuncFormatter
+
     head = data.experiment.headline
     if head.kind in FRACTION_KINDS:
-        return plt.FuncFormatter(lambda v, _pos=None: f"{100 * v:.3g}%")
-    return plt.FuncFormatter(tick_format(head.kpi))
+        return FuncFormatter(lambda v, _pos=None: f"{100 * v:.3g}%")
+    return FuncFormatter(tick_format(head.kpi))
 
 
 def headline_label(data: ReportData) -> str:
@@ -265,6 +270,7 @@ def plot_tornado(data: ReportData, stem: Path, title: str | None = None) -> list
     title = title or tornado_finding(data)
     default = float(base["value"])
     n = len(table)
+    plt = pyplot()
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=SLIDE_SIZE)
         if math.isfinite(base["low"]) and math.isfinite(base["high"]):

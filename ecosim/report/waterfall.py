@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -41,10 +41,14 @@ from ecosim.report.style import (
     apart_from_baseline,
     axes_width,
     finish,
+    pyplot,
     relayout,
     save,
     wrap_to,
 )
+
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
 
 UP, DOWN = "#548235", "#a50021"  # a step that is better / worse for the firm
 #: Blank rows between two groups of arms.
@@ -122,6 +126,7 @@ def plot_shapley_waterfall(shapley: pd.DataFrame, summary: pd.DataFrame,
     colours.append(colour)
     errors.append((math.nan, math.nan))
     texts.append(format_value(kpi, end))
+    plt = pyplot()
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=SLIDE_SIZE)
         _draw(ax, names, bottoms, heights, colours, errors, texts, cumulative=True)
@@ -215,6 +220,7 @@ def plot_arm_waterfall(summary: pd.DataFrame, firm: str, kpi: str, arms: list[st
     span = rows[-1]["y"] + 1.0
     size = float(max(8.0, min(14.0, 4.6 / span * 72 / 1.3)))
     names = [wrap_to(r["name"], 3.6, size, max_lines=2 if span * 0.3 < 4.6 else 1) for r in rows]
+    plt = pyplot()
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=SLIDE_SIZE)
         ys = [r["y"] for r in rows]
