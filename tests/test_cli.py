@@ -98,6 +98,20 @@ def test_default_scenario_writes_the_output_contract(tmp_path: Path) -> None:
     assert (out / "figures" / "customers_and_revenue.svg").is_file()
 
 
+def test_a_run_without_figures_never_imports_matplotlib(tmp_path: Path) -> None:
+    """Figures cost their import (~0.5 s of pyplot) only when drawn; the deck's pptx likewise."""
+    out = tmp_path / "run"
+    code = ("import sys; sys.argv = ['ecosim', *sys.argv[1:]]; from ecosim.cli import main; "
+            "main(); print(sorted({m.split('.')[0] for m in sys.modules} "
+            "& {'matplotlib', 'pptx', 'SALib', 'optuna'}))")
+    done = subprocess.run([sys.executable, "-c", code, *SMALL, f"hydra.run.dir={out}"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert (out / "report.md").is_file() and (out / "metadata.json").is_file()
+    assert not (out / "figures").exists()
+
+
 @pytest.mark.slow
 def test_user_config_in_the_design_form_runs(tmp_path: Path) -> None:
     (tmp_path / "my_market.yaml").write_text("""
