@@ -378,7 +378,7 @@ def thin_ticks(fig: plt.Figure, axes: Sequence[plt.Axes], nbins: int = 4,
 
     bins = {ax: nbins for ax in axes}
     for _ in range(nbins):
-        fig.canvas.draw()
+        fig.draw_without_rendering()  # extents as drawn, nothing rasterised
         renderer = fig.canvas.get_renderer()
         crowded = []
         for ax in axes:
