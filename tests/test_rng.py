@@ -19,7 +19,21 @@ from scipy import stats
 
 from ecosim.config import DistSpec
 from ecosim.kernels.distributions import BETA, GAMMA, LOGNORMAL, NORMAL, UNIFORM, draw
-from ecosim.kernels.rng import gumbel, mix64, poisson, run_key, uniform
+from ecosim.kernels.rng import (
+    bits_at,
+    customer_key,
+    gumbel,
+    hash_draw,
+    mix64,
+    normal,
+    normal_at,
+    normal_key,
+    poisson,
+    run_key,
+    stream_key,
+    uniform,
+    uniform_at,
+)
 from ecosim.model import EcosystemModel
 
 N_DRAWS = 1_000_000  # uniforms: SE of the mean sqrt(1/12/1e6) = 2.9e-4
@@ -237,3 +251,29 @@ def test_normal_quantile_is_the_normal_inverse_cdf() -> None:
     got = np.array([normal_quantile(x) for x in u])
     exact = stats.norm.ppf(u)
     assert np.allclose(got, exact, rtol=1.2e-9, atol=1e-12)
+
+
+@njit(cache=True)
+def _keyed_against_full(key, n):
+    """Per draw, (full hash, keyed hash), (full uniform, keyed), (full normal, keyed)."""
+    bits = np.empty((n, 2), np.uint64)
+    values = np.empty((n, 4))
+    for j in range(n):
+        stream, step, customer, slot = 1 + j % 20, j % 37, 1000 + 7 * j, (j * 131) % 4096
+        ck = customer_key(stream_key(key, stream, step), customer)
+        bits[j, 0] = hash_draw(key, stream, step, customer, slot)
+        bits[j, 1] = bits_at(ck, slot)
+        values[j, 0] = uniform(key, stream, step, customer, slot)
+        values[j, 1] = uniform_at(ck, slot)
+        values[j, 2] = normal(key, stream, step, customer, slot)
+        values[j, 3] = normal_at(normal_key(key, stream, step, customer), slot)
+    return bits, values
+
+
+def test_a_customers_key_gives_the_same_draws_as_the_full_hash() -> None:
+    """The kernels draw from a customer's key of a stream (one round of the mixer a draw): the
+    bits, uniforms and normals must be those of the four-round hash, exactly."""
+    bits, values = _keyed_against_full(KEY, 10_000)
+    assert np.array_equal(bits[:, 0], bits[:, 1])
+    assert np.array_equal(values[:, 0], values[:, 1])
+    assert np.array_equal(values[:, 2], values[:, 3])

@@ -33,7 +33,7 @@ from ecosim.kernels.population import (
     PRICE_SENS,
     SWITCH_COST,
 )
-from ecosim.kernels.rng import STREAM_TASTE, gumbel_of, hash_draw
+from ecosim.kernels.rng import STREAM_TASTE, bits_at, customer_key, gumbel_of, stream_key
 
 OUTSIDE = -1
 
@@ -80,36 +80,36 @@ def _utility(trait_row, f, k, current, habit_ik, brands_used, market):
 
 
 @njit(inline="always", cache=True)
-def _noise_bounds(key, stream, step, i, slot_taste, slot_shock, taste_scale, shock_scale):
+def _noise_of(bits_taste, bits_shock, taste_scale, shock_scale):
+    """An option's noise from its two hashes: persistent taste plus the occasion's shock."""
+    e = 0.0
+    if taste_scale > 0.0:
+        e += taste_scale * gumbel_of(bits_taste)
+    if shock_scale > 0.0:
+        e += shock_scale * gumbel_of(bits_shock)
+    return e
+
+
+@njit(inline="always", cache=True)
+def _bracket(bits_taste, bits_shock, taste_scale, shock_scale):
     """Lower and upper bounds of an option's noise from the top bits of its two hashes."""
     low = 0.0
     high = 0.0
     if taste_scale > 0.0:
-        cell = hash_draw(key, STREAM_TASTE, 0, i, slot_taste) >> _CELL_SHIFT
+        cell = bits_taste >> _CELL_SHIFT
         low += taste_scale * _GUMBEL_LOW[cell]
         high += taste_scale * _GUMBEL_HIGH[cell]
     if shock_scale > 0.0:
-        cell = hash_draw(key, stream, step, i, slot_shock) >> _CELL_SHIFT
+        cell = bits_shock >> _CELL_SHIFT
         low += shock_scale * _GUMBEL_LOW[cell]
         high += shock_scale * _GUMBEL_HIGH[cell]
     return low, high
 
 
 @njit(inline="always", cache=True)
-def _noise(key, stream, step, i, slot_taste, slot_shock, taste_scale, shock_scale):
-    """An option's noise: persistent taste plus the occasion's shock, each at its scale."""
-    e = 0.0
-    if taste_scale > 0.0:
-        e += taste_scale * gumbel_of(hash_draw(key, STREAM_TASTE, 0, i, slot_taste))
-    if shock_scale > 0.0:
-        e += shock_scale * gumbel_of(hash_draw(key, stream, step, i, slot_shock))
-    return e
-
-
-@njit(inline="always", cache=True)
 def _choose_provider(key, stream, step, i, k, need_id, occasion, current, habit_ik, candidates,
                      with_outside, extra, brands_used, trait_row, market, taste_scale,
-                     shock_scale):
+                     shock_scale, seen, hashes):
     """The option chosen on one triggered occasion of need ``k``.
 
     A firm of ``candidates``, or OUTSIDE (only when ``with_outside``: a full search).
@@ -117,48 +117,70 @@ def _choose_provider(key, stream, step, i, k, need_id, occasion, current, habit_
     ``candidates`` is the bitmask of firms compared; ``extra[f]`` is utility from business models
     and policies (bundle, entry bonus, incentives, a contact's annoyance). ``stream`` and
     ``occasion`` key the occasion's shocks (purchases and contacts have streams of their own).
+    ``seen`` (float64, 2 x 65) and ``hashes`` (uint64, 2 x 65) are scratch: per option (firm f
+    at f, the outside option at 64) its utility and upper bound, and its two hashes.
 
     The result is the first option, in the order outside option then firms by index, whose
     utility plus noise is the largest. Each noise term costs two logarithms, so it is evaluated
-    only where it can matter: a first pass brackets every option's total from the cells of its
-    uniforms (tables ``_GUMBEL_LOW``/``_GUMBEL_HIGH``) and keeps the highest lower bound; an
-    option whose upper bound is below it cannot be the largest. The second pass evaluates the
-    others exactly, in the same order and with the same arithmetic as evaluating every option, so
-    the choice is identical, typically with one or two evaluations instead of one per option.
+    only where it can matter: a first pass hashes every option once and brackets its total from
+    the cells of its uniforms (tables ``_GUMBEL_LOW``/``_GUMBEL_HIGH``), keeping the highest lower
+    bound; an option whose upper bound is below it cannot be the largest. The second pass
+    evaluates the others exactly from the same hashes, in the same order and with the same
+    arithmetic as evaluating every option, so the choice is identical; when a single option
+    survives, it is the largest and nothing is evaluated.
     """
+    taste_key = customer_key(stream_key(key, STREAM_TASTE, 0), i)
+    shock_key = customer_key(stream_key(key, stream, step), i)
     floor = -np.inf
     if with_outside:
-        slot_t = _choice_slot(need_id, MAX_INDEX, 0)
-        slot_s = _choice_slot(need_id, MAX_INDEX, occasion)
-        low, high = _noise_bounds(key, stream, step, i, slot_t, slot_s, taste_scale, shock_scale)
+        bt = bits_at(taste_key, _choice_slot(need_id, MAX_INDEX, 0))
+        bs = bits_at(shock_key, _choice_slot(need_id, MAX_INDEX, occasion))
+        hashes[0, 64] = bt
+        hashes[1, 64] = bs
+        low, high = _bracket(bt, bs, taste_scale, shock_scale)
+        seen[1, 64] = high
         floor = low
     mask = candidates
     f = 0
     while mask:
         if mask & np.uint64(1):
             v = _utility(trait_row, f, k, current, habit_ik, brands_used, market) + extra[f]
-            low, high = _noise_bounds(key, stream, step, i, _choice_slot(need_id, f, 0),
-                                      _choice_slot(need_id, f, occasion), taste_scale,
-                                      shock_scale)
+            bt = bits_at(taste_key, _choice_slot(need_id, f, 0))
+            bs = bits_at(shock_key, _choice_slot(need_id, f, occasion))
+            hashes[0, f] = bt
+            hashes[1, f] = bs
+            low, high = _bracket(bt, bs, taste_scale, shock_scale)
+            seen[0, f] = v
+            seen[1, f] = high
             floor = max(floor, v + low)  # branch-free
         mask >>= np.uint64(1)
         f += 1
+    # The option with the highest lower bound always survives; when it is the only one, it is
+    # the largest without evaluating its noise.
+    survivors = 0
+    survivor = OUTSIDE
+    if with_outside and seen[1, 64] >= floor:
+        survivors += 1
+    mask = candidates
+    f = 0
+    while mask:
+        if mask & np.uint64(1) and seen[0, f] + seen[1, f] >= floor:
+            survivors += 1
+            survivor = f
+        mask >>= np.uint64(1)
+        f += 1
+    if survivors <= 1:
+        return survivor
     best = OUTSIDE
     best_u = -np.inf
-    if with_outside:
-        low, high = _noise_bounds(key, stream, step, i, slot_t, slot_s, taste_scale, shock_scale)
-        if high >= floor:
-            best_u = _noise(key, stream, step, i, slot_t, slot_s, taste_scale, shock_scale)
+    if with_outside and seen[1, 64] >= floor:
+        best_u = _noise_of(hashes[0, 64], hashes[1, 64], taste_scale, shock_scale)
     f = 0
     while candidates:
         if candidates & np.uint64(1):
-            v = _utility(trait_row, f, k, current, habit_ik, brands_used, market) + extra[f]
-            slot_t = _choice_slot(need_id, f, 0)
-            slot_s = _choice_slot(need_id, f, occasion)
-            low, high = _noise_bounds(key, stream, step, i, slot_t, slot_s, taste_scale,
-                                      shock_scale)
-            if v + high >= floor:
-                u = v + _noise(key, stream, step, i, slot_t, slot_s, taste_scale, shock_scale)
+            v = seen[0, f]
+            if v + seen[1, f] >= floor:
+                u = v + _noise_of(hashes[0, f], hashes[1, f], taste_scale, shock_scale)
                 if u > best_u:
                     best_u = u
                     best = f

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from ecosim.kernels.rng import STREAM_LIFECYCLE, STREAM_PURCHASES, poisson, uniform
+from ecosim.kernels.rng import STREAM_LIFECYCLE, STREAM_PURCHASES, poisson, uniform, uniform_at
 
 CONTRACTUAL, NONCONTRACTUAL = 0, 1
 #: Upper bound on purchases of one need in one step (noncontractual); reaching it is reported.
@@ -27,12 +27,14 @@ MAX_PURCHASES = 32
 
 
 @njit(inline="always", cache=True)
-def _relationship_ends(key, step, customer, need, hazard):
+def _relationship_ends(lifecycle_key, need, hazard):
     """Whether a contractual relationship ends this step (probability ``hazard``).
 
-    ``need`` is the need's stable id; slots ``need * 64 + 63`` never meet ``_drops_out``'s.
+    ``lifecycle_key``: the customer's key of ``STREAM_LIFECYCLE`` at the step
+    (``rng.customer_key``). ``need`` is the need's stable id; slots ``need * 64 + 63`` never
+    meet ``_drops_out``'s.
     """
-    return uniform(key, STREAM_LIFECYCLE, step, customer, need * 64 + 63) < hazard
+    return uniform_at(lifecycle_key, need * 64 + 63) < hazard
 
 
 @njit(inline="always", cache=True)

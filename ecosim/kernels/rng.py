@@ -13,6 +13,10 @@ of every distribution family built on it.
 
 Notes:
     All functions are ``@njit(inline="always")`` scalar functions for use inside other kernels.
+    ``hash_draw`` is four rounds of the mixer: the stream, the step, the customer and the slot.
+    A kernel that draws many values of one customer computes the first three once
+    (``stream_key``, ``customer_key``) and pays one round per draw (``bits_at``, ``uniform_at``,
+    ``normal_at``): the same bits.
 """
 
 from __future__ import annotations
@@ -68,16 +72,36 @@ def run_key(seed: int, replication: int) -> uint64:
 
 
 @njit(inline="always", cache=True)
-def hash_draw(key: uint64, stream: int, step: int, customer: int, slot: int) -> uint64:
-    """64 random bits for one coordinate tuple.
+def stream_key(key: uint64, stream: int, step: int) -> uint64:
+    """The key of one stream at one step: the first two rounds of ``hash_draw``.
 
     ``key`` is cast to uint64: a key that reaches a kernel as a (signed) Python int would
     otherwise be mixed in signed arithmetic and give non-uniform bits.
     """
     h = mix64(np.uint64(key) ^ (np.uint64(stream) * _GOLDEN))
-    h = mix64(h ^ (np.uint64(step) * _M1))
-    h = mix64(h ^ np.uint64(customer))
-    return mix64(h ^ (np.uint64(slot) * _M2))
+    return mix64(h ^ (np.uint64(step) * _M1))
+
+
+@njit(inline="always", cache=True)
+def customer_key(stream_key: uint64, customer: int) -> uint64:
+    """The key of one customer's draws in a stream at a step (``stream_key``): round three."""
+    return mix64(stream_key ^ np.uint64(customer))
+
+
+@njit(inline="always", cache=True)
+def bits_at(customer_key: uint64, slot: int) -> uint64:
+    """``hash_draw``'s 64 bits from a customer's key (``customer_key``): the last round.
+
+    A kernel that makes many draws of one customer in one stream computes the customer's key
+    once and then pays one round per draw instead of four; the bits are the same.
+    """
+    return mix64(customer_key ^ (np.uint64(slot) * _M2))
+
+
+@njit(inline="always", cache=True)
+def hash_draw(key: uint64, stream: int, step: int, customer: int, slot: int) -> uint64:
+    """64 random bits for one coordinate tuple (four rounds of ``mix64``)."""
+    return bits_at(customer_key(stream_key(key, stream, step), customer), slot)
 
 
 @njit(inline="always", cache=True)
@@ -106,11 +130,35 @@ def gumbel(key: uint64, stream: int, step: int, customer: int, slot: int) -> flo
 
 
 @njit(inline="always", cache=True)
+def uniform_at(customer_key: uint64, slot: int) -> float:
+    """``uniform`` from a customer's key in the stream (``customer_key``): the same draw."""
+    return uniform_of(bits_at(customer_key, slot))
+
+
+@njit(inline="always", cache=True)
+def normal_stream_key(key: uint64, stream: int, step: int) -> uint64:
+    """The stream key (``stream_key``) of the uniforms behind ``normal`` draws of a stream."""
+    return stream_key(key, stream + _NORMAL_SPACE, step)
+
+
+@njit(inline="always", cache=True)
+def normal_key(key: uint64, stream: int, step: int, customer: int) -> uint64:
+    """The customer key (``customer_key``) of the uniforms behind ``normal`` draws of a stream."""
+    return customer_key(normal_stream_key(key, stream, step), customer)
+
+
+@njit(inline="always", cache=True)
+def normal_at(normal_key: uint64, slot: int) -> float:
+    """``normal`` from the customer's ``normal_key``: Box–Muller on its two uniforms."""
+    u1 = uniform_at(normal_key, 2 * slot)
+    u2 = uniform_at(normal_key, 2 * slot + 1)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+@njit(inline="always", cache=True)
 def normal(key: uint64, stream: int, step: int, customer: int, slot: int) -> float:
     """A standard normal draw (Box–Muller on two uniforms of a stream space of its own)."""
-    u1 = uniform(key, stream + _NORMAL_SPACE, step, customer, 2 * slot)
-    u2 = uniform(key, stream + _NORMAL_SPACE, step, customer, 2 * slot + 1)
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+    return normal_at(normal_key(key, stream, step, customer), slot)
 
 
 @njit(inline="always", cache=True)

@@ -1,7 +1,7 @@
 """One step for every customer, in phases: trigger, consideration, choice, purchase, lifecycle.
 
-docs/model.md, "Step order", states the rules; each phase below is a small inlined function named
-after its section there:
+docs/model.md, "Step order", states the rules; each phase below is a small function named after
+its section there:
 
 * ``_need_order`` — the order in which a customer's needs arise within the step (random per
   customer and step, so results do not depend on the order needs are declared in);
@@ -31,6 +31,16 @@ Conventions:
 Notes:
     ``_step_customers`` is jitted and parallel over fixed blocks of customers (see
     ``accounting``), so totals are identical for any thread count.
+
+    Speed and compile time. The hot phases are inlined into ``_step_block`` at Numba's IR level
+    (a call that passes the market's, the state's and the books' arrays costs hundreds of
+    arguments). Numba re-analyses an inlined function at every call site and then types and
+    lowers the whole result, so the rare phases — a cross-sell contact, a service failure's
+    experience, a dropout, a joint exit — are compiled apart, once, and called; integer
+    arguments that could be typed two ways (a literal, an unsigned loop index) are cast to int64
+    so that each kernel is compiled for one signature only. Random draws of a customer reuse the
+    customer's key of each stream (``CK_*``, ``rng.customer_key``): one round of the mixer per
+    draw instead of four, the same bits.
 """
 
 from __future__ import annotations
@@ -95,7 +105,7 @@ from ecosim.kernels.business import (
     _pooled_loss_factor,
 )
 from ecosim.kernels.choice import OUTSIDE, _choose_provider, _utility
-from ecosim.kernels.distributions import draw
+from ecosim.kernels.distributions import draw_at
 from ecosim.kernels.lifecycle import (
     CONTRACTUAL,
     MAX_PURCHASES,
@@ -128,10 +138,14 @@ from ecosim.kernels.rng import (
     STREAM_POLICY,
     STREAM_RISK,
     STREAM_SATISFACTION,
-    hash_draw,
-    normal,
-    quantile_normal,
+    bits_at,
+    customer_key,
+    normal_at,
+    normal_quantile,
+    normal_stream_key,
+    stream_key,
     uniform,
+    uniform_at,
 )
 from ecosim.kernels.state import (
     FATIGUE_ANNOYANCE,
@@ -152,6 +166,12 @@ from ecosim.kernels.state import (
     SHOCK_SCALE,
     TASTE_SCALE,
 )
+
+# Per-customer keys of the streams drawn for every customer-need (``rng.customer_key``): computed
+# once per customer, each draw then costs one round of the mixer instead of four.
+(CK_ORDER, CK_OPEN, CK_OCCURRENCE, CK_LIFECYCLE, CK_CONTEXT, CK_SATISFACTION, CK_POLICY, CK_NEED,
+ CK_NEED_NORMAL, CK_RISK) = range(10)
+N_CK = 10
 
 # Transaction log columns (float64 rows): customer, time, need, firm, amount, contribution.
 TX_CUSTOMER, TX_TIME, TX_NEED, TX_FIRM, TX_AMOUNT, TX_MARGIN = range(6)
@@ -247,7 +267,7 @@ def _known_firms(known, unit_firms, own_units, k):
 
 
 @njit(inline="always", cache=True)
-def _risk_estimate(rules, market, group_count, n_held_needs, i, f, risk, provider_k):
+def _risk_estimate(rules, market, group_count, n_held_needs, risk_key, f, risk, provider_k):
     """Lender f's estimate of the customer's relative risk ``rho`` (docs/model.md).
 
     ``mean + w (rho - mean) + sqrt(w (1 - w)) sd z``: the posterior mean of a normal signal whose
@@ -256,7 +276,8 @@ def _risk_estimate(rules, market, group_count, n_held_needs, i, f, risk, provide
     *other* needs the group serves (``provider_k``, the provider of the need being financed, is
     left out, so the estimate is the same when the customer chooses and when they pay); ``z`` is
     fixed per (customer, lender). ``risk`` holds the customer's ``rho`` last and, before it, each
-    lender's ``z`` once drawn in the step (NaN until then): a lender's noise is drawn once a step.
+    lender's ``z`` once drawn in the step (NaN until then): a lender's noise is drawn once a step,
+    from ``risk_key``, the customer's key of the normals of ``STREAM_RISK`` (``rng.normal_key``).
     """
     b = rules.behaviour
     rho = risk[risk.shape[0] - 1]
@@ -269,7 +290,7 @@ def _risk_estimate(rules, market, group_count, n_held_needs, i, f, risk, provide
         w += (1.0 - w) * market.firm_real[g, DATA_GAIN] * min(1.0, others / n_held_needs)
     z = risk[f]
     if z != z:  # slots 128 + f: disjoint from the sub-slots 0..127 the true risk's draw uses
-        z = normal(rules.key, STREAM_RISK, 0, i, 128 + f)
+        z = normal_at(risk_key, 128 + f)
         risk[f] = z
     return b[RISK_MEAN] + w * (rho - b[RISK_MEAN]) + np.sqrt(w * (1.0 - w)) * b[RISK_SD] * z
 
@@ -284,8 +305,9 @@ def _risk_price(market, f, estimate):
 
 
 @njit(inline="always", cache=True)
-def _declined(rules, market, group_count, n_held_needs, i, risk, candidates, lenders_k, current):
-    """The lenders among ``candidates`` (other than the current provider) that decline i."""
+def _declined(rules, market, group_count, n_held_needs, risk_key, risk, candidates, lenders_k,
+              current):
+    """The lenders among ``candidates`` (other than the current provider) that decline."""
     mask = candidates & lenders_k
     if current >= 0:
         mask &= ~_bit(current)
@@ -293,7 +315,7 @@ def _declined(rules, market, group_count, n_held_needs, i, risk, candidates, len
     f = 0
     while mask:
         if mask & np.uint64(1):
-            if _risk_estimate(rules, market, group_count, n_held_needs, i, f,
+            if _risk_estimate(rules, market, group_count, n_held_needs, risk_key, f,
                               risk, current) > market.firm_real[f, MAX_RISK]:
                 declined |= _bit(f)
         mask >>= np.uint64(1)
@@ -303,7 +325,7 @@ def _declined(rules, market, group_count, n_held_needs, i, risk, candidates, len
 
 @njit(inline="always", cache=True)
 def _extra_utility(extra, market, bundle_saving, held, group_count, current, k, trial_firm,
-                   row, candidates, model_firms, rules, i, risk, n_held_needs, lenders_k):
+                   row, candidates, model_firms, rules, risk_key, risk, n_held_needs, lenders_k):
     """Business-model utility of each candidate firm for need k, into ``extra``.
 
     ``model_firms``: bitmask of the firms that bundle k, belong to an ecosystem group or price k
@@ -328,8 +350,8 @@ def _extra_utility(extra, market, bundle_saving, held, group_count, current, k, 
                         u += row[CONV_SENS] * market.firm_real[g, ENTRY_BONUS]
                 if lenders_k & _bit(f) and market.firm_real[f, RISK_PRICING] > 0.0:
                     u -= row[PRICE_SENS] * np.log(_risk_price(
-                        market, f, _risk_estimate(rules, market, group_count, n_held_needs, i,
-                                                  f, risk, current)))
+                        market, f, _risk_estimate(rules, market, group_count, n_held_needs,
+                                                  risk_key, f, risk, current)))
             if f == trial_firm:
                 u += market.firm_real[f, INCENTIVE]
             extra[f] = u
@@ -349,14 +371,14 @@ def _brands_in_use(market, state, i):
 
 
 @njit(inline="always", cache=True)
-def _need_order(key, step, i, need_id, order, priority):
+def _need_order(order_key, need_id, order, priority):
     """The customer's needs in the order they arise this step, into ``order``.
 
     Each need gets a random priority keyed by its stable id, so the order is the same whatever
     order the needs are declared in; sorted by insertion (a customer has a handful of needs).
     """
     for k in range(need_id.shape[0]):
-        p = hash_draw(key, STREAM_ORDER, step, i, need_id[k])
+        p = bits_at(order_key, need_id[k])
         j = k
         while j > 0 and priority[j - 1] > p:
             priority[j] = priority[j - 1]
@@ -388,7 +410,7 @@ def _move(state, market, firm_since, held, group_count, start_mask, step, i, k, 
 
 
 @njit(inline="always", cache=True)
-def _contextual_offers(key, step, i, need_id, j, market, group_count, current, pending):
+def _contextual_offers(context_key, need_id, j, market, group_count, current, pending):
     """Bitmask of the ecosystem offers for the need that fire in context on occasion j.
 
     ``pending``: the firms with a contextual offer for the need that are not already
@@ -403,9 +425,8 @@ def _contextual_offers(key, step, i, need_id, j, market, group_count, current, p
             g = market.firm_int[f, GROUP]
             others = group_count[g] - (1 if current >= 0 and market.firm_int[current, GROUP] == g
                                        else 0)
-            if others > 0 and uniform(key, STREAM_CONTEXT, step, i,
-                                      (need_id * 64 + j) * 64 + f) < market.firm_real[
-                                          g, CONTEXT_REACH]:
+            if others > 0 and uniform_at(context_key, (need_id * 64 + j) * 64 + f) < \
+                    market.firm_real[g, CONTEXT_REACH]:
                 fired |= _bit(f)
         pending >>= np.uint64(1)
         f += 1
@@ -413,9 +434,8 @@ def _contextual_offers(key, step, i, need_id, j, market, group_count, current, p
 
 
 @njit(inline="always", cache=True)
-def _trigger(key, step, i, k, need_id, j, current, openness, known, trial_firm, market,
-             group_count, offered_k, context_firms_k, context_on, closed, unit_firms,
-             own_units):
+def _trigger(keys, k, need_id, j, current, openness, known, trial_firm, market, group_count,
+             offered_k, context_firms_k, context_on, closed, unit_firms, own_units):
     """What the customer considers on occasion j of need k: ``(candidates, full_search)``.
 
     A full search (no provider, or the customer looks around with probability ``openness``)
@@ -425,34 +445,34 @@ def _trigger(key, step, i, k, need_id, j, current, openness, known, trial_firm, 
     provider alone. ``candidates == bit(current)`` without a full search is autopilot. Firms the
     customer left whole this step (``closed``) are not considered again.
     """
-    full = current < 0 or uniform(key, STREAM_OPEN, step, i, need_id * 64 + j) < openness
+    full = current < 0 or uniform_at(keys[CK_OPEN], need_id * 64 + j) < openness
     candidates = np.uint64(0)
     if current >= 0:
         candidates |= _bit(current)
     if full:
         candidates |= _known_firms(known, unit_firms, own_units, k)
     if context_on:
-        candidates |= _contextual_offers(key, step, i, need_id, j, market, group_count, current,
-                                         context_firms_k & ~candidates)
+        candidates |= _contextual_offers(keys[CK_CONTEXT], need_id, j, market, group_count,
+                                         current, context_firms_k & ~candidates)
     if trial_firm >= 0:
         candidates |= _bit(trial_firm)
     return candidates & offered_k & ~closed, full
 
 
 @njit(inline="always", cache=True)
-def _lifecycle_ends(rules, market, needs, i, k, life_i, current):
+def _lifecycle_ends(rules, market, needs, keys, k, life_i, current):
     """Whether the lifecycle ends the relationship with the current provider this step.
 
     Contractual: with the customer's hazard times the need's and the offering's ``hazard_scale``.
     """
     if rules.lifecycle_kind == CONTRACTUAL and current >= 0:
-        return _relationship_ends(rules.key, rules.step, i, needs.need_id[k],
+        return _relationship_ends(keys[CK_LIFECYCLE], needs.need_id[k],
                                   life_i[0] * needs.hazard_scale[k]
                                   * market.hazard_scale[current, k])
     return False
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True, _nrt=False)
 def _joint_exit(rules, i, need_id, current, closed):
     """After the hazard ends a relationship: the firms the customer leaves whole this step.
 
@@ -467,11 +487,11 @@ def _joint_exit(rules, i, need_id, current, closed):
 
 
 @njit(inline="always", cache=True)
-def _occasions(rules, needs, state, i, k, life_i):
+def _occasions(rules, needs, state, keys, i, k, life_i):
     """How many times need k arises this step (contractual: 0 or 1; else Poisson purchases)."""
     if rules.lifecycle_kind == CONTRACTUAL:
-        return 1 if uniform(rules.key, STREAM_OCCURRENCE, rules.step, i,
-                            needs.need_id[k]) < needs.occurrence[k] else 0
+        return 1 if uniform_at(keys[CK_OCCURRENCE], needs.need_id[k]) < needs.occurrence[k] \
+            else 0
     if state.flags[i, k] & DEAD:
         return 0
     return _purchase_count(rules.key, rules.step, i, needs.need_id[k], life_i[0])
@@ -479,7 +499,7 @@ def _occasions(rules, needs, state, i, k, life_i):
 
 @njit(inline="always", cache=True)
 def _purchase(b, i, k, s, step, chosen, basket, t_in_step, since_ik, market, books, held,
-              group_count, n_held_needs, captured, rules, risk):
+              group_count, n_held_needs, captured, rules, risk, risk_key):
     """Book one purchase of ``basket`` (reference spend) of need k from firm ``chosen``.
 
     With risk decisions on, a lender's spend carries its risk price and it loses ``loss_rate ×
@@ -489,8 +509,8 @@ def _purchase(b, i, k, s, step, chosen, basket, t_in_step, since_ik, market, boo
         market.firm_real, market.firm_int, market.bundle_mask, held[chosen], chosen, k)
     if rules.behaviour[RISK_ON] > 0.0 and market.loss_rate[chosen, k] > 0.0:
         spend *= _risk_price(market, chosen, _risk_estimate(rules, market, group_count,
-                                                            n_held_needs, i, chosen, risk,
-                                                            chosen))
+                                                            n_held_needs, risk_key, chosen,
+                                                            risk, chosen))
         loss = spend * market.loss_rate[chosen, k] * risk[risk.shape[0] - 1]
     else:
         loss = spend * market.loss_rate[chosen, k] * _pooled_loss_factor(
@@ -524,7 +544,7 @@ def _purchase(b, i, k, s, step, chosen, basket, t_in_step, since_ik, market, boo
             books.capped[b] = 1
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True, _nrt=False)
 def _dropout(rules, state, i, k, need_id, j, life_i):
     """Non-contractual: after a purchase, whether the customer drops out of need k for good.
 
@@ -540,8 +560,8 @@ def _dropout(rules, state, i, k, need_id, j, life_i):
     return False
 
 
-@njit(inline="always", cache=True)
-def _experience(rules, market, state, i, k, need_id, j, chosen):
+@njit(cache=True, _nrt=False)
+def _experience(rules, market, state, satisfaction_key, i, k, need_id, j, chosen):
     """The moment of a purchase and its satisfaction; returns whether it was a service failure.
 
     ``m = ln(experience) + noise z`` (z standard normal per occasion); satisfaction moves
@@ -550,8 +570,7 @@ def _experience(rules, market, state, i, k, need_id, j, chosen):
     b = rules.behaviour
     m = market.log_experience[chosen, k]
     if b[SAT_NOISE] > 0.0:
-        m += b[SAT_NOISE] * quantile_normal(rules.key, STREAM_SATISFACTION, rules.step, i,
-                                            need_id * 64 + j)
+        m += b[SAT_NOISE] * normal_quantile(uniform_at(satisfaction_key, need_id * 64 + j))
     state.satisfaction[i, k] += np.float32(b[SAT_MEMORY] * (m - state.satisfaction[i, k]))
     if m < b[SAT_FAILURE]:
         state.flags[i, k] |= FAILED
@@ -576,7 +595,7 @@ def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach,
     offered, context_firms, model_firms, bundle_saving, context_on, plain, unit_firms, \
         lenders, own_units = reach
     firm_since, held, group_count, extra = scratch[0], scratch[1], scratch[2], scratch[3]
-    captured = scratch[7]
+    captured, keys = scratch[7], scratch[13]
     key, step = rules.key, rules.step
     need_id = needs.need_id[k]
     life_i = customers.life[i]
@@ -590,18 +609,19 @@ def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach,
         _move(state, market, firm_since, held, group_count, start_mask, step, i, k, current,
               OUTSIDE)
         return known, _brands_in_use(market, state, i), 0.0, closed, ended | _bit(k)
-    if _lifecycle_ends(rules, market, needs, i, k, life_i, current):
+    if _lifecycle_ends(rules, market, needs, keys, k, life_i, current):
         closed = _joint_exit(rules, i, need_id, current, closed)
         _move(state, market, firm_since, held, group_count, start_mask, step, i, k, current,
               OUTSIDE)
         return known, _brands_in_use(market, state, i), 0.0, closed, ended | _bit(k)
-    n_occasions = _occasions(rules, needs, state, i, k, life_i)
+    n_occasions = _occasions(rules, needs, state, keys, i, k, life_i)
     if n_occasions == MAX_PURCHASES:
         books.capped[b] = 1
     if n_occasions == 0:
         return known, brands_used, 0.0, closed, ended
-    basket = draw(needs.basket_dist[k], needs.basket_p[k, 0], needs.basket_p[k, 1], key,
-                  STREAM_NEED, 0, i, need_id) * row[INCOME_SCALE] * needs.basket_scale[k]
+    basket = draw_at(needs.basket_dist[k], needs.basket_p[k, 0], needs.basket_p[k, 1],
+                     keys[CK_NEED], keys[CK_NEED_NORMAL], need_id) * row[INCOME_SCALE] \
+        * needs.basket_scale[k]
     behaviour = rules.behaviour
     sat_on = behaviour[SAT_MEMORY] > 0.0
     openness = base_open
@@ -620,27 +640,26 @@ def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach,
     t_in_step = 0.0
     wallet = 0.0
     for j in range(n_occasions):
-        candidates, full = _trigger(key, step, i, k, need_id, j, current,
-                                    1.0 if failed else openness, known, trial_firm, market,
-                                    group_count, offered[k], context_firms[k], context_on, closed,
-                                    unit_firms, own_units)
+        candidates, full = _trigger(keys, k, need_id, j, current, 1.0 if failed else openness,
+                                    known, trial_firm, market, group_count, offered[k],
+                                    context_firms[k], context_on, closed, unit_firms, own_units)
         if failed:  # the service failure has made this occasion a search
             failed = False
             state.flags[i, k] &= NOT_FAILED
         if lenders[k] & candidates:
-            candidates &= ~_declined(rules, market, group_count, n_held_needs, i, risk,
-                                     candidates, lenders[k], current)
+            candidates &= ~_declined(rules, market, group_count, n_held_needs, keys[CK_RISK],
+                                     risk, candidates, lenders[k], current)
         if not full and candidates == _bit(current):
             chosen = current  # autopilot: no choice
         else:
             if not plain or trial_firm >= 0:
                 _extra_utility(extra, market, bundle_saving, held, group_count, current, k,
-                               trial_firm, row, candidates, model_firms[k], rules, i, risk,
-                               n_held_needs, lenders[k])
+                               trial_firm, row, candidates, model_firms[k], rules,
+                               keys[CK_RISK], risk, n_held_needs, lenders[k])
             chosen = _choose_provider(key, STREAM_CHOICE, step, i, k, need_id, j, current,
                                       state.habit[i, k], candidates, full, extra, brands_used,
                                       row, market, behaviour[TASTE_SCALE],
-                                      behaviour[SHOCK_SCALE])
+                                      behaviour[SHOCK_SCALE], scratch[10], scratch[11])
         if chosen == current and chosen >= 0:
             h = state.habit[i, k]
             state.habit[i, k] = min(1.0, h + behaviour[HABIT_GAIN] * market.experience[chosen, k]
@@ -659,9 +678,11 @@ def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach,
             t_in_step = _next_purchase_time(key, step, i, need_id, j, n_occasions, t_in_step)
         if chosen >= 0:
             _purchase(b, i, k, s, step, chosen, basket, t_in_step, state.since[i, k], market,
-                      books, held, group_count, n_held_needs, captured, rules, risk)
+                      books, held, group_count, n_held_needs, captured, rules, risk,
+                      keys[CK_RISK])
             if sat_on:
-                failed = _experience(rules, market, state, i, k, need_id, j, chosen)
+                failed = _experience(rules, market, state, keys[CK_SATISFACTION], i, k, need_id,
+                                     j, chosen)
             if rules.lifecycle_kind != CONTRACTUAL and _dropout(rules, state, i, k, need_id, j,
                                                                 life_i):
                 _move(state, market, firm_since, held, group_count, start_mask, step, i, k,
@@ -671,7 +692,7 @@ def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach,
     return known, brands_used, wallet, closed, ended
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True, _nrt=False)
 def _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch, brands_used, row,
              annoyance, start_mask, need_id, risk, n_held_needs):
     """One cross-sell contact of firm f for need k: f's offer against the status quo.
@@ -694,11 +715,13 @@ def _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch, bran
     if current >= 0:
         candidates |= _bit(current)
     _extra_utility(extra, market, bundle_saving, held, group_count, current, k, -1, row,
-                   candidates, model_firms[k], rules, i, risk, n_held_needs, lenders[k])
+                   candidates, model_firms[k], rules, scratch[13][CK_RISK], risk, n_held_needs,
+                   lenders[k])
     extra[f] -= annoyance
     chosen = _choose_provider(rules.key, STREAM_CONTACT, rules.step, i, k, need_id, f, current,
                               state.habit[i, k], candidates, current < 0, extra, brands_used, row,
-                              market, rules.behaviour[TASTE_SCALE], rules.behaviour[SHOCK_SCALE])
+                              market, rules.behaviour[TASTE_SCALE], rules.behaviour[SHOCK_SCALE],
+                              scratch[10], scratch[11])
     if chosen == f:
         _move(state, market, firm_since, held, group_count, start_mask, rules.step, i, k,
               current, f)
@@ -719,7 +742,7 @@ def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, s
     order; a need whose relationship the lifecycle ended this step (``ended``) is not contacted,
     nor, with risk decisions on, a need whose lender would decline the customer.
     """
-    order = scratch[5]
+    order, keys = scratch[5], scratch[13]
     lenders, group_count = reach[7], scratch[2]
     behaviour = rules.behaviour
     n_firms, n_needs = market.available.shape
@@ -737,7 +760,7 @@ def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, s
                      rules.n_income)
         p_contact = market.contact_p[f, cell]
         value_stream = market.firm_int[f, ORGANISATION] == VALUE_STREAM
-        if value_stream and uniform(rules.key, STREAM_POLICY, rules.step, i, f) >= p_contact:
+        if value_stream and uniform_at(keys[CK_POLICY], f) >= p_contact:
             continue
         best_k = -1
         best_gain = -np.inf
@@ -747,8 +770,9 @@ def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, s
             if (not market.available[f, k] or current == f or not (state.flags[i, k] & HAS_NEED)
                     or state.flags[i, k] & DEAD or ended & _bit(k)):
                 continue
-            if lenders[k] & _bit(f) and _declined(rules, market, group_count, n_held_needs, i,
-                                                 risk, _bit(f), lenders[k], current):
+            if lenders[k] & _bit(f) and _declined(rules, market, group_count, n_held_needs,
+                                                 keys[CK_RISK], risk, _bit(f), lenders[k],
+                                                 current):
                 continue
             if value_stream:  # one coordinated best offer: the largest utility gain
                 gain = _utility(row, f, k, current, 0.0, brands_used, market)
@@ -758,17 +782,16 @@ def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, s
                 if gain > best_gain:
                     best_gain = gain
                     best_k = k
-            elif uniform(rules.key, STREAM_POLICY, rules.step, i,
-                         (needs.need_id[k] + 1) * 64 + f) < p_contact:
+            elif uniform_at(keys[CK_POLICY], (needs.need_id[k] + 1) * 64 + f) < p_contact:
                 if _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch,
                             brands_used, row, behaviour[FATIGUE_ANNOYANCE] * fat, start_mask,
-                            needs.need_id[k], risk, n_held_needs):
+                            needs.need_id[k], risk, np.int64(n_held_needs)):
                     brands_used = _brands_in_use(market, state, i)
                 fat += behaviour[FATIGUE_PER_CONTACT]
         if value_stream and best_k >= 0:
-            if _contact(b, i, best_k, f, cell, rules, market, state, books, reach, scratch,
-                        brands_used, row, behaviour[FATIGUE_ANNOYANCE] * fat, start_mask,
-                        needs.need_id[best_k], risk, n_held_needs):
+            if _contact(b, i, np.int64(best_k), f, cell, rules, market, state, books, reach,
+                        scratch, brands_used, row, behaviour[FATIGUE_ANNOYANCE] * fat,
+                        start_mask, needs.need_id[best_k], risk, np.int64(n_held_needs)):
                 brands_used = _brands_in_use(market, state, i)
             fat += behaviour[FATIGUE_PER_CONTACT]
     return fat
@@ -895,12 +918,17 @@ def _step_customers(rules, market, customers, needs, state, books):
     n_firms, n_needs = market.available.shape
     for b in prange(n_blocks):
         # per-customer scratch: firm_since, held, group_count, extra, start_provider, order,
-        # priority, captured, products, risk (lenders' noise, then rho)
+        # priority, captured, products, risk (lenders' noise, then rho), a choice's options
+        # (utility and upper bound; their hashes), the step's stream keys and a customer's keys
         scratch = (np.zeros(n_firms, np.int64), np.zeros(n_firms, np.int64),
                    np.zeros(n_firms, np.int64), np.zeros(n_firms), np.zeros(n_needs, np.int64),
                    np.zeros(n_needs, np.int64), np.zeros(n_needs, np.uint64), np.zeros(n_firms),
-                   np.zeros(n_firms, np.int64), np.ones(n_firms + 1))
-        _step_block(b, rules, market, customers, needs, state, books, reach, scratch)
+                   np.zeros(n_firms, np.int64), np.ones(n_firms + 1), np.zeros((2, 65)),
+                   np.zeros((2, 65), np.uint64), np.zeros(N_CK, np.uint64),
+                   np.zeros(N_CK, np.uint64))
+        # np.int64: prange's index is typed int64 before the loop is parallelised and uint64
+        # after, which would compile the block kernel twice
+        _step_block(np.int64(b), rules, market, customers, needs, state, books, reach, scratch)
 
 
 # Compiled without Numba's reference counting: it allocates nothing, and every array it touches
@@ -915,7 +943,20 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
     behaviour = rules.behaviour
     risk_on = behaviour[RISK_ON] > 0.0
     order = scratch[5]
+    streams, keys = scratch[12], scratch[13]
+    streams[CK_ORDER] = stream_key(rules.key, STREAM_ORDER, rules.step)
+    streams[CK_OPEN] = stream_key(rules.key, STREAM_OPEN, rules.step)
+    streams[CK_OCCURRENCE] = stream_key(rules.key, STREAM_OCCURRENCE, rules.step)
+    streams[CK_LIFECYCLE] = stream_key(rules.key, STREAM_LIFECYCLE, rules.step)
+    streams[CK_CONTEXT] = stream_key(rules.key, STREAM_CONTEXT, rules.step)
+    streams[CK_SATISFACTION] = stream_key(rules.key, STREAM_SATISFACTION, rules.step)
+    streams[CK_POLICY] = stream_key(rules.key, STREAM_POLICY, rules.step)
+    streams[CK_NEED] = stream_key(rules.key, STREAM_NEED, 0)  # a need's basket: fixed
+    streams[CK_NEED_NORMAL] = normal_stream_key(rules.key, STREAM_NEED, 0)
+    streams[CK_RISK] = normal_stream_key(rules.key, STREAM_RISK, 0)  # lenders' noise: fixed
     for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+        for c in range(N_CK):
+            keys[c] = customer_key(streams[c], i)
         if plain:  # what _extra_utility would write for every firm but a referrer
             scratch[3][:] = 0.0
         row = customers.traits[i]
@@ -930,7 +971,7 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
         if risk_on:
             risk[:] = np.nan
             risk[n_firms] = customers.risk[i]
-        _need_order(rules.key, rules.step, i, needs.need_id, order, scratch[6])
+        _need_order(keys[CK_ORDER], needs.need_id, order, scratch[6])
         wallet = 0.0
         closed = np.uint64(0)
         ended = np.uint64(0)
