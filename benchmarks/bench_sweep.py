@@ -18,7 +18,9 @@ With ``--reference REV`` the sweep of ``--reference-jobs`` jobs (default 100) fi
 ``--rounds`` times (default 2) with the source of git revision ``REV`` and with this tree, in
 turns, so that both see the same load (``git archive`` of ``ecosim/`` and ``conf/`` into a
 temporary directory, with the Numba cache of the kernels it shares byte for byte with this
-tree); the ratios are the medians over rounds.
+tree); the ratios are the medians over rounds. ``--only PATH...`` makes the reference HEAD's
+source with only those paths as they were at ``REV``: the comparison of those changes alone
+(``--reference REV --only ecosim/cli.py ecosim/report ecosim/sweep``).
 
 Then, in this process, one job's parts are timed (median over ``--split-jobs`` jobs):
 
@@ -71,6 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the launcher's workers, hydra.launcher.n_jobs (2)")
     parser.add_argument("--reference", metavar="REV", default=None,
                         help="also run the sweep with the source of this git revision")
+    parser.add_argument("--only", nargs="+", metavar="PATH", default=None,
+                        help="the reference is HEAD with only these paths taken from REV")
     parser.add_argument("--reference-jobs", type=int, default=100,
                         help="jobs of each sweep compared with the reference (100)")
     parser.add_argument("--rounds", type=int, default=2,
@@ -131,27 +135,46 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def reference_tree(revision: str) -> Path:
-    """``ecosim/`` and ``conf/`` of ``revision`` in a temporary directory, kernels cached.
-
-    The Numba cache of each kernel module the revision shares byte for byte with this tree is
-    copied, and the module's time stamp set to this tree's, so that Numba loads it (the cache
-    is keyed by the source file's time stamp and size). A kernel that differs would compile
-    for minutes: refused.
-    """
-    target = Path(tempfile.mkdtemp(prefix="ecosim-bench-reference-"))
-    archive = subprocess.run(["git", "archive", "--format=tar", revision, "ecosim", "conf"],
+def _extract(revision: str, paths: list[str], target: Path) -> None:
+    """``paths`` as they are at git ``revision``, written under ``target``."""
+    archive = subprocess.run(["git", "archive", "--format=tar", revision, *paths],
                              cwd=ROOT, capture_output=True, check=True).stdout
     tar_path = target / "source.tar"
     tar_path.write_bytes(archive)
     with tarfile.open(tar_path) as tar:
         tar.extractall(target, filter="data")
     tar_path.unlink()
+
+
+def reference_tree(revision: str, only: list[str] | None = None) -> Path:
+    """The reference's ``ecosim/`` and ``conf/`` in a temporary directory, kernels cached.
+
+    Without ``only``: both as they are at ``revision``. With ``only`` (paths): HEAD's, except
+    those paths, taken from ``revision`` (a file that ``revision`` lacks is left out), so that
+    the comparison is of those files alone.
+
+    The Numba cache of each kernel module the reference shares byte for byte with this tree is
+    copied, and the module's time stamp set to this tree's, so that Numba loads it (the cache
+    is keyed by the source file's time stamp and size). A kernel that differs would compile
+    for minutes: refused.
+    """
+    target = Path(tempfile.mkdtemp(prefix="ecosim-bench-reference-"))
+    _extract("HEAD" if only else revision, ["ecosim", "conf"], target)
+    for path in only or []:
+        old = target / path
+        if old.is_dir():
+            shutil.rmtree(old)
+        else:
+            old.unlink(missing_ok=True)
+        listed = subprocess.run(["git", "ls-tree", "-r", "--name-only", revision, "--", path],
+                                cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        if listed.strip():
+            _extract(revision, [path], target)
     kernels, theirs = ROOT / "ecosim" / "kernels", target / "ecosim" / "kernels"
     for source in sorted(kernels.glob("*.py")):
         copy = theirs / source.name
         if not copy.is_file() or not filecmp.cmp(source, copy, shallow=False):
-            raise SystemExit(f"--reference {revision}: ecosim/kernels/{source.name} differs from "
+            raise SystemExit(f"reference {revision}: ecosim/kernels/{source.name} differs from "
                              "this tree's; its kernels would compile for minutes")
         stat = source.stat()
         os.utime(copy, ns=(stat.st_atime_ns, stat.st_mtime_ns))
@@ -236,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     load_before = os.getloadavg()
     rounds: list[dict[str, Any]] = []
     if args.reference:
-        tree = reference_tree(args.reference)
+        tree = reference_tree(args.reference, args.only)
         try:
             for _ in range(args.rounds):  # in turns, so that both see the same load
                 reference = run_sweep(args.reference_jobs, args.workers, tree)
@@ -254,7 +277,8 @@ def main(argv: list[str] | None = None) -> None:
         "git_commit": _git_commit(), "cores": os.cpu_count(),
         "load_average": {"before": load_before, "after": os.getloadavg()},
         "command": "ecosim " + " ".join(sweep_command(args.jobs, args.workers, Path("TMP"))),
-        "sweep": sweep, "reference": args.reference, "rounds": rounds,
+        "sweep": sweep, "reference": args.reference, "reference_only": args.only,
+        "rounds": rounds,
         "job_split_s": parts, "split_jobs": args.split_jobs,
     }
     print("| sweep | jobs | wall s | jobs/min | CPU s per job | to first job s "
