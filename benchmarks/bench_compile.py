@@ -97,6 +97,8 @@ def git(*args: str) -> str:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Measure, print a markdown table and write ``compile_results.json``."""
+    from ecosim.experiment import git_commit
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--horizon", type=int, default=30)
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 git("worktree", "remove", "--force", str(trees[f"ref {options.ref}"]))
     report = {
         "benchmark": "bench_compile", "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "git_commit": git("rev-parse", "HEAD") + ("+dirty" if git("status", "--porcelain") else ""),
+        "git_commit": git_commit(),
         "command": "python -m benchmarks.bench_compile " + " ".join(argv or sys.argv[1:]),
         "scenario": {"config": "conf/config.yaml", "overrides": args},
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),

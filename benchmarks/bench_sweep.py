@@ -240,14 +240,6 @@ def split(jobs: int) -> dict[str, Any]:
     return {name: statistics.median(seconds) for name, seconds in parts.items()}
 
 
-def _git_commit() -> str:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True, check=False).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "ecosim", "conf"], cwd=ROOT,
-                           capture_output=True, text=True, check=False).stdout.strip()
-    return commit + ("-dirty" if dirty else "")
-
-
 def _row(name: str, row: dict[str, Any]) -> str:
     return (f"| {name} | {row['complete']}/{row['jobs']} | {row['wall_s']:.1f} | "
             f"{row['jobs_per_min']:.1f} | {row['cpu_s_per_job']:.3f} | "
@@ -255,6 +247,8 @@ def _row(name: str, row: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from ecosim.experiment import git_commit
+
     args = parse_args(argv)
     load_before = os.getloadavg()
     rounds: list[dict[str, Any]] = []
@@ -274,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     parts = split(args.split_jobs)
     result: dict[str, Any] = {
         "benchmark": "sweep", "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "git_commit": _git_commit(), "cores": os.cpu_count(),
+        "git_commit": git_commit(), "cores": os.cpu_count(),
         "load_average": {"before": load_before, "after": os.getloadavg()},
         "command": "ecosim " + " ".join(sweep_command(args.jobs, args.workers, Path("TMP"))),
         "sweep": sweep, "reference": args.reference, "reference_only": args.only,
