@@ -94,8 +94,23 @@ def test_default_scenario_writes_the_output_contract(tmp_path: Path) -> None:
     assert tx["amount"].sum() * meta["customer_weight"] == pytest.approx(firm["revenue"].sum(),
                                                                          rel=1e-9)
     assert (out / "config.yaml").is_file()
+    # figures only when asked for: none by default, the report says how to draw them later
+    assert not (out / "figures").exists()
+    assert "ecosim-figures RUN_DIR" in (out / "report.md").read_text()
+    drawn = subprocess.run([sys.executable, "-m", "ecosim.report.redraw", str(out)],
+                           capture_output=True, text=True, timeout=600)
+    assert drawn.returncode == 0, drawn.stderr
     assert (out / "figures" / "customers_and_revenue.png").stat().st_size > 10_000
     assert (out / "figures" / "customers_and_revenue.svg").is_file()
+    report = (out / "report.md").read_text()
+    assert "](figures/customers_and_revenue.png)" in report and "None drawn" not in report
+
+
+def test_ecosim_figures_refuses_a_directory_that_is_not_a_run(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "ecosim.report.redraw", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2
+    assert one_line(done.stderr).startswith(f"ecosim-figures: {tmp_path}")
 
 
 def test_a_run_without_figures_never_imports_matplotlib(tmp_path: Path) -> None:

@@ -474,7 +474,8 @@ class OutputConfig:
     """What a run writes besides the standard tables."""
 
     transactions: bool = False
-    figures: bool = True
+    # slide figures (matplotlib, ~3-4 s); off by default, `ecosim-figures RUN_DIR` draws them later
+    figures: bool = False
     deck: bool = False  # also write deck.pptx (python-pptx); `ecosim-deck RUN_DIR` does it later
     currency: str = "EUR"  # the unit of money in reports
 

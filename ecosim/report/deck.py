@@ -366,25 +366,25 @@ def check_run_dir(run_dir: Path) -> None:
     try:
         metadata = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: cannot be read ({_one_line(error)})") from None
+        raise ValueError(f"{path}: cannot be read ({one_line(error)})") from None
     if not isinstance(metadata, dict):
         raise ValueError(f"{path}: expected a JSON object, got {type(metadata).__name__}")
     path = run_dir / "config.yaml"
     try:
         raw = yaml.safe_load(path.read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise ValueError(f"{path}: cannot be read ({_one_line(error)})") from None
+        raise ValueError(f"{path}: cannot be read ({one_line(error)})") from None
     try:
         load_config(raw if raw is not None else {})
     except (ConfigError, TypeError, ValueError) as error:
-        raise ValueError(f"{path}: {_one_line(error)}") from None
+        raise ValueError(f"{path}: {one_line(error)}") from None
     for name, keys in KEY_COLUMNS.items():
         path = run_dir / f"{name}.parquet"
         try:
             columns = pq.read_schema(path).names
             pq.read_table(path, columns=list(keys))
         except (OSError, ValueError, KeyError, pa.ArrowException) as error:
-            raise ValueError(f"{path}: cannot be read ({_one_line(error)})") from None
+            raise ValueError(f"{path}: cannot be read ({one_line(error)})") from None
         missing = [key for key in keys if key not in columns]
         if missing:
             raise ValueError(f"{path}: no column {', '.join(missing)}; not an ecosim table")
@@ -394,10 +394,10 @@ def check_run_dir(run_dir: Path) -> None:
             try:
                 pd.read_csv(path)
             except (OSError, ValueError) as error:
-                raise ValueError(f"{path}: cannot be read ({_one_line(error)})") from None
+                raise ValueError(f"{path}: cannot be read ({one_line(error)})") from None
 
 
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
     """An error's message on one line."""
     return " ".join(str(error).split()) or type(error).__name__
 
@@ -416,7 +416,7 @@ def main(argv: list[str] | None = None) -> None:
         data = ReportData.from_run_dir(args.run_dir)
         path = write_deck(data, args.run_dir)
     except (OSError, ValueError, KeyError, pa.ArrowException) as error:
-        print(f"ecosim-deck: {_one_line(error)}", file=sys.stderr)
+        print(f"ecosim-deck: {one_line(error)}", file=sys.stderr)
         sys.exit(2)
     print(f"ecosim-deck: wrote {path}")
     if not (args.run_dir / "report.md").is_file():  # the title slide points to it

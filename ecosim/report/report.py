@@ -218,6 +218,10 @@ def _results(data: ReportData) -> list[str]:
 
 
 def _figures(figures: list[FigureSpec]) -> list[str]:
+    if not figures:
+        return ["## Figures", "", "None drawn: a run draws its figures only when asked "
+                "(`output.figures=true`). `ecosim-figures RUN_DIR` draws them from this "
+                "directory's tables and links them here.", ""]
     lines = ["## Figures", "", "Each title states what the figure shows; PNG and SVG files are "
              "in `figures/`.", ""]
     for spec in figures:
