@@ -311,24 +311,28 @@ def cohort_retention(h: HistoryLike, firms: list[str], discount_rate: float, arm
     Cohort ``c`` is the customers acquired at step ``c`` (cohort 0 = the customers present at the
     start, whose earlier tenure is unknown). ``alive_frac`` is 1 at age 0.
     """
-    horizon = h.cohort_alive.shape[0] - 1
-    rows = []
+    n = h.cohort_alive.shape[0]
+    cohort, step = np.triu_indices(n)  # every (cohort, step >= cohort), cohort by cohort
+    ages = step - cohort
+    discount = (1.0 + discount_rate) ** ages
+    parts = []
     for f, firm in enumerate(firms):
-        for cohort in range(horizon + 1):
-            acquired = h.cohort_alive[cohort, f, cohort]
-            if acquired == 0:
-                continue
-            ages = np.arange(horizon - cohort + 1)
-            alive = h.cohort_alive[cohort + ages, f, cohort]
-            contribution = h.cohort_contribution[cohort + ages, f, cohort]
-            ltv = np.cumsum(contribution / (1.0 + discount_rate) ** ages) / acquired
-            rows.append(pd.DataFrame({
-                "firm": firm, "cohort": cohort, "age": ages, "acquired": int(round(acquired)),
-                "alive": whole(alive), "alive_frac": alive / acquired,
-                "cum_margin_per_acquired": ltv}))
+        acquired = h.cohort_alive[cohort, f, cohort]
+        keep = acquired != 0
+        if not keep.any():
+            continue
+        alive = h.cohort_alive[step, f, cohort]
+        # realized LTV: the discounted margin summed over each cohort's ages (row-wise cumsum)
+        grid = np.zeros((n, n))
+        grid[cohort, ages] = h.cohort_contribution[step, f, cohort] / discount
+        ltv = np.cumsum(grid, axis=1)[cohort, ages] / np.where(keep, acquired, 1.0)
+        parts.append(pd.DataFrame({
+            "firm": np.full(int(keep.sum()), firm, dtype=object), "cohort": cohort[keep],
+            "age": ages[keep], "acquired": whole(acquired[keep]), "alive": whole(alive[keep]),
+            "alive_frac": alive[keep] / acquired[keep], "cum_margin_per_acquired": ltv[keep]}))
     columns = ["firm", "cohort", "age", "acquired", "alive", "alive_frac",
                "cum_margin_per_acquired"]
-    frame = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
     return _tag(frame, arm, replication)
 
 

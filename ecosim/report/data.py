@@ -176,6 +176,7 @@ class ReportData:
                                            "unit_metrics": result.unit_metrics,
                                            "cohort_retention": result.cohort_retention},
                           summary=result.summary, shapley=shapley,
+                          kpis=getattr(result, "kpis", None),
                           metadata=dict(getattr(result, "metadata", {}) or {}),
                           robustness=getattr(result, "robustness", None))
 
@@ -201,12 +202,14 @@ class ReportData:
     def gather(cls, config: EcosimConfig, tables: dict[str, pd.DataFrame],
                summary: pd.DataFrame | None = None, shapley: pd.DataFrame | None = None,
                metadata: dict[str, Any] | None = None,
-               robustness: pd.DataFrame | None = None) -> ReportData:
+               robustness: pd.DataFrame | None = None,
+               kpis: pd.DataFrame | None = None) -> ReportData:
         """A ReportData from a run's tables (already the market's), robustness anchored.
 
-        ``summary`` and ``shapley`` are recomputed from the tables when not given.
+        ``kpis``, ``summary`` and ``shapley`` are recomputed from the tables when not given.
         """
-        kpis = run_kpis(tables["firm_metrics"], config.time.discount_rate)
+        if kpis is None:
+            kpis = run_kpis(tables["firm_metrics"], config.time.discount_rate)
         if summary is None:
             summary = experiment_summary(kpis)
         if shapley is None:
