@@ -231,7 +231,7 @@ class EcosystemModel(mesa.Model):
         serve the market's customers; they observe (budget rules, targeting) market numbers.
         """
         h = self.history
-        fk, f, sf, cohort, cells, sk = ledgers.totals()
+        fk, f, sf, cohort, cells, sk = ledgers.totals(step)
         self.simulated_customers = f[acc.F_CUSTOMERS].copy()
         if self.weight != 1.0:
             fk, f, sf, cohort, cells, sk = (t * self.weight for t in (fk, f, sf, cohort, cells, sk))
@@ -279,8 +279,8 @@ class EcosystemModel(mesa.Model):
         h.segment_captured[step] = sf[acc.SF_CAPTURED]
         h.segment_need_wallet[step] = sk
         h.offered[step] = self.offers.available
-        h.cohort_alive[step] = cohort[acc.C_ALIVE]
-        h.cohort_contribution[step] = cohort[acc.C_CONTRIBUTION]
+        h.cohort_alive[step, :, :step + 1] = cohort[acc.C_ALIVE]
+        h.cohort_contribution[step, :, :step + 1] = cohort[acc.C_CONTRIBUTION]
         if self.cfg.output.transactions:
             self._log(self.population.transactions())
 

@@ -111,3 +111,46 @@ def test_arms_share_their_customers(config):
     # ... and the arms do differ once they run
     assert not np.array_equal(arm.run().revenue, other.run().revenue)
     assert config.firms["neo"].offerings["bank"].price_index == 0.8  # the base arm untouched
+
+
+# -- the cohort ledger's groups of blocks (kernels/accounting.py) ---------------------------------
+
+
+def test_block_groups_partition_the_blocks_in_order():
+    from ecosim.kernels.accounting import group_blocks, group_of, n_cohort_groups
+
+    for blocks in (1, 2, 3, 5, 63, 64, 65, 130, 2442):
+        groups = n_cohort_groups(blocks)
+        assert groups == min(blocks, 64)
+        covered = [b for g in range(groups) for b in group_blocks(g, blocks, groups)]
+        assert covered == list(range(blocks))  # every block once, in order
+        sizes = {len(group_blocks(g, blocks, groups)) for g in range(groups)}
+        assert sizes <= {blocks // groups, blocks // groups + 1}
+        assert all(group_of(b, blocks, groups) == g
+                   for g in range(groups) for b in group_blocks(g, blocks, groups))
+
+
+def test_grouped_cohort_ledgers_give_the_same_history(config, run_model, monkeypatch):
+    """Three blocks in two groups: counts and every other array identical, contributions
+    equal to rounding (a group sums its blocks' purchases in one sequence), for any threads."""
+    from ecosim.kernels import accounting
+
+    per_block = run_model(config)
+    monkeypatch.setattr(accounting, "COHORT_GROUPS", 2)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = run_model(config)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = run_model(config)
+    finally:
+        numba.set_num_threads(before)
+    assert_identical(one, two)
+    for field in dataclasses.fields(History):
+        if field.name == "cohort_contribution":
+            np.testing.assert_allclose(one.cohort_contribution, per_block.cohort_contribution,
+                                       rtol=1e-12, atol=1e-9)
+            assert np.abs(one.cohort_contribution).sum() > 0
+        elif field.name != "transactions":
+            assert np.array_equal(getattr(one, field.name), getattr(per_block, field.name),
+                                  equal_nan=True), field.name

@@ -361,7 +361,7 @@ class CustomerPopulation:
 
         ``price_rise[f, k]`` is the rise of ln price_index this step (0 when none).
         """
-        self.ledgers.reset()
+        self.ledgers.reset(step)
         self.tx_count.fill(0)
         ledgers = self.ledgers
         _step_customers(

@@ -498,6 +498,12 @@ def _occasions(rules, needs, state, keys, i, k, life_i):
 
 
 @njit(inline="always", cache=True)
+def _cohort_group(b, books):
+    """The group of blocks whose cohort ledger block b adds to (``accounting.group_of``)."""
+    return ((b + 1) * books.cohort.shape[0] - 1) // books.fk.shape[0]
+
+
+@njit(inline="always", cache=True)
 def _purchase(b, i, k, s, step, chosen, basket, t_in_step, since_ik, market, books, held,
               group_count, n_held_needs, captured, rules, risk, risk_key):
     """Book one purchase of ``basket`` (reference spend) of need k from firm ``chosen``.
@@ -528,7 +534,7 @@ def _purchase(b, i, k, s, step, chosen, basket, t_in_step, since_ik, market, boo
     books.sf[b, SF_REVENUE, s, chosen] += spend
     books.sf[b, SF_CAPTURED, s, chosen] += basket
     captured[chosen] += basket
-    books.cohort[b, C_CONTRIBUTION, chosen, since_ik] += gross - loss - fee
+    books.cohort[_cohort_group(b, books), C_CONTRIBUTION, chosen, since_ik] += gross - loss - fee
     tx = books.tx
     if tx.shape[1] > 0:
         c = books.tx_count[b]
@@ -856,6 +862,7 @@ def _close_books(b, i, s, rules, market, customers, state, books, scratch, known
     state.fatigue[i] = fat
     state.trial[i] = -1
     books.sf[b, SF_CUSTOMERS, s, n_firms] += 1.0
+    group = _cohort_group(b, books)
     for f in range(n_firms):
         bit = _bit(f)
         if end_mask & bit:
@@ -864,10 +871,10 @@ def _close_books(b, i, s, rules, market, customers, state, books, scratch, known
             f_ledger[b, F_CAPTURED, f] += captured[f]
             books.sf[b, SF_CUSTOMERS, s, f] += 1.0
             if start_mask & bit:
-                books.cohort[b, C_ALIVE, f, firm_since[f]] += 1.0
+                books.cohort[group, C_ALIVE, f, firm_since[f]] += 1.0
             else:
                 f_ledger[b, F_NEW, f] += 1.0
-                books.cohort[b, C_ALIVE, f, step] += 1.0
+                books.cohort[group, C_ALIVE, f, step] += 1.0
                 if f == trial_firm:
                     f_ledger[b, F_REFERRAL_JOINS, f] += 1.0
             if market.firm_real[f, CONTACTS_PER_STEP] > 0.0:
@@ -914,21 +921,25 @@ def _step_customers(rules, market, customers, needs, state, books):
     """
     n = state.provider.shape[0]
     n_blocks = (n + BLOCK - 1) // BLOCK
+    n_groups = books.cohort.shape[0]  # the cohort ledger's groups of blocks (accounting)
     reach = _reach(market, rules.behaviour[RISK_ON] > 0.0)
     n_firms, n_needs = market.available.shape
-    for b in prange(n_blocks):
-        # per-customer scratch: firm_since, held, group_count, extra, start_provider, order,
-        # priority, captured, products, risk (lenders' noise, then rho), a choice's options
-        # (utility and upper bound; their hashes), the step's stream keys and a customer's keys
-        scratch = (np.zeros(n_firms, np.int64), np.zeros(n_firms, np.int64),
-                   np.zeros(n_firms, np.int64), np.zeros(n_firms), np.zeros(n_needs, np.int64),
-                   np.zeros(n_needs, np.int64), np.zeros(n_needs, np.uint64), np.zeros(n_firms),
-                   np.zeros(n_firms, np.int64), np.ones(n_firms + 1), np.zeros((2, 65)),
-                   np.zeros((2, 65), np.uint64), np.zeros(N_CK, np.uint64),
-                   np.zeros(N_CK, np.uint64))
-        # np.int64: prange's index is typed int64 before the loop is parallelised and uint64
-        # after, which would compile the block kernel twice
-        _step_block(np.int64(b), rules, market, customers, needs, state, books, reach, scratch)
+    for group in prange(n_groups):
+        g = np.int64(group)  # prange's index is int64 before parallelisation, uint64 after
+        # the group's blocks in order, on one thread: they share its cohort ledger
+        for b in range(g * n_blocks // n_groups, (g + 1) * n_blocks // n_groups):
+            # per-customer scratch: firm_since, held, group_count, extra, start_provider, order,
+            # priority, captured, products, risk (lenders' noise, then rho), a choice's options
+            # (utility and upper bound; their hashes), the step's stream keys and a customer's
+            # keys
+            scratch = (np.zeros(n_firms, np.int64), np.zeros(n_firms, np.int64),
+                       np.zeros(n_firms, np.int64), np.zeros(n_firms),
+                       np.zeros(n_needs, np.int64), np.zeros(n_needs, np.int64),
+                       np.zeros(n_needs, np.uint64), np.zeros(n_firms),
+                       np.zeros(n_firms, np.int64), np.ones(n_firms + 1), np.zeros((2, 65)),
+                       np.zeros((2, 65), np.uint64), np.zeros(N_CK, np.uint64),
+                       np.zeros(N_CK, np.uint64))
+            _step_block(b, rules, market, customers, needs, state, books, reach, scratch)
 
 
 # Compiled without Numba's reference counting: it allocates nothing, and every array it touches
