@@ -138,10 +138,24 @@ def kpi_table(summary: pd.DataFrame, firm: str, kpis: list[str], arms: list[str]
     return pd.DataFrame(rows)
 
 
-def _summary_row(summary: pd.DataFrame, arm: str, firm: str, kpi: str) -> pd.Series | None:
-    """The summary row of one (arm, firm, kpi), or None when the run has none."""
-    rows = summary[(summary["firm"] == firm) & (summary["kpi"] == kpi) & (summary["arm"] == arm)]
-    return None if rows.empty else rows.iloc[0]
+#: The last summaries looked up, each with its rows by (arm, firm, kpi): a report asks for
+#: hundreds of rows of one summary, and masking the whole frame for each cost ~2 ms a row.
+_LOOKUPS: list[tuple[pd.DataFrame, dict[tuple[str, str, str], dict[str, Any]]]] = []
+
+
+def _summary_row(summary: pd.DataFrame, arm: str, firm: str, kpi: str) -> dict[str, Any] | None:
+    """The summary row of one (arm, firm, kpi) as a dict, or None when the run has none.
+
+    The first row of that key, as a mask over the frame would give it; a summary is read, never
+    changed in place, once reporting starts.
+    """
+    rows = next((known for frame, known in _LOOKUPS if frame is summary), None)
+    if rows is None:
+        rows = {}
+        for row in summary.to_dict("records"):
+            rows.setdefault((row["arm"], row["firm"], row["kpi"]), row)
+        _LOOKUPS[:] = [(summary, rows), *_LOOKUPS[:3]]
+    return rows.get((arm, firm, kpi))
 
 
 def wide_kpi_table(summary: pd.DataFrame, firm: str, kpis: list[str],
