@@ -135,7 +135,9 @@ def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float,
     centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
     spread = math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
     half = z * spread / (1 + z * z / trials)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)  # exact ends, no rounding residue
+    high = 1.0 if successes == trials else min(1.0, centre + half)
+    return low, high
 
 
 def tipping_summary(table: pd.DataFrame) -> pd.DataFrame:
