@@ -352,7 +352,8 @@ def output_bytes(configs: dict[str, EcosimConfig]) -> int:
                   + steps * firms * needs * 16  # unit_metrics
                   + steps * segments * (firms + 1) * 11  # segment_metrics
                   + steps * segments * needs * 6  # segment_needs
-                  + firms * steps * (steps + 1) // 2 * 9)  # cohort_retention, at most
+                  + firms * steps * (steps + 1) // 2 * 9  # cohort_retention, at most
+                  + steps * needs * 7 + steps * firms * needs * 10)  # tipping, sellers at most
         total += 8 * values * cfg.replications
     return total
 

@@ -177,3 +177,42 @@ def test_an_experiment_writes_the_tipping_files(tmp_path):
     assert len(sellers) == 2 * 3 * 41 * 2  # arms × replications × steps × marketplaces
     tipping = pd.read_parquet(out / "tipping.parquet")
     assert len(tipping) == 2 * 3 * 41 and set(tipping["providers"]) == {2}
+
+
+def test_a_run_without_a_seller_side_writes_empty_seller_tables(tmp_path):
+    """One-sided markets still get their concentration rows; sellers.parquet is empty but
+    readable, with its columns."""
+    cfg = platforms(WEAK, horizon=4)
+    for f in cfg.firms.values():
+        f.marketplace.sellers = None
+    result = run_experiment({"base": cfg}, progress=False)
+    out = write_tables(result, tmp_path)
+    sellers = pd.read_parquet(out / "sellers.parquet")
+    assert sellers.empty and {"sellers", "gmv", "seller_joins", "seller_leaves"} <= set(sellers)
+    assert len(pd.read_parquet(out / "tipping.parquet")) == 5  # steps 0..4 of one need
+    assert pd.read_csv(out / "tipping_summary.csv")["replications"].tolist() == [1]
+
+
+def test_same_config_and_seed_give_the_same_sellers_and_diagnostics():
+    first = run_experiment({"strong": platforms(STRONG, horizon=12)}, progress=False)
+    again = run_experiment({"strong": platforms(STRONG, horizon=12)}, progress=False)
+    pd.testing.assert_frame_equal(first.sellers, again.sellers)
+    pd.testing.assert_frame_equal(first.tipping, again.tipping)
+
+
+def test_the_seller_side_is_set_from_the_command_line():
+    """Hydra overrides reach the block like any firm key (``experiment=marketplace_tipping``)."""
+    from hydra import compose, initialize_config_dir
+
+    from ecosim.config import load_config, register_configs
+    from ecosim.config.store import CONF_DIR
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        raw = compose("config", overrides=[
+            "experiment=marketplace_tipping",
+            "firms.souk.marketplace.sellers.network_effect=2.5",
+            "firms.agora.marketplace.sellers=null"])
+    cfg = load_config(raw)
+    assert cfg.firms["souk"].marketplace.sellers.network_effect == 2.5
+    assert cfg.firms["agora"].marketplace.sellers is None
