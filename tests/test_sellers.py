@@ -209,7 +209,7 @@ def test_a_seller_side_needs_a_marketplace():
     with pytest.raises(ConfigError) as error:
         load_config(tree)
     assert str(error.value).startswith("firms.shop.marketplace.sellers: ")
-    assert "model: marketplace only" in str(error.value)
+    assert "model standalone (marketplace only)" in str(error.value)
 
 
 def test_events_change_seller_parameters_but_not_the_side_itself():
@@ -236,3 +236,15 @@ def test_an_event_on_the_network_effect_acts_from_its_step():
     np.testing.assert_array_equal(sellers[:5], 100.0)
     # V / c = 0.3 × 0.8 × 500 / 1 = 120: half the gap closes per step from step 4's update
     assert sellers[5] == pytest.approx(110.0, rel=1e-12)
+
+
+def test_an_event_cannot_switch_the_side_through_its_block():
+    """Setting the whole ``marketplace`` block is checked like a dotted key."""
+    tree = _with_sellers()
+    tree["events"] = [{"step": 2, "firm": "shop", "set": {"marketplace": {"sellers": None}}}]
+    with pytest.raises(ConfigError, match="cannot switch a marketplace's seller side on or off"):
+        load_config(tree)
+    tree["events"] = [{"step": 2, "firm": "shop", "set": {"model": "standalone"}}]
+    with pytest.raises(ConfigError, match="expected no seller side on a firm with model "
+                                          "standalone"):
+        load_config(tree)

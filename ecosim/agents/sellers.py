@@ -10,7 +10,8 @@ raised by ``match_gain ln S``); sellers see buyers through the GMV the marketpla
 
 with ``A`` the marketplace's ``assortment``, ``c`` the seller's cost (outside option) per step,
 ``m`` the sellers' margin, ``nu`` the cross-side network effect (the elasticity of sellers to
-GMV) and ``lam`` the turnover per step. At a constant GMV, ``S_t = S* + (S_0 - S*)(1 - lam)^t``.
+GMV) and ``lam`` the turnover per step. At a constant GMV, n updates take ``S`` to
+``S* + (S - S*)(1 - lam)^n``.
 The update is deterministic: a stock of sellers, not individual sellers, so no random draws.
 """
 

@@ -482,7 +482,7 @@ def _check_sellers(firm: FirmConfig, key: str) -> None:
     """A two-sided marketplace's seller side (docs/model.md, "Two-sided marketplaces")."""
     sellers, key = firm.marketplace.sellers, f"{key}.marketplace.sellers"
     require(firm.model == "marketplace", key, "{...}",
-            f"expected no seller side on a {firm.model} firm (model: marketplace only); "
+            f"expected no seller side on a firm with model {firm.model} (marketplace only); "
             "remove the block or set it to null")
     require(0 <= sellers.network_effect <= 10, f"{key}.network_effect", sellers.network_effect,
             "expected a number in [0, 10] (elasticity of sellers to GMV; 0 = fixed assortment)")
@@ -730,15 +730,14 @@ def _check_event(event: EventConfig, i: int, cfg: EcosimConfig, inherited: set[s
                                   problem=f"firm {event.firm!r} has no offering for {need!r}")
             changed.offerings[need].brand = changed.offerings[need].brand or changed.brand
         _check_firm(changed, event.firm, cfg, f"{key}.set")
-        if path.startswith("marketplace.sellers"):  # parameters may change, the side may not
-            if (firm.marketplace.sellers is None) != (changed.marketplace.sellers is None):
-                raise ConfigError(where, value, f"configure firms.{event.firm}.marketplace."
-                                  "sellers and let events change its parameters",
-                                  problem="events cannot switch a marketplace's seller side on "
-                                          "or off")
-            if "marketplace.sellers.initial" in _leaf_paths(nested):
-                raise ConfigError(where, value, f"set it in firms.{event.firm}.marketplace."
-                                  "sellers.initial", problem="initial only acts at step 0")
+        # a seller side's parameters may change, the side itself may not (agents.sellers)
+        if (firm.marketplace.sellers is None) != (changed.marketplace.sellers is None):
+            raise ConfigError(where, value, f"configure firms.{event.firm}.marketplace.sellers "
+                              "and let events change its parameters",
+                              problem="events cannot switch a marketplace's seller side on or off")
+        if "marketplace.sellers.initial" in _leaf_paths(nested):
+            raise ConfigError(where, value, f"set firms.{event.firm}.marketplace.sellers.initial",
+                              problem="initial only acts at step 0")
         for leaf in _leaf_paths(nested):
             settings[leaf] = get_dotted(changed, leaf)
         if changed.brand != firm.brand:  # re-brand the offerings that carry the firm's brand
