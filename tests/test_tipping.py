@@ -27,6 +27,7 @@ from ecosim.config.schema import MarketplaceConfig, SellersConfig
 from ecosim.experiment import run_experiment, write_tables
 from ecosim.metrics.tipping import dominance, need_concentration, tipping_summary, wilson_interval
 from ecosim.model import EcosystemModel
+from ecosim.report.report import write_report
 
 N, ASSORTMENT, MATCH_GAIN = 3000, 100, 0.5
 WEAK, STRONG = 0.3, 3.0
@@ -177,6 +178,13 @@ def test_an_experiment_writes_the_tipping_files(tmp_path):
     assert len(sellers) == 2 * 3 * 41 * 2  # arms × replications × steps × marketplaces
     tipping = pd.read_parquet(out / "tipping.parquet")
     assert len(tipping) == 2 * 3 * 41 and set(tipping["providers"]) == {2}
+    # the report's section says what the files say (rebuilt from unit_metrics)
+    report = write_report(result, out).read_text()
+    section = report[report.index("## Tipping"):]
+    assert "| weak | x | 0 of 3 (0%–56%) | never |" in section
+    assert "| strong | x | 3 of 3 (44%–100%) | month " in section
+    strong_share = summary.loc["strong", "leader_share"]
+    assert f"| {strong_share:.1%} |" in section
 
 
 def test_a_run_without_a_seller_side_writes_empty_seller_tables(tmp_path):
@@ -191,6 +199,7 @@ def test_a_run_without_a_seller_side_writes_empty_seller_tables(tmp_path):
     assert sellers.empty and {"sellers", "gmv", "seller_joins", "seller_leaves"} <= set(sellers)
     assert len(pd.read_parquet(out / "tipping.parquet")) == 5  # steps 0..4 of one need
     assert pd.read_csv(out / "tipping_summary.csv")["replications"].tolist() == [1]
+    assert "## Tipping" not in write_report(result, out).read_text()  # no two-sided marketplace
 
 
 def test_same_config_and_seed_give_the_same_sellers_and_diagnostics():
