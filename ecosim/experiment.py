@@ -27,12 +27,15 @@ import ecosim
 from ecosim.config import EcosimConfig, config_to_dict
 from ecosim.metrics import tables
 from ecosim.metrics.summary import experiment_summary, run_kpis, shapley_split
+from ecosim.metrics.tipping import need_concentration, seller_table, tipping_outputs
 from ecosim.metrics.transaction_log import TransactionLog, partial_path, publish
 from ecosim.model import EcosystemModel
 
 log = logging.getLogger(__name__)
 
 TABLES = ("firm_metrics", "unit_metrics", "segment_metrics", "segment_needs", "cohort_retention")
+#: Tipping diagnostics and the seller side of two-sided marketplaces (``metrics.tipping``).
+TIPPING_TABLES = ("tipping", "sellers")
 
 
 @dataclass
@@ -56,6 +59,8 @@ class RunResult:
     metadata: dict[str, Any] = field(default_factory=dict)
     arm_configs: dict[str, EcosimConfig] = field(default_factory=dict)
     robustness: pd.DataFrame | None = None  # the headline over assumptions (ecosim.robustness)
+    tipping: pd.DataFrame | None = None  # per step and need: HHI, leader (metrics.tipping)
+    sellers: pd.DataFrame | None = None  # per step, two-sided marketplace and need: sellers
 
     # (firm_metrics it was computed from, kpis, summary): the KPIs cost ~0.2 s a run at the
     # default size and the writer, the report and robustness all ask for them
@@ -213,7 +218,8 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
     announce_compilation()
     firms, needs = list(cfg.firms), list(cfg.needs)
     segments = list(cfg.customers.segments)
-    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in (*TABLES, "transactions")}
+    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in (*TABLES, *TIPPING_TABLES,
+                                                                  "transactions")}
     warnings: list[str] = []
     started = time.perf_counter()
     bar = _Progress(cfg.replications * cfg.time.horizon, f"ecosim {arm}", progress)
@@ -234,11 +240,15 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
             "segment_needs": tables.segment_needs(h, segments, needs, arm, replication),
             "cohort_retention": tables.cohort_retention(h, firms, cfg.time.discount_rate, arm,
                                                         replication),
+            "tipping": need_concentration(h.unit_customers, h.offered, firms, needs, arm,
+                                          replication),
+            "sellers": seller_table(model.sellers.ledger, firms, needs, arm, replication),
         }
         if cfg.output.transactions and not streamed:
             frames["transactions"] = tables.transactions(h, firms, needs, arm, replication)
         for name, frame in frames.items():
-            tables.check_finite(name, frame)  # inf, or NaN where a number is required: fail
+            if name != "tipping":  # its HHI is NaN where nobody is served; inputs checked above
+                tables.check_finite(name, frame)  # inf, or NaN where a number is required: fail
             parts[name].append(frame)
         if model.population.was_capped:
             warnings.append(f"replication {replication}: a purchase or transaction-log cap bound;"
@@ -269,6 +279,7 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
         **{name: pd.concat(parts[name], ignore_index=True) for name in TABLES},
         transactions=(pd.concat(parts["transactions"], ignore_index=True)
                       if cfg.output.transactions and not streamed else None),
+        **{name: pd.concat(parts[name], ignore_index=True) for name in TIPPING_TABLES},
         metadata=metadata)
 
 
@@ -318,6 +329,8 @@ def run_experiment(configs: dict[str, EcosimConfig], progress: bool | None = Non
            for name in TABLES},
         transactions=pd.concat(transactions, ignore_index=True) if transactions else None,
         transaction_log=log_file,
+        **{name: pd.concat([getattr(r, name) for r in results], ignore_index=True)
+           for name in TIPPING_TABLES},
         metadata=metadata,
         arm_configs=configs)
 
@@ -367,7 +380,8 @@ def output_bytes(configs: dict[str, EcosimConfig]) -> int:
                   + steps * firms * needs * 16  # unit_metrics
                   + steps * segments * (firms + 1) * 11  # segment_metrics
                   + steps * segments * needs * 6  # segment_needs
-                  + firms * steps * (steps + 1) // 2 * 9)  # cohort_retention, at most
+                  + firms * steps * (steps + 1) // 2 * 9  # cohort_retention, at most
+                  + steps * needs * 7 + steps * firms * needs * 10)  # tipping, sellers at most
         total += 8 * values * cfg.replications
     return total
 
@@ -413,6 +427,11 @@ def write_tables(result: RunResult, out_dir: str | Path) -> Path:
         atomic_write(out / "transactions.parquet",
                       lambda p: result.transactions.to_parquet(p, index=False))
     atomic_write(out / "summary.csv", lambda p: result.summary.to_csv(p, index=False))
+    if result.tipping is not None:  # tipping diagnostics (metrics.tipping)
+        for name, frame in tipping_outputs(result.tipping, result.sellers,
+                                           result.config.output.dominance_share).items():
+            atomic_write(out / name, lambda p, f=frame, n=name: f.to_parquet(p, index=False)
+                         if n.endswith(".parquet") else f.to_csv(p, index=False))
     shapley = result.shapley()
     if not shapley.empty:
         atomic_write(out / "shapley.csv", lambda p: shapley.to_csv(p, index=False))

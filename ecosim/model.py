@@ -16,6 +16,7 @@ import numpy as np
 from ecosim.agents.firm import Firm
 from ecosim.agents.policies import StepResults
 from ecosim.agents.population import CustomerPopulation, Offers, Policies
+from ecosim.agents.sellers import SellerMarket
 from ecosim.config.limits import brand_names, separate_brands
 from ecosim.config.schema import MAX_BRANDS, EcosimConfig
 from ecosim.kernels import accounting as acc
@@ -123,6 +124,8 @@ class EcosystemModel(mesa.Model):
                  self.population.n_cells)
             for index, (name, firm_cfg) in enumerate(cfg.firms.items())]
         self.brand_index = self._brand_index()
+        #: two-sided marketplaces' sellers (docs/model.md, "Two-sided marketplaces")
+        self.sellers = SellerMarket(self.firm_list, self.need_index, cfg.time.horizon)
         self.history = History.empty(cfg.time.horizon, len(self.firm_list), len(self.need_names),
                                      len(cfg.customers.segments))
         #: last step's simulated (unweighted) customers of each firm, for word of mouth
@@ -145,6 +148,7 @@ class EcosystemModel(mesa.Model):
         ledgers = self.population.live_and_choose(self.steps, self.offers, policies,
                                                   self._price_rise(previous, self.offers))
         self._record(self.steps, ledgers)
+        self.sellers.update(self.steps, self.history.revenue[self.steps])
 
     def run(self) -> History:
         """Play every step to the horizon and return the history."""

@@ -24,12 +24,14 @@ mkdir -p "$OUT" "$FIGURES"
 # figure (uplift_waterfall: its title is the verdict on the claim) unless named here.
 declare -A FIGURE=(
   [cx_price_resistance]=passable_rise
+  [marketplace_tipping]=tipping
   [segment_capacity]=segment_potential
 )
 
 # Experiments whose figure is drawn after the run from its tables (a command on RUN_DIR).
 declare -A AFTER=(
   [cx_price_resistance]="$ROOT/.venv/bin/python $ROOT/experiments/cx_price_resistance_figure.py"
+  [marketplace_tipping]="$ROOT/.venv/bin/python $ROOT/experiments/marketplace_tipping_figure.py"
   [segment_capacity]="$ROOT/.venv/bin/python -m ecosim.report.segments --arm ecosystem"
 )
 

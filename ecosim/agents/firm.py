@@ -63,6 +63,8 @@ class Firm(mesa.Agent):
         # (capability, need) -> investment; events cannot change them (config.validate)
         self.investments: dict[tuple[str, str | None], InvestmentConfig] = {
             (inv.capability, inv.need): inv for inv in self.cfg.investments.values()}
+        #: sellers per need of a two-sided marketplace (``agents.sellers``); empty: assortment
+        self.seller_count: dict[str, float] = {}
 
     def is_active(self, step: int) -> bool:
         """Whether the firm is in the market at ``step``."""
@@ -154,6 +156,7 @@ class Firm(mesa.Agent):
         A marketplace shows one option per need: the sellers' price index divided by
         ``1 + price_gain ln(assortment)``, quality raised by ``match_gain ln(assortment)``,
         convenience lowered by ``search_cost``; it keeps ``take_rate`` and sellers bear losses.
+        A two-sided marketplace's assortment is its current ``seller_count`` (``agents.sellers``).
         With investments, ``ln(assortment)`` is scaled by the marketplace's strength, and a unit
         launched by an investment is unavailable before its start, its positive convenience
         scaled by its strength (``strength``; docs/model.md, "Investment economics").
@@ -188,7 +191,7 @@ class Firm(mesa.Agent):
             offers.brand[f, k] = brand_index[self.offering_brand(offering)]
             offers.hazard_scale[f, k] = offering.hazard_scale
             if market is not None:
-                log_assortment = math.log(market.assortment)
+                log_assortment = math.log(self.seller_count.get(need, market.assortment))
                 if invested:  # the assortment's gains ramp with the marketplace investment
                     log_assortment *= self.strength("marketplace", step)
                 offers.price[f, k] /= 1.0 + market.price_gain * log_assortment

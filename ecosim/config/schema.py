@@ -330,6 +330,28 @@ class BundleConfig:
 
 
 @dataclass
+class SellersConfig:
+    """The seller side of a two-sided marketplace (docs/model.md, "Two-sided marketplaces").
+
+    Sellers per need are a real-valued stock ``S >= 1``. After each step, with ``G`` the GMV the
+    marketplace sold in the need (currency per step, the market's), the sellers it can hold are
+    ``S* = max(1, A * (V / (seller_cost * A)) ** network_effect)`` with
+    ``V = seller_margin * (1 - take_rate) * G`` the sellers' contribution and ``A`` the
+    marketplace's ``assortment`` (the count free entry supports where ``V = seller_cost * A``).
+    A share ``adjustment`` of sellers leaves each step and ``adjustment * S*`` join, so
+    ``S' = S + adjustment * (S* - S)``. ``network_effect`` is the elasticity of sellers to GMV
+    (0: the fixed ``assortment``; 1: free entry). ``initial``: sellers at step 0 (None:
+    ``assortment``).
+    """
+
+    network_effect: float = 1.0
+    seller_cost: float = 1000.0  # currency per seller per step (a seller's outside option)
+    seller_margin: float = 0.3  # share of the sellers' proceeds (after the take) that is margin
+    adjustment: float = 0.1  # share of sellers turning over per step
+    initial: float | None = None  # sellers per need at step 0 (None: assortment)
+
+
+@dataclass
 class MarketplaceConfig:
     """Marketplace (``model: marketplace``): ``assortment`` third-party sellers per need.
 
@@ -337,6 +359,8 @@ class MarketplaceConfig:
     (competition among sellers) and whose quality rises by ``match_gain * ln(assortment)`` (the
     expected best match among sellers, the logit inclusive value), at a convenience penalty
     ``search_cost``. The marketplace keeps ``take_rate`` of spend; sellers bear the losses.
+    With ``sellers`` the marketplace is two-sided: the sellers per need follow the GMV it
+    reaches (``SellersConfig``) instead of staying at ``assortment``.
     """
 
     take_rate: float = 0.1
@@ -344,6 +368,7 @@ class MarketplaceConfig:
     search_cost: float = 0.0
     price_gain: float = 0.05
     match_gain: float = 0.2
+    sellers: SellersConfig | None = None  # None: a fixed assortment (one-sided)
 
 
 @dataclass
@@ -478,6 +503,9 @@ class OutputConfig:
     figures: bool = False
     deck: bool = False  # also write deck.pptx (python-pptx); `ecosim-deck RUN_DIR` does it later
     currency: str = "EUR"  # the unit of money in reports
+    # a firm dominates a need from the step its share of the need's customers reaches this
+    # (tipping.parquet, dominance.csv; docs/model.md, "Tipping diagnostics")
+    dominance_share: float = 0.8
 
 
 #: KPIs an experiment can report, from ``firm_metrics`` (at the horizon, or summed for cum_*).

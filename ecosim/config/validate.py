@@ -220,6 +220,9 @@ def _check_run(cfg: EcosimConfig) -> None:
             f"expected an integer in [1, {MAX_HORIZON}]")
     require(time.discount_rate >= 0, "time.discount_rate", time.discount_rate,
             "expected a number >= 0 (per step)")
+    require(0.5 < cfg.output.dominance_share <= 1, "output.dominance_share",
+            cfg.output.dominance_share,
+            "expected a share in (0.5, 1] (above half, one firm at most can dominate a need)")
 
 
 def _check_customers(cfg: EcosimConfig) -> None:
@@ -449,6 +452,8 @@ def _check_business_model(firm: FirmConfig, key: str) -> None:
     for name in ("search_cost", "price_gain", "match_gain"):
         require(getattr(market, name) >= 0, f"{key}.marketplace.{name}", getattr(market, name),
                 "expected a number >= 0")
+    if market.sellers is not None:
+        _check_sellers(firm, key)
     _check_unit(firm.partner_take_rate, f"{key}.partner_take_rate", " (share of spend)")
     cross = firm.cross_sell
     require(cross.contacts_per_step >= 0, f"{key}.cross_sell.contacts_per_step",
@@ -471,6 +476,25 @@ def _check_business_model(firm: FirmConfig, key: str) -> None:
     require(marketing.target > 0, f"{key}.marketing.target", marketing.target,
             "expected a number > 0 (LTV / CAC)")
     _check_unit(marketing.adjust, f"{key}.marketing.adjust")
+
+
+def _check_sellers(firm: FirmConfig, key: str) -> None:
+    """A two-sided marketplace's seller side (docs/model.md, "Two-sided marketplaces")."""
+    sellers, key = firm.marketplace.sellers, f"{key}.marketplace.sellers"
+    require(firm.model == "marketplace", key, "{...}",
+            f"expected no seller side on a firm with model {firm.model} (marketplace only); "
+            "remove the block or set it to null")
+    require(0 <= sellers.network_effect <= 10, f"{key}.network_effect", sellers.network_effect,
+            "expected a number in [0, 10] (elasticity of sellers to GMV; 0 = fixed assortment)")
+    require(sellers.seller_cost > 0, f"{key}.seller_cost", sellers.seller_cost,
+            "expected a number > 0 (currency per seller per step)")
+    require(0 < sellers.seller_margin <= 1, f"{key}.seller_margin", sellers.seller_margin,
+            "expected a share in (0, 1] (sellers' margin on their proceeds)")
+    require(0 < sellers.adjustment <= 1, f"{key}.adjustment", sellers.adjustment,
+            "expected a share in (0, 1] (sellers turning over per step)")
+    if sellers.initial is not None:
+        require(sellers.initial >= 1, f"{key}.initial", sellers.initial,
+                "expected null (the assortment) or a number >= 1 (sellers per need)")
 
 
 def _check_structure_of_market(cfg: EcosimConfig) -> None:
@@ -706,6 +730,14 @@ def _check_event(event: EventConfig, i: int, cfg: EcosimConfig, inherited: set[s
                                   problem=f"firm {event.firm!r} has no offering for {need!r}")
             changed.offerings[need].brand = changed.offerings[need].brand or changed.brand
         _check_firm(changed, event.firm, cfg, f"{key}.set")
+        # a seller side's parameters may change, the side itself may not (agents.sellers)
+        if (firm.marketplace.sellers is None) != (changed.marketplace.sellers is None):
+            raise ConfigError(where, value, f"configure firms.{event.firm}.marketplace.sellers "
+                              "and let events change its parameters",
+                              problem="events cannot switch a marketplace's seller side on or off")
+        if "marketplace.sellers.initial" in _leaf_paths(nested):
+            raise ConfigError(where, value, f"set firms.{event.firm}.marketplace.sellers.initial",
+                              problem="initial only acts at step 0")
         for leaf in _leaf_paths(nested):
             settings[leaf] = get_dotted(changed, leaf)
         if changed.brand != firm.brand:  # re-brand the offerings that carry the firm's brand

@@ -27,6 +27,7 @@ from ecosim.report.tables import (
     markdown_table,
     shapley_table,
 )
+from ecosim.report.tipping import tipping_section
 from ecosim.report.verdict import headline_number, so_what, verdict_lines
 
 #: What the model leaves out, for the caveats (docs/model.md states what it does).
@@ -287,7 +288,7 @@ def _definitions(data: ReportData) -> list[str]:
 def render_report(data: ReportData, figures: list[FigureSpec]) -> str:
     """The text of ``report.md``."""
     lines = [*_intro(data), *_investment(data), *_design(data), *_results(data),
-             *_figures(figures), *caveats(data), *_definitions(data)]
+             *tipping_section(data), *_figures(figures), *caveats(data), *_definitions(data)]
     return "\n".join(lines).rstrip() + "\n"
 
 
