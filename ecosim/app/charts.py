@@ -8,6 +8,7 @@ one colour per firm) and state their finding in the title.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,16 +20,18 @@ from ecosim.report.labels import human
 from ecosim.report.style import STYLE, arm_colours, firm_colours
 
 #: Size of a chart on the page (inches; the page scales it to its column).
-CHART_SIZE = (8.0, 4.5)
+CHART_SIZE = (8.0, 4.8)
+#: Characters per line of a chart's title (a finding wraps rather than being cut).
+TITLE_CHARS = 52
 
 
 def _style(fig: Figure) -> None:
     ax = fig.axes[0]
-    ax.title.set_fontsize(STYLE["axes.titlesize"] - 4)
-    ax.title.set_fontweight("bold")
-    ax.xaxis.label.set_fontsize(STYLE["axes.labelsize"])
-    ax.yaxis.label.set_fontsize(STYLE["axes.labelsize"])
-    ax.tick_params(labelsize=STYLE["xtick.labelsize"])
+    ax.set_title(textwrap.fill(ax.get_title(loc="left"), TITLE_CHARS), loc="left",
+                 fontsize=STYLE["axes.titlesize"] - 5, fontweight="bold")
+    ax.xaxis.label.set_fontsize(STYLE["axes.labelsize"] - 2)
+    ax.yaxis.label.set_fontsize(STYLE["axes.labelsize"] - 2)
+    ax.tick_params(labelsize=STYLE["xtick.labelsize"] - 1)
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(True, alpha=0.3)
 
@@ -60,7 +63,7 @@ def kpi_figure(series: pd.DataFrame, kpi: str, firms: Sequence[str], step_unit: 
         ax.plot(rows["step"], rows[kpi], color=colours[firm], linewidth=2.5, label=firm)
     ax.set_title(leader_title(series, kpi, step_unit), loc="left")
     ax.set_xlabel(f"{step_unit}s")
-    ax.set_ylabel(f"{label} ({axis_unit})")
+    ax.set_ylabel(f"{label} ({axis_unit.replace('step', step_unit)})")
     ax.yaxis.set_major_formatter(lambda value, _pos: human(value))
     if len(firms) > 1:
         ax.legend(fontsize=11, ncols=2 if len(firms) > 5 else 1, frameon=False,
@@ -73,7 +76,8 @@ def arms_figure(table: pd.DataFrame, kpi_label: str) -> Figure:
     """Each arm's mean with its 95 % interval over replications (``compare.arm_table``)."""
     arms = list(table["arm"])
     colours = arm_colours(arms)
-    fig = Figure(figsize=(CHART_SIZE[0], max(2.5, 0.6 * len(arms) + 1.5)), layout="constrained")
+    fig = Figure(figsize=(CHART_SIZE[0] * 1.4, max(3.0, 0.6 * len(arms) + 2.0)),
+                 layout="constrained")
     ax = fig.add_subplot()
     y = np.arange(len(arms))[::-1]
     means = table["mean"].to_numpy(float)
@@ -85,7 +89,7 @@ def arms_figure(table: pd.DataFrame, kpi_label: str) -> Figure:
     ax.xaxis.set_major_formatter(lambda value, _pos: human(value))
     ax.set_xlabel(f"{kpi_label} (mean, 95 % interval over replications)")
     best = table.loc[table["mean"].idxmax()] if table["mean"].notna().any() else None
-    title = (f"{best['label']} has the highest {kpi_label}: {human(float(best['mean']))}"
+    title = (f"Highest {kpi_label}: {best['label']} ({human(float(best['mean']))})"
              if best is not None and math.isfinite(best["mean"]) else kpi_label)
     ax.set_title(title, loc="left")
     _style(fig)

@@ -44,7 +44,10 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
     print(f"ecosim-app: the page is at http://{args.host}:{args.port}/ (runs go to {results}; "
           "Ctrl+C stops it)", flush=True)
-    from solara.__main__ import cli
+    try:
+        from solara.__main__ import cli
+    except ImportError:
+        sys.exit("ecosim-app: the page needs Solara: pip install -e \".[app]\" (or \".[test]\")")
 
     cli(["run", "ecosim.app.page", "--host", args.host, "--port", str(args.port),
          "--production", "--no-open", "--no-check-version", "--log-level", "warning"])
