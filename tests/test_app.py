@@ -262,7 +262,13 @@ EXPERIMENT = {
                    "focus_firm": "a", "kpis": ["customers", "cum_revenue"],
                    "arms": {"list_price": {}, "price_cut": {"firms.a.offerings.x.price_index":
                                                             0.8}},
-                   "labels": {"list_price": "List price", "price_cut": "Price cut 20 %"}},
+                   "labels": {"list_price": "List price", "price_cut": "Price cut 20 %"},
+                   "headline": {"kind": "effect", "kpi": "customers", "arm": "price_cut",
+                                "label": "customers the price cut wins"},
+                   "assumptions": {"reach": {"label": "marketing reach", "low": 0.5, "high": 2.0,
+                                             "keys": ["firms.a.marketing.budget"],
+                                             "scale": True, "source": "[argued] a test"}},
+                   "robustness": {"replications": 2}},
 }
 
 
@@ -279,6 +285,7 @@ def test_compare_two_arms_of_an_experiment(context, server, results, shots,
     expect(page.locator(".ecosim-loaded")).to_have_text(f"Loaded: config file {path}",
                                                         timeout=30_000)
     expect(field(page, "customers.n")).to_have_value("2000", timeout=30_000)
+    page.locator(f".{css_name('robustness')} label").click()  # and the tornado of its assumption
     run(page, "price_cut")
     wait_done(page)
     table = page.locator(".ecosim-compare-table")
@@ -292,6 +299,10 @@ def test_compare_two_arms_of_an_experiment(context, server, results, shots,
     from ecosim.report.labels import format_interval
 
     expect(table).to_contain_text(format_interval("customers", row["ci_low"], row["ci_high"]))
+    robustness = page.locator(".ecosim-robustness")
+    expect(robustness).to_contain_text("Headline: customers the price cut wins")
+    expect(robustness).to_contain_text("tornado")
+    assert (results / "price_cut" / "robustness.csv").is_file()
     shoot(page.locator(".ecosim-compare"), shots / "06_compare_two_arms.png")
 
 

@@ -208,6 +208,38 @@ def test_a_run_from_the_page_is_an_ordinary_run_directory(tmp_path: Path) -> Non
     pd.testing.assert_frame_equal(written, direct, check_dtype=False)
 
 
+def test_robustness_runs_from_the_page_and_the_progress_counts_every_step(
+        tmp_path: Path) -> None:
+    tree = small_tree(robustness=True)
+    tree["experiment"].update({
+        "headline": {"kind": "effect", "label": "customers a 10 % price cut wins",
+                     "kpi": "customers", "arm": "cheaper"},
+        "assumptions": {"reach": {"label": "marketing reach", "keys": ["firms.a.marketing.budget"],
+                                  "low": 0.5, "high": 2.0, "scale": True, "source": "[argued]"}},
+        "robustness": {"replications": 2}})
+    configs = validate(tree)
+    snapshot = RunJob(configs, tmp_path / "robust", raw=tree).start().join(timeout=300)
+    assert snapshot.state == "done", snapshot.error
+    # the run's 2 arms × 4 replications × 14 steps, then 2 variants × 2 arms × 2 replications
+    assert snapshot.steps == snapshot.total_steps == 2 * 4 * 14 + 2 * 2 * 2 * 14
+    robustness = pd.read_csv(tmp_path / "robust" / "robustness.csv")
+    assert list(robustness["design"]) == ["default", "tornado", "tornado"]
+    shown = robustness_markdown(ReportData.from_run_dir(tmp_path / "robust"))
+    assert "Headline: **customers a 10 % price cut wins**" in shown
+    assert shown.count("| tornado | reach |") == 2
+
+
+def test_the_command_line_never_loads_the_page() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, ecosim.cli; "
+            "print(sorted(m for m in sys.modules if m.startswith(('solara', 'ecosim.app'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "[]"
+
+
 def test_cancel_stops_the_run_and_leaves_no_directory(tmp_path: Path) -> None:
     configs = validate(small_tree(n=4000, horizon=400, replications=3))
     job = RunJob(configs, tmp_path / "cancelled").start()

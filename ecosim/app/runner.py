@@ -56,6 +56,8 @@ class Snapshot:
         error: the one-line error of a failed run (empty otherwise).
         run_dir: the run directory.
         seconds: wall seconds since the job started.
+        steps: simulated steps done (every arm, replication and robustness variant).
+        total_steps: the steps the whole run simulates (``total_steps``).
     """
 
     state: str
@@ -64,6 +66,8 @@ class Snapshot:
     error: str
     run_dir: Path
     seconds: float
+    steps: int = 0
+    total_steps: int = 0
 
     @property
     def finished(self) -> bool:
@@ -131,7 +135,7 @@ class RunJob:
         with self._lock:
             return Snapshot(self._state, min(self._done_steps / self._total, 1.0),
                             self._message, self._error, self.run_dir,
-                            time.perf_counter() - self._started)
+                            time.perf_counter() - self._started, self._done_steps, self._total)
 
     def _set(self, state: str, message: str, error: str = "") -> None:
         with self._lock:
