@@ -337,6 +337,7 @@ def test_cancel_and_a_failing_run_show_on_the_page(context, server, results, sho
     expect(page.locator(".ecosim-run-cancelled")).to_contain_text("Run cancelled",
                                                                   timeout=60_000)
     assert not (results / "to_cancel").exists()
+    expect(page.locator(".ecosim-run-button")).to_be_enabled()
     # a run that fails says why on the page
     (results / "blocker").write_text("a file where the run's folder should go")
     type_into(page, "customers.n", "2000")
@@ -345,4 +346,5 @@ def test_cancel_and_a_failing_run_show_on_the_page(context, server, results, sho
     expect(error).to_contain_text(
         f"Run failed: cannot write the output directory {results / 'blocker' / 'run'}: "
         "Not a directory", timeout=60_000)
+    expect(page.locator(".ecosim-run-button")).to_be_enabled()
     shoot(page.locator(".ecosim-run"), shots / "10_failed_run.png")

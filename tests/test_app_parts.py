@@ -206,6 +206,11 @@ def test_a_run_from_the_page_is_an_ordinary_run_directory(tmp_path: Path) -> Non
     direct = run_experiment(configs, progress=False).firm_metrics
     written = pd.read_parquet(tmp_path / "run" / "firm_metrics.parquet")
     pd.testing.assert_frame_equal(written, direct, check_dtype=False)
+    # the sweep collector reads the page's runs as complete jobs
+    from ecosim.sweep.collect import collect
+
+    collection = collect(tmp_path, out_dir=tmp_path / "collected")
+    assert list(collection.jobs["status"]) == ["complete"]
 
 
 def test_robustness_runs_from_the_page_and_the_progress_counts_every_step(

@@ -213,6 +213,7 @@ def Page() -> None:
     shown, set_shown = solara.use_state(None)  # the finished run directory on show
     problem, set_problem = solara.use_state("")
     generation, set_generation = solara.use_state(0)  # a new source: fresh inputs
+    _, set_outcome = solara.use_state(("", ""))  # the last run's end: re-enables Run and Load
 
     def loaded() -> tuple[dict[str, Any] | None, Any, str]:
         try:
@@ -254,6 +255,7 @@ def Page() -> None:
                        overrides=as_overrides(edits), source=source.label()).start())
 
     def finished(snapshot: Snapshot) -> None:
+        set_outcome((str(snapshot.run_dir), snapshot.state))
         if snapshot.state == "done":
             set_shown(snapshot.run_dir)
 
