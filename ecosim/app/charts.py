@@ -48,8 +48,9 @@ def leader_title(series: pd.DataFrame, kpi: str, step_unit: str) -> str:
     lowest_wins = kpi in ("churn_rate", "cac")
     best = last.loc[last[kpi].idxmin() if lowest_wins else last[kpi].idxmax()]
     value = f"{best[kpi]:.2g} %" if kpi == "churn_rate" else human(float(best[kpi]))
-    word = "lowest" if lowest_wins else "highest"
-    return f"{best['firm']} has the {word} {label} in {step_unit} {int(best['step'])}: {value}"
+    what = "the most customers" if kpi == "customers" else (
+        f"the {'lowest' if lowest_wins else 'highest'} {label}")
+    return f"{best['firm']} has {what} in {step_unit} {int(best['step'])}: {value}"
 
 
 def kpi_figure(series: pd.DataFrame, kpi: str, firms: Sequence[str], step_unit: str) -> Figure:
@@ -89,7 +90,8 @@ def arms_figure(table: pd.DataFrame, kpi_label: str) -> Figure:
     ax.xaxis.set_major_formatter(lambda value, _pos: human(value))
     ax.set_xlabel(f"{kpi_label} (mean, 95 % interval over replications)")
     best = table.loc[table["mean"].idxmax()] if table["mean"].notna().any() else None
-    title = (f"Highest {kpi_label}: {best['label']} ({human(float(best['mean']))})"
+    title = (f"Highest {kpi_label} at the horizon: {best['label']} "
+             f"({human(float(best['mean']))})"
              if best is not None and math.isfinite(best["mean"]) else kpi_label)
     ax.set_title(title, loc="left")
     _style(fig)
