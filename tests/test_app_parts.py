@@ -17,11 +17,9 @@ import pandas as pd
 import pytest
 import yaml
 
-pytest.importorskip("solara")  # the app extra; ecosim.app.page needs it, these parts do not
-
-from ecosim.app import runner as runner_module  # noqa: E402
-from ecosim.app.compare import arm_markdown, arm_table, robustness_markdown  # noqa: E402
-from ecosim.app.form import (  # noqa: E402
+from ecosim.app import runner as runner_module
+from ecosim.app.compare import arm_markdown, arm_table, robustness_markdown
+from ecosim.app.form import (
     apply_edits,
     check_edit,
     current_value,
@@ -29,14 +27,14 @@ from ecosim.app.form import (  # noqa: E402
     parse_input,
     validate,
 )
-from ecosim.app.runner import RunJob  # noqa: E402
-from ecosim.app.series import firm_series, ltv_over_time  # noqa: E402
-from ecosim.app.sources import Source, experiment_names, load_source  # noqa: E402
-from ecosim.config import ConfigError, load_config  # noqa: E402
-from ecosim.experiment import run_experiment  # noqa: E402
-from ecosim.metrics.summary import run_kpis  # noqa: E402
-from ecosim.report.data import ReportData  # noqa: E402
-from ecosim.report.deck import check_run_dir  # noqa: E402
+from ecosim.app.runner import RunJob
+from ecosim.app.series import firm_series, ltv_over_time
+from ecosim.app.sources import Source, experiment_names, load_source
+from ecosim.config import ConfigError, load_config
+from ecosim.experiment import run_experiment
+from ecosim.metrics.summary import run_kpis
+from ecosim.report.data import ReportData
+from ecosim.report.deck import check_run_dir
 
 REPLICATIONS = 4
 
@@ -232,6 +230,18 @@ def test_robustness_runs_from_the_page_and_the_progress_counts_every_step(
     shown = robustness_markdown(ReportData.from_run_dir(tmp_path / "robust"))
     assert "Headline: **customers a 10 % price cut wins**" in shown
     assert shown.count("| tornado | reach |") == 2
+
+
+def test_ecosim_app_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from ecosim.app.main import DEFAULT_PORT, parse_args
+
+    args = parse_args([])
+    assert (args.host, args.port, args.results) == ("127.0.0.1", DEFAULT_PORT, "results/app")
+    assert parse_args(["--port", "9001", "--results", "x"]).port == 9001
+    with pytest.raises(SystemExit) as stop:
+        parse_args(["--port", "70000"])
+    assert stop.value.code == 2
+    assert "--port: 70000 is not allowed; expected a port in [1, 65535]" in capsys.readouterr().err
 
 
 def test_the_command_line_never_loads_the_page() -> None:
