@@ -122,10 +122,25 @@ def browser() -> Iterator:
 
 
 @pytest.fixture
-def context(browser):
+def context(browser, server):
+    """A browser context that records every request leaving this machine and every error."""
     ctx = browser.new_context(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
+    problems: list[str] = []
+    local = ("http://127.0.0.1:", "ws://127.0.0.1:", "data:", "blob:", "about:")
+
+    def check(route) -> None:
+        if route.request.url.startswith(local):
+            route.continue_()
+        else:  # the page must work offline: nothing from a CDN
+            problems.append(f"external request {route.request.url}")
+            route.abort()
+
+    ctx.route("**/*", check)
+    ctx.on("response", lambda response: problems.append(f"{response.status} {response.url}")
+           if response.status >= 400 else None)
     yield ctx
     ctx.close()
+    assert not problems, problems
 
 
 def open_page(context, server: str) -> Page:

@@ -179,6 +179,10 @@ def test_compare_tables_show_the_summary(result) -> None:
             "config", "firm_metrics", "unit_metrics", "cohort_retention", "summary",
             "metadata")}, "robustness": robust, "shapley": lambda self: None})()))
     assert "| tornado | reach | low |" in shown
+    # names from a config are escaped: the page renders the tables as HTML
+    labelled = table.assign(label=["<b>Base</b>", "cheap | cheerful"])
+    text = arm_markdown(labelled, "customers")
+    assert "&lt;b&gt;Base&lt;/b&gt;" in text and "cheap &#124; cheerful" in text
 
 
 # ---- runner --------------------------------------------------------------------------------

@@ -1,11 +1,16 @@
 """An experiment's arms side by side: each KPI's mean with its 95 % interval, and robustness.
 
+The tables are Markdown, and every name taken from a config (arms, assumptions, the headline's
+label) is HTML-escaped: the page renders them as HTML.
+
 Everything here reads a finished run directory through the reports' own reader
 (``ecosim.report.data.ReportData``): the page shows what ``summary.csv`` and ``robustness.csv``
 hold, the numbers the report and the deck show.
 """
 
 from __future__ import annotations
+
+import html
 
 import pandas as pd
 
@@ -47,7 +52,7 @@ def arm_table(data: ReportData, firm: str, kpi: str) -> pd.DataFrame:
 
 def arm_markdown(table: pd.DataFrame, kpi: str) -> str:
     """``arm_table`` as a Markdown table with the values formatted as the report formats them."""
-    name = kpi_info(kpi).short
+    name = html.escape(kpi_info(kpi).short)
     lines = [f"| arm | {name} | 95 % interval | vs baseline | 95 % interval | n |",
              "| --- | ---: | :---: | ---: | :---: | ---: |"]
     for row in table.itertuples():
@@ -55,7 +60,7 @@ def arm_markdown(table: pd.DataFrame, kpi: str) -> str:
         diff_ci = ("" if pd.isna(row.diff_mean)
                    else format_interval(kpi, row.diff_ci_low, row.diff_ci_high, difference=True))
         n = "" if pd.isna(row.n) else int(row.n)
-        lines.append(f"| {row.label} | {format_value(kpi, row.mean)} | "
+        lines.append(f"| {_cell(row.label)} | {format_value(kpi, row.mean)} | "
                      f"{format_interval(kpi, row.ci_low, row.ci_high)} | {diff} | {diff_ci} | "
                      f"{n} |")
     return "\n".join(lines)
@@ -79,12 +84,18 @@ def robustness_markdown(data: ReportData) -> str:
             return "n/a"
         return f"{100 * value:+.1f} %" if relative else format_value(kpi, value)
 
-    lines = [f"Headline: **{headline.label or kpi}**", "",
+    lines = [f"Headline: **{_cell(headline.label or kpi)}**", "",
              "| design | assumption | level | headline | 95 % interval |",
              "| --- | --- | --- | ---: | :---: |"]
     for row in table.itertuples():
-        lines.append(f"| {row.design} | {row.assumption} | {row.level} | {show(row.value)} | "
+        lines.append(f"| {row.design} | {_cell(row.assumption)} | {_cell(row.level)} | "
+                     f"{show(row.value)} | "
                      f"[{show(row.low)}, {show(row.high)}] |")
     low, high = table["value"].min(), table["value"].max()
     lines += ["", f"Over the assumptions the headline ranges from {show(low)} to {show(high)}."]
     return "\n".join(lines)
+
+
+def _cell(text: object) -> str:
+    """A name for a Markdown table cell: HTML-escaped, ``|`` and ``*`` kept literal."""
+    return html.escape(str(text)).replace("|", "&#124;").replace("*", "&#42;")

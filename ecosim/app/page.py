@@ -7,6 +7,7 @@ finds carry ``ecosim-*`` CSS classes.
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import time
@@ -35,6 +36,23 @@ from ecosim.app.sources import SOURCE_KINDS, Source, experiment_names, load_sour
 from ecosim.config import ConfigError
 
 PPTX_MIME = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+#: Tables on the page: light rules, numbers right-aligned (Markdown's own alignment).
+TABLE_CSS = ("<style>.ecosim-table table {border-collapse: collapse; font-size: 15px; "
+             "margin: 8px 0} .ecosim-table th, .ecosim-table td {padding: 4px 12px; "
+             "border-bottom: 1px solid #ddd}</style>")
+
+
+@solara.component
+def MarkdownTable(text: str, classes: list[str]) -> None:
+    """Markdown (a table, a line of text) rendered here, on the server.
+
+    ``solara.Markdown`` would load KaTeX from a CDN for formulas the page never shows; the text
+    is built by ``ecosim.app.compare``, which escapes every name taken from a config.
+    """
+    import markdown
+
+    body = markdown.markdown(text, extensions=["tables"])
+    solara.HTML(unsafe_innerHTML=TABLE_CSS + body, classes=["ecosim-table", *classes])
 
 
 def results_dir() -> Path:
@@ -180,12 +198,11 @@ def CompareArms(run_dir: Path) -> None:
 
     solara.FigureMatplotlib(arms_figure(table, kpi_info(kpi).short),
                             dependencies=[str(run_dir), firm, kpi], format="png")
-    with solara.Column(classes=["ecosim-compare-table"]):
-        solara.Markdown(arm_markdown(table, kpi))
+    MarkdownTable(arm_markdown(table, kpi), ["ecosim-compare-table"])
     robustness = robustness_markdown(data)
     if robustness:
-        with solara.Column(classes=["ecosim-robustness"]):
-            solara.Markdown("#### Robustness over the assumptions\n\n" + robustness)
+        MarkdownTable("#### Robustness over the assumptions\n\n" + robustness,
+                      ["ecosim-robustness"])
 
 
 @solara.component
@@ -262,8 +279,8 @@ def Page() -> None:
     running = job is not None and not job.snapshot().finished
     solara.Title("ecosim — the page")
     with solara.Column(style={"max-width": "1400px", "margin": "0 auto", "padding": "12px"}):
-        solara.Markdown("# ecosim — the economics of business ecosystems\n"
-                        "Pick a market, change its key parameters, run it, read and compare.")
+        solara.HTML("h1", html.escape("ecosim — the economics of business ecosystems"))
+        solara.Text("Pick a market, change its key parameters, run it, read and compare.")
         with solara.Card("1. Start from", classes=["ecosim-source"]):
             with solara.Row():
                 solara.Select("source", values=list(SOURCE_KINDS), value=kind,
