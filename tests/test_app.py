@@ -319,6 +319,20 @@ def test_compare_two_arms_of_an_experiment(context, server, results, shots,
     expect(robustness).to_contain_text("tornado")
     assert (results / "price_cut" / "robustness.csv").is_file()
     shoot(page.locator(".ecosim-compare"), shots / "06_compare_two_arms.png")
+    # another tab opens the finished run directory and sees the same comparison
+    other = open_page(context, server)
+    box = other.locator(".ecosim-open-dir input")
+    box.fill("no_such_run")
+    box.press("Enter")
+    other.locator(".ecosim-open-button").click()
+    expect(other.locator(".ecosim-open-error")).to_contain_text(
+        f"{results / 'no_such_run'} is not a directory", timeout=20_000)
+    box.fill(str(results / "price_cut"))
+    box.press("Enter")
+    other.locator(".ecosim-open-button").click()
+    expect(other.locator(".ecosim-compare-table")).to_contain_text("Price cut 20 %",
+                                                                   timeout=60_000)
+    expect(other.locator(".ecosim-robustness")).to_contain_text("tornado")
 
 
 def test_two_tabs_keep_their_own_runs(context, server, results, shots) -> None:

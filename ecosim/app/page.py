@@ -229,6 +229,8 @@ def Page() -> None:
     job, set_job = solara.use_state(None)
     shown, set_shown = solara.use_state(None)  # the finished run directory on show
     problem, set_problem = solara.use_state("")
+    opened, set_opened = solara.use_state("")  # the path typed to open a finished run
+    open_error, set_open_error = solara.use_state("")
     generation, set_generation = solara.use_state(0)  # a new source: fresh inputs
     _, set_outcome = solara.use_state(("", ""))  # the last run's end: re-enables Run and Load
 
@@ -270,6 +272,19 @@ def Page() -> None:
         set_shown(None)
         set_job(RunJob(configs, run_dir, raw=apply_edits(tree, edits),
                        overrides=as_overrides(edits), source=source.label()).start())
+
+    def open_run() -> None:
+        from ecosim.report.deck import check_run_dir
+
+        path = Path(opened.strip()).expanduser()
+        path = path if path.is_absolute() else results_dir() / path
+        try:
+            check_run_dir(path)  # complete and readable, as ecosim-deck requires
+        except ValueError as error:
+            set_open_error(str(error))
+            return
+        set_open_error("")
+        set_shown(path)
 
     def finished(snapshot: Snapshot) -> None:
         set_outcome((str(snapshot.run_dir), snapshot.state))
@@ -315,6 +330,13 @@ def Page() -> None:
                     solara.Error(problem, classes=["ecosim-run-error"])
                 if job is not None:
                     RunStatus(job, finished).key(str(job.run_dir))
+        with solara.Card("Or open a finished run", classes=["ecosim-open"]):
+            with solara.Row():
+                solara.InputText("run directory (a run of the page or of the ecosim command)",
+                                 value=opened, on_value=set_opened, classes=["ecosim-open-dir"])
+                solara.Button("Open", on_click=open_run, classes=["ecosim-open-button"])
+            if open_error:
+                solara.Error(open_error, classes=["ecosim-open-error"])
         if shown is not None:
             with solara.Card("4. Customers, revenue, profit, churn, CAC and LTV per firm",
                              classes=["ecosim-results"]):
