@@ -97,6 +97,10 @@ def test_form_lists_the_key_parameters() -> None:
                 "firms.b.ecosystem.context_reach", "firms.b.cross_sell.organisation"):
         assert key in keys
     assert "firms.a.ecosystem.context_reach" not in keys  # a standalone firm has no ecosystem
+    assert current_value(cfg, "firms.b.brand") == "b"  # a firm's brand defaults to its name
+    # one brand on both firms: an umbrella brand
+    umbrella = validate(apply_edits(small_tree(), {"firms.b.brand": "a"}))["base"]
+    assert umbrella.firms["b"].offerings["x"].brand == "a"
     assert current_value(cfg, "firms.a.offerings.x.experience") == 1.0  # the schema's default
 
 

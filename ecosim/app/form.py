@@ -36,7 +36,8 @@ class Field:
         key: the dotted config key it sets.
         label: what the page calls it (units in brackets).
         group: the panel it sits in (``Market`` or ``Firm <name>``).
-        kind: ``number`` (typed as text, parsed), ``choice`` (one of ``choices``) or ``switch``.
+        kind: ``number`` (typed as text, parsed), ``text``, ``choice`` (one of ``choices``) or
+            ``switch``.
         choices: the allowed values of a ``choice``.
     """
 
@@ -64,6 +65,8 @@ def key_fields(cfg: EcosimConfig) -> list[Field]:
                             BUSINESS_MODELS))
         fields.append(Field(f"firms.{name}.marketing.budget", "marketing budget (money/step)",
                             group))
+        fields.append(Field(f"firms.{name}.brand", "brand (shared by firms: an umbrella brand)",
+                            group, "text"))
         for need in firm.offerings:
             for key, label in OFFERING_KEYS:
                 fields.append(Field(f"firms.{name}.offerings.{need}.{key}", f"{need}: {label}",

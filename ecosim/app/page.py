@@ -98,7 +98,7 @@ def ParameterInput(field: Field, value: Any, error: str, on_edit: Any) -> None:
     else:
         solara.InputText(field.label, value=text, on_value=typed, error=error or False,
                          classes=classes, continuous_update=False)
-    if error and field.kind != "number":
+    if error and field.kind in ("choice", "switch"):
         solara.Error(error, classes=[f"{css_name(field.key)}-error"])
 
 
