@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -359,8 +360,11 @@ def test_cancel_and_a_failing_run_show_on_the_page(context, server, results, sho
     # a long run (the default market) shows its progress bar and stops on cancel
     run(page, "to_cancel")
     message = page.locator(".ecosim-run-message")
-    expect(message).to_contain_text("simulating", timeout=90_000)
-    expect(page.locator(".ecosim-progress")).to_be_visible()
+    expect(message).to_contain_text(re.compile(r"simulating: [1-9]\d* % of the steps"),
+                                     timeout=120_000)
+    bar = page.locator(".ecosim-progress")
+    expect(bar).to_be_visible()
+    assert 0 < float(bar.get_attribute("aria-valuenow")) < 100
     shoot(page.locator(".ecosim-run"), shots / "09_progress.png")
     page.locator(".ecosim-cancel").click()
     expect(page.locator(".ecosim-run-cancelled")).to_contain_text("Run cancelled",
@@ -374,6 +378,6 @@ def test_cancel_and_a_failing_run_show_on_the_page(context, server, results, sho
     error = page.locator(".ecosim-run-error")
     expect(error).to_contain_text(
         f"Run failed: cannot write the output directory {results / 'blocker' / 'run'}: "
-        "Not a directory", timeout=60_000)
+        "Not a directory", timeout=60_000, use_inner_text=True)
     expect(page.locator(".ecosim-run-button")).to_be_enabled()
     shoot(page.locator(".ecosim-run"), shots / "10_failed_run.png")

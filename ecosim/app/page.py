@@ -137,13 +137,14 @@ def RunStatus(job: RunJob, on_finished: Any) -> None:
     solara.use_effect(lambda: on_finished(snapshot) if finished else None, [finished])
     with solara.Column(classes=["ecosim-run-status"]):
         if not finished:
-            solara.ProgressLinear(100 * snapshot.progress if snapshot.state == "running"
-                                  else True, classes=["ecosim-progress"])
-            with solara.Row():
+            with solara.Row(style={"align-items": "center"}):
                 solara.Text(f"{snapshot.message}: {100 * snapshot.progress:.0f} % of the steps, "
                             f"{snapshot.seconds:.0f} s", classes=["ecosim-run-message"])
                 solara.Button("Cancel", on_click=job.cancel, color="warning",
                               classes=["ecosim-cancel"])
+            solara.ProgressLinear(100 * snapshot.progress if snapshot.state == "running"
+                                  else True, classes=["ecosim-progress"],
+                                  style={"height": "12px", "margin-top": "8px"})
         elif snapshot.state == "done":
             solara.Success(f"Run complete: {snapshot.run_dir} ({snapshot.message})",
                            classes=["ecosim-run-done"])

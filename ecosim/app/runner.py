@@ -211,6 +211,7 @@ def one_line(error: BaseException, run_dir: Path) -> str:
         return f"the run's tables are not numbers: {text}"
     if isinstance(error, OSError):
         reason = error.strerror or text
-        where = f" ({error.filename})" if error.filename else ""
+        where = (f" ({error.filename})" if error.filename
+                 and Path(error.filename) != run_dir else "")
         return f"cannot write the output directory {run_dir}: {reason}{where}"
     return f"{type(error).__name__}: {text}"
