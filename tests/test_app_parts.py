@@ -84,6 +84,17 @@ def test_config_file_source(tmp_path: Path) -> None:
     assert list(validate(tree)) == ["base", "cheaper"]
     with pytest.raises(ConfigError, match=r"^config file: .* expected the path of a YAML file"):
         load_source(Source("config file", str(tmp_path / "absent.yaml")))
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("defaults: [ecosim, _self_]\nfirms: {a: [1,\n")
+    with pytest.raises(ConfigError) as error:
+        load_source(Source("config file", str(broken)))
+    assert str(error.value) == (f"config file: {broken}:3:1: expected the node content, but "
+                                "found '<stream end>'; expected valid YAML")
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("defaults: [no_such_group, _self_]\n")
+    with pytest.raises(ConfigError, match=r"^config file: In 'unknown': Could not load "
+                                          r"'no_such_group'.*; expected a config Hydra can"):
+        load_source(Source("config file", str(unknown)))
 
 
 # ---- form ----------------------------------------------------------------------------------

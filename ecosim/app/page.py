@@ -241,6 +241,8 @@ def Page() -> None:
             return tree, next(iter(validate(tree).values())), ""
         except ConfigError as error:
             return None, None, str(error)
+        except OSError as error:  # a file that cannot be read
+            return None, None, f"config file: {source.name}: {error.strerror or error}"
 
     tree, base_cfg, load_error = solara.use_memo(loaded, [source])
     cfg = solara.use_memo(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
@@ -80,7 +81,14 @@ def _compose(config_dir: Path, name: str, overrides: list[str]) -> dict[str, Any
         try:
             with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
                 raw = compose(name, overrides=overrides)
-        except (HydraException, OmegaConfBaseException) as error:
+        except yaml.MarkedYAMLError as error:  # as the ecosim command says it: file:line:col
+            mark = error.problem_mark or error.context_mark
+            path = config_dir / f"{name}.yaml"
+            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+            problem = " ".join(str(error.problem or error.context).split())
+            raise ConfigError("config file", str(path), "expected valid YAML",
+                              f"{where}: {problem}") from None
+        except (HydraException, OmegaConfBaseException, yaml.YAMLError) as error:
             message = " ".join(str(error).split())
             raise ConfigError("config file", str(config_dir / f"{name}.yaml"),
                               "expected a config Hydra can compose", message) from None
