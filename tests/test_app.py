@@ -292,9 +292,16 @@ def test_compare_two_arms_of_an_experiment(context, server, results, shots,
                                            tmp_path: Path) -> None:
     path = tmp_path / "price_cut.yaml"
     path.write_text(yaml.safe_dump(EXPERIMENT, sort_keys=False))
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("defaults: [ecosim, _self_]\nfirms: {a: [1,\n")
     page = open_page(context, server)
     choose(page, "ecosim-source-kind", "config file")
     box = page.locator(".ecosim-source-file input")
+    box.fill(str(broken))  # a file that is not YAML says where, on one line
+    box.press("Enter")
+    page.locator(".ecosim-load").click()
+    expect(page.locator(".ecosim-load-error")).to_contain_text(
+        f"{broken}:3:1: expected the node content", timeout=30_000)
     box.fill(str(path))
     box.press("Enter")
     page.locator(".ecosim-load").click()
