@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -123,13 +124,13 @@ def ParameterForm(fields: list[Field], values: dict[str, Any], errors: dict[str,
 def RunStatus(job: RunJob, on_finished: Any) -> None:
     """The progress bar, the cancel button and the outcome of a run (polled 4 times a second)."""
 
-    def poll():
-        while True:
+    def poll(closed: threading.Event):
+        while not closed.is_set():  # set when the tab goes away: the run itself goes on
             snapshot = job.snapshot()
             yield snapshot
             if snapshot.finished:
                 return
-            time.sleep(0.25)
+            closed.wait(0.25)
 
     result = solara.use_thread(poll, dependencies=[job], intrusive_cancel=False)
     snapshot: Snapshot = result.value or job.snapshot()
