@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,7 +195,8 @@ YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
-        transaction_log: TransactionLog | None = None) -> RunResult:
+        transaction_log: TransactionLog | None = None,
+        on_step: Callable[[], None] | None = None) -> RunResult:
     """Simulate every replication of a validated config and gather the tidy tables.
 
     Args:
@@ -206,6 +208,8 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
         transaction_log: with ``output.transactions``, the log each step's purchases are
             written to as the run plays (the caller closes it); without one, the run keeps its
             whole log in ``RunResult.transactions``.
+        on_step: called after every simulated step (the page's progress bar); an exception it
+            raises stops the run there (the page's cancel button).
 
     Returns:
         The run's tables, one block of rows per replication.
@@ -232,6 +236,8 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
         for _ in range(cfg.time.horizon):
             model.step()
             bar.update()
+            if on_step is not None:
+                on_step()
         h = model.history
         frames = {
             "firm_metrics": tables.firm_metrics(h, firms, arm, replication),
@@ -284,7 +290,8 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
 
 
 def run_experiment(configs: dict[str, EcosimConfig], progress: bool | None = None,
-                   transactions_dir: str | Path | None = None) -> RunResult:
+                   transactions_dir: str | Path | None = None,
+                   on_step: Callable[[], None] | None = None) -> RunResult:
     """Play every arm × replication on common random numbers and stack the tables.
 
     Args:
@@ -297,6 +304,7 @@ def run_experiment(configs: dict[str, EcosimConfig], progress: bool | None = Non
             (``ecosim.metrics.transaction_log``; ``RunResult.transaction_log`` is the finished
             file, which ``write_tables`` publishes). Without it the log is gathered whole in
             memory (``RunResult.transactions``), which suits small runs only.
+        on_step: as in ``run``, over every arm's steps.
 
     Returns:
         One RunResult whose tables carry every arm; its config is the baseline's.
@@ -308,8 +316,8 @@ def run_experiment(configs: dict[str, EcosimConfig], progress: bool | None = Non
     transaction_log = (TransactionLog.for_configs(transactions_dir, configs)
                        if transactions_dir is not None else None)
     try:
-        results = [run(cfg, arm=name, progress=progress, transaction_log=transaction_log)
-                   for name, cfg in configs.items()]
+        results = [run(cfg, arm=name, progress=progress, transaction_log=transaction_log,
+                       on_step=on_step) for name, cfg in configs.items()]
         if transaction_log is not None:
             log_file = transaction_log.close()
     except BaseException:

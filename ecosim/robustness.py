@@ -32,6 +32,7 @@ from __future__ import annotations
 import itertools
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,8 +179,8 @@ def row(design: str, assumption: str, level: str, x: float, y: float,
             "n": headline.n}
 
 
-def run_robustness(plan: Plan, default_kpis: pd.DataFrame,
-                   progress: bool | None = None) -> pd.DataFrame:
+def run_robustness(plan: Plan, default_kpis: pd.DataFrame, progress: bool | None = None,
+                   on_step: Callable[[], None] | None = None) -> pd.DataFrame:
     """Run the tornado, then the map; the robustness table (the default assumptions' row first).
 
     The default row is the headline of the experiment's own run over the replications the
@@ -192,6 +193,7 @@ def run_robustness(plan: Plan, default_kpis: pd.DataFrame,
         plan: from ``prepare``.
         default_kpis: the KPIs of the experiment's own run (``RunResult.kpis``).
         progress: a bar over the variants (None: when stderr is a terminal).
+        on_step: called after every simulated step of every variant (``experiment.run``).
     """
     from ecosim.experiment import run_experiment
 
@@ -215,7 +217,7 @@ def run_robustness(plan: Plan, default_kpis: pd.DataFrame,
             if not show:
                 log.info("robustness: variant %d/%d, %s %s", len(rows), plan.count,
                          variant.assumption, variant.level)
-            result = run_experiment(configs, progress=False)
+            result = run_experiment(configs, progress=False, on_step=on_step)
             exp = next(iter(configs.values())).experiment
             rows.append(row(variant.design, variant.assumption, variant.level, variant.x,
                             variant.y, compute_headline(result.kpis, exp)))
