@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 import ecosim
 from ecosim.config import EcosimConfig, config_to_dict
 from ecosim.metrics import tables
+from ecosim.metrics.decisions import concat_decisions, decisions_table
 from ecosim.metrics.summary import experiment_summary, run_kpis, shapley_split
 from ecosim.metrics.transaction_log import TransactionLog, partial_path, publish
 from ecosim.model import EcosystemModel
@@ -55,6 +56,8 @@ class RunResult:
     metadata: dict[str, Any] = field(default_factory=dict)
     arm_configs: dict[str, EcosimConfig] = field(default_factory=dict)
     robustness: pd.DataFrame | None = None  # the headline over assumptions (ecosim.robustness)
+    #: what firms with a strategy decided (``ecosim.metrics.decisions``); no rows without one
+    decisions: pd.DataFrame = field(default_factory=lambda: decisions_table([], "", 0))
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -186,6 +189,7 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
     firms, needs = list(cfg.firms), list(cfg.needs)
     segments = list(cfg.customers.segments)
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in (*TABLES, "transactions")}
+    decisions: list[pd.DataFrame] = []
     warnings: list[str] = []
     started = time.perf_counter()
     bar = _Progress(cfg.replications * cfg.time.horizon, f"ecosim {arm}", progress)
@@ -207,6 +211,7 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
             "cohort_retention": tables.cohort_retention(h, firms, cfg.time.discount_rate, arm,
                                                         replication),
         }
+        decisions.append(decisions_table(model.decisions, arm, replication))
         if cfg.output.transactions and not streamed:
             frames["transactions"] = tables.transactions(h, firms, needs, arm, replication)
         for name, frame in frames.items():
@@ -241,7 +246,7 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
         **{name: pd.concat(parts[name], ignore_index=True) for name in TABLES},
         transactions=(pd.concat(parts["transactions"], ignore_index=True)
                       if cfg.output.transactions and not streamed else None),
-        metadata=metadata)
+        metadata=metadata, decisions=concat_decisions(decisions))
 
 
 def run_experiment(configs: dict[str, EcosimConfig], progress: bool | None = None,
@@ -291,7 +296,8 @@ def run_experiment(configs: dict[str, EcosimConfig], progress: bool | None = Non
         transactions=pd.concat(transactions, ignore_index=True) if transactions else None,
         transaction_log=log_file,
         metadata=metadata,
-        arm_configs=configs)
+        arm_configs=configs,
+        decisions=concat_decisions([r.decisions for r in results]))
 
 
 def atomic_write(path: Path, write: Any) -> None:
@@ -378,6 +384,8 @@ def write_tables(result: RunResult, out_dir: str | Path) -> Path:
     for name in TABLES:
         frame = getattr(result, name)
         atomic_write(out / f"{name}.parquet", lambda p, f=frame: f.to_parquet(p, index=False))
+    atomic_write(out / "decisions.parquet",
+                 lambda p: result.decisions.to_parquet(p, index=False))
     if result.transaction_log is not None:  # streamed as the run played: renamed into place
         result.transaction_log = publish(result.transaction_log, out)
     elif result.transactions is not None:

@@ -1,0 +1,117 @@
+"""What a deciding firm can observe, and the record of what it decided.
+
+A firm decides on its own results, on the offers its rivals publish and on market shares,
+never on customers' private state: ``MarketView`` reads the model's History (the firm's own
+rows, and every firm's unit customers for shares) and the published offer arrays, nothing of
+the customer population.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ecosim.agents.firm import Firm
+
+@dataclass(frozen=True)
+class Decision:
+    """One change a firm made to itself: a row of ``decisions.parquet``.
+
+    ``key`` is the dotted config key changed (``offerings.delivery.price_index``) or
+    ``units.<need>`` for a launch (0 -> 1) or a closure (1 -> 0); ``old`` and ``new`` are its
+    values; ``reason`` says, in words and with the numbers observed, why.
+    """
+
+    step: int
+    firm: str
+    rule: str
+    key: str
+    old: float
+    new: float
+    reason: str
+
+
+class MarketView:
+    """The firm's view at the start of ``step``: History up to ``step - 1``, last offers.
+
+    Money and counts are the market's (``customers.market_size``), per step.
+    """
+
+    def __init__(self, firm: Firm, step: int) -> None:
+        """Look from ``firm`` at the start of ``step`` (>= 1)."""
+        model = firm.model
+        self.firm = firm
+        self.step = step
+        self.history = model.history
+        self.offers = model.offers  # what every firm published for step - 1
+        self.need_index: dict[str, int] = model.need_index
+        self.discount_rate: float = model.cfg.time.discount_rate
+
+    def unit_contribution(self, need: str, steps: range) -> float:
+        """Mean contribution per step of the firm's unit for ``need`` over ``steps``.
+
+        Gross margin - losses - partner fees paid - the unit's cost to serve (a ``unit``
+        investment's), currency per step.
+        """
+        h, f, k = self.history, self.firm.index, self.need_index[need]
+        t = _indices(steps)
+        value = h.gross_margin[t, f, k] - h.losses[t, f, k] - h.partner_fees[t, f, k]
+        inv = self.firm.investments.get(("unit", need))
+        if inv is not None:
+            value = value - inv.cost_to_serve * h.unit_customers[t, f, k]
+        return float(value.mean())
+
+    def unit_customers(self, need: str, steps: range) -> float:
+        """Mean customers of the firm's unit for ``need`` over ``steps``."""
+        t = _indices(steps)
+        return float(self.history.unit_customers[t, self.firm.index, self.need_index[need]].mean())
+
+    def unit_new(self, need: str, steps: range) -> float:
+        """New customers of the firm's unit for ``need``, summed over ``steps``."""
+        t = _indices(steps)
+        return float(self.history.unit_new[t, self.firm.index, self.need_index[need]].sum())
+
+    def group_contribution(self, steps: range) -> float:
+        """Mean contribution per step of the whole group over ``steps`` (currency per step).
+
+        Every unit's gross margin - losses - partner fees paid, + partner fees received from
+        the ecosystem's partners, - the cost to serve of its investments. In a steady state a
+        firm earns per step its acquisitions per step times their (undiscounted) LTV, so this
+        is the group's LTV flow, whichever unit the customers were won or kept by.
+        """
+        h, f = self.history, self.firm.index
+        t = _indices(steps)
+        return float((h.gross_margin[t, f].sum(axis=1) - h.losses[t, f].sum(axis=1)
+                      - h.partner_fees[t, f].sum(axis=1) + h.partner_income[t, f]
+                      - h.investment_cost[t, f, 2]).mean())
+
+    def market_customers(self, need: str) -> float:
+        """Customers of ``need`` in the market (every firm's unit) at the end of the last step."""
+        return float(self.history.unit_customers[self.step - 1, :, self.need_index[need]].sum())
+
+    def rival_best(self, need: str, what: str) -> float | None:
+        """The best published ``convenience`` (highest) or ``price`` index (lowest) of a rival.
+
+        None when no active rival offers ``need``.
+        """
+        k, f, offers = self.need_index[need], self.firm.index, self.offers
+        rivals = offers.available[:, k].copy()
+        rivals[f] = False
+        if not rivals.any():
+            return None
+        values = getattr(offers, what)[rivals, k]
+        return float(values.max() if what == "convenience" else values.min())
+
+    def own_published(self, need: str, what: str) -> float | None:
+        """The firm's published ``convenience`` or ``price`` for ``need`` (None: not offered)."""
+        k, f = self.need_index[need], self.firm.index
+        if not self.offers.available[f, k]:
+            return None
+        return float(getattr(self.offers, what)[f, k])
+
+
+def _indices(steps: range) -> np.ndarray:
+    return np.arange(steps.start, steps.stop)
