@@ -185,14 +185,18 @@ def test_allocation_moves_budget_to_the_brand_with_the_higher_return(margins, wi
 
 # -- competitive response ------------------------------------------------------------------
 
-def _entry(response: ResponseRuleConfig, rival: dict) -> tuple[EcosystemModel, object]:
+def _entry(response: ResponseRuleConfig, rival: dict,
+           old_rival: bool = False) -> tuple[EcosystemModel, object]:
     inc = firm({"x": offering(quality=1.0, convenience=0.0)}, {"x": 0.5},
                initial_awareness=1.0)
     inc.strategy = StrategyConfig(every=6, response=response)
     ent = firm({"x": offering(quality=1.0, **rival)}, initial_awareness=0.5)
     ent.enters_at = 5
-    cfg = market(2000, 16, {"x": need()}, {"inc": inc, "ent": ent},
-                 segments={"all": segment(openness=0.3)})
+    firms = {"inc": inc, "ent": ent}
+    if old_rival:  # more convenient than the incumbent from the start
+        firms["old"] = firm({"x": offering(quality=0.0, convenience=0.5)}, {"x": 0.2},
+                            initial_awareness=1.0)
+    cfg = market(2000, 16, {"x": need()}, firms, segments={"all": segment(openness=0.3)})
     return _run(cfg), cfg
 
 
@@ -214,6 +218,16 @@ def test_response_matches_convenience_after_the_lag_and_pays_its_capex(lag) -> N
     assert inc.loc[when, "profit"] == pytest.approx(
         inc.loc[when, "gross_margin"] - inc.loc[when, "losses"] - inc.loc[when, "marketing_spend"]
         - inc.loc[when, "contact_cost"] + inc.loc[when, "partner_fees"] - 1234.0)
+
+
+def test_response_watches_only_the_named_rivals() -> None:
+    # "old" is more convenient from step 0 (0.5): only the entrant (1.0, step 5) is answered
+    model, _ = _entry(ResponseRuleConfig(rivals=["ent"], lag=3), {"convenience": 1.0},
+                      old_rival=True)
+    assert [(d.step, d.new) for d in model.decisions] == [(8, 1.0)]
+    # watching everyone, the incumbent first matches "old" (published at 0, seen at 1): 0 + 3
+    model, _ = _entry(ResponseRuleConfig(lag=3), {"convenience": 1.0}, old_rival=True)
+    assert [(d.step, d.new) for d in model.decisions] == [(3, 0.5), (8, 1.0)]
 
 
 def test_response_matches_a_lower_price() -> None:
@@ -330,6 +344,8 @@ def test_decisions_parquet_is_written_with_arm_and_replication(tmp_path) -> None
     ({"pricing": {"needs": ["z"]}}, r"pricing.needs: firm 'solo' has no offering for need 'z'"),
     ({"response": {"match": ["quality"]}}, r"response.match: 'quality' is not allowed"),
     ({"response": {"lag": -1}}, r"response.lag: -1 is not allowed"),
+    ({"response": {"rivals": ["solo"]}}, r"response.rivals: 'solo' is not allowed; expected "
+                                         r"another firm: \(none\)"),
     ({"portfolio": {"launch": ["x"]}}, r"portfolio.launch: 'x' is not allowed; expected a need "
                                        r"without initial_share"),
     ({"pricing": {"step": 0.1, "min_step": 0.2}}, r"pricing.min_step: 0.2 is not allowed"),

@@ -476,13 +476,15 @@ class ResponseRuleConfig:
     """Competitive response: match a rival's better published offer after a lag, at a cost.
 
     For each need of ``needs`` (empty: every offering) and each of ``match``: when an active
-    rival publishes a better convenience (higher) or price index (lower) than the firm's, the
-    firm matches the best one ``lag`` steps after it was first published, paying ``capex``
-    (currency, once per match; recorded as investment capex, so profit and NPV see it).
+    rival of ``rivals`` (empty: every other firm) publishes a better convenience (higher) or
+    price index (lower) than the firm's, the firm matches the best one ``lag`` steps after it
+    was first published, paying ``capex`` (currency, once per match; recorded as investment
+    capex, so profit and NPV see it).
     """
 
     match: list[str] = field(default_factory=lambda: ["convenience"])
     needs: list[str] = field(default_factory=list)
+    rivals: list[str] = field(default_factory=list)
     lag: int = 3  # steps from the rival's first better offer to the firm's answer
     capex: float = 0.0  # currency per match
 

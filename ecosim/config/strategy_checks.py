@@ -53,6 +53,10 @@ def check_strategy(firm: FirmConfig, name: str, cfg: EcosimConfig, key: str) -> 
         for item in response.match:
             require(item in RESPONSE_MATCHES, f"{where}.match", item, one_of(RESPONSE_MATCHES))
         _check_needs(response.needs, firm, name, f"{where}.needs")
+        others = [other for other in cfg.firms if other != name]
+        for rival in response.rivals:
+            require(rival in others, f"{where}.rivals", rival,
+                    f"expected another firm: {list_names(others)}")
         require(response.lag >= 0, f"{where}.lag", response.lag,
                 "expected an integer >= 0 (steps)")
         require(response.capex >= 0, f"{where}.capex", response.capex,

@@ -1,6 +1,7 @@
 """Competitive response: match a rival's better published offer after a lag, at a cost.
 
-Each step the firm compares its published offer with its active rivals' in each watched need:
+Each step the firm compares its published offer with its active rivals' (``rivals``, or every
+other firm) in each watched need:
 a rival with a higher convenience, or a lower price index, starts a clock at the step it first
 published it; ``lag`` steps later the firm matches the best rival's value then, paying
 ``capex`` (recorded as capex of the step, so profit, NPV and payback see it). The clock stops
@@ -46,7 +47,7 @@ class ResponseRule:
         for need in self.needs:
             for what in self.cfg.match:
                 own = view.own_published(need, what)
-                rival = view.rival_best(need, what)
+                rival = view.rival_best(need, what, self.cfg.rivals)
                 clock = (need, what)
                 if own is None or rival is None or not self.better(what, rival, own):
                     self.since.pop(clock, None)

@@ -92,13 +92,18 @@ class MarketView:
         """Customers of ``need`` in the market (every firm's unit) at the end of the last step."""
         return float(self.history.unit_customers[self.step - 1, :, self.need_index[need]].sum())
 
-    def rival_best(self, need: str, what: str) -> float | None:
+    def rival_best(self, need: str, what: str, among: list[str] | None = None) -> float | None:
         """The best published ``convenience`` (highest) or ``price`` index (lowest) of a rival.
 
-        None when no active rival offers ``need``.
+        Rivals are the firms named in ``among`` (None or empty: every other firm). None when no
+        active rival offers ``need``.
         """
         k, f, offers = self.need_index[need], self.firm.index, self.offers
         rivals = offers.available[:, k].copy()
+        if among:
+            named = np.zeros_like(rivals)
+            named[[self.firm.model.firm_index[name] for name in among]] = True
+            rivals &= named
         rivals[f] = False
         if not rivals.any():
             return None
