@@ -269,7 +269,8 @@ class EcosystemModel(mesa.Model):
             if firm.investments:
                 h.investment_cost[step, i] = firm.investment_costs(
                     step, h.customers[step, i], h.unit_customers[step, i], self.need_index)
-            h.investment_cost[step, i, 0] += firm.decision_capex  # 0 without a strategy
+            h.investment_cost[step, i, :2] += (firm.decision_capex,  # 0 without a strategy
+                                               firm.decision_opex)
             firm.observe(StepResults(
                 customers=h.customers[step, i], new_customers=h.new_customers[step, i],
                 churned_customers=h.churned_customers[step, i],

@@ -287,6 +287,14 @@ def test_a_held_back_unit_launches_when_its_case_beats_the_capex(above: bool) ->
         assert h.investment_cost.sum() == 0
 
 
+def test_what_deciding_costs_is_paid_from_start() -> None:
+    strategy = StrategyConfig(every=2, start=3, capex=500.0, opex=20.0,
+                              pricing=PricingRuleConfig())
+    h = _run(_monopoly(strategy, 2.0, 1.0, n=500, horizon=8)).history
+    assert h.investment_cost[:, 0, 0].tolist() == [0, 0, 0, 500, 0, 0, 0, 0, 0]
+    assert h.investment_cost[:, 0, 1].tolist() == [0, 0, 0, 20, 20, 20, 20, 20, 20]
+
+
 # -- off means off; the log -------------------------------------------------------------------
 
 def _history_arrays(model: EcosystemModel) -> dict[str, np.ndarray]:

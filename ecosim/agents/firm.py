@@ -66,8 +66,10 @@ class Firm(mesa.Agent):
             (inv.capability, inv.need): inv for inv in self.cfg.investments.values()}
         #: units the firm holds back or has closed (its strategy's portfolio rule)
         self.closed_units: set[str] = set()
-        #: capex of this step's decisions (a competitive response, a launch), currency
+        #: capex of this step's decisions (a competitive response, a launch) and of the
+        #: strategy itself, and its opex (currency)
         self.decision_capex = 0.0
+        self.decision_opex = 0.0
         self.strategy = (Strategy(self.cfg.strategy, self, model.run_key)
                          if self.cfg.strategy is not None else None)
 
@@ -109,8 +111,9 @@ class Firm(mesa.Agent):
             self.rule = marketing_rule(self.cfg.marketing)
         if self.cfg.cross_sell.targeting != targeting:  # new cells: learn conversion afresh
             self.targeting = CrossSellTargeting(self.targeting.contacts.shape[0])
-        self.decision_capex = 0.0
+        self.decision_capex = self.decision_opex = 0.0
         if self.strategy is not None and self.is_active(step):
+            self.decision_capex, self.decision_opex = self.strategy.costs(step)
             self.model.decisions += self.strategy.act(self, step)
         self.marketing_spend = 0.0
         self.brand_spend = 0.0

@@ -443,9 +443,10 @@ class PricingRuleConfig:
     index by the factor ``(1 + step)`` up or down; if the objective, averaged over the steps
     since the last decision, fell after the last move, that unit's direction reverses and its
     step halves (down to ``min_step``). ``objective``: ``unit_profit`` (the unit's contribution
-    net of its cost to serve, currency per step) or ``group_ltv`` (the whole group's
-    contribution per step: every unit, partner fees and costs to serve together; in a steady
-    state, acquisitions per step × their LTV, whichever unit wins or keeps the customer).
+    net of its cost to serve, currency per step: a P&L manager's view) or ``group_ltv`` (the
+    whole group's contribution per step, every unit and partner fee together, plus its customers'
+    growth per step valued at their predicted LTV: the group's view, in which a unit that wins
+    customers for the other units earns their value).
     Prices stay within [``min_price``, ``max_price``].
     """
 
@@ -520,6 +521,10 @@ class StrategyConfig:
 
     every: int = 3
     start: int = 1
+    # what deciding costs (an analytics team, an LTV model): capex once at `start`, opex per
+    # step from `start`, both recorded as the firm's investment costs (currency)
+    capex: float = 0.0
+    opex: float = 0.0
     pricing: PricingRuleConfig | None = None
     allocation: AllocationRuleConfig | None = None
     response: ResponseRuleConfig | None = None

@@ -22,6 +22,9 @@ def check_strategy(firm: FirmConfig, name: str, cfg: EcosimConfig, key: str) -> 
             "expected an integer >= 1 (steps between decisions)")
     require(1 <= strategy.start <= max(1, cfg.time.horizon), f"{key}.start", strategy.start,
             f"expected a step in [1, {cfg.time.horizon}] (time.horizon)")
+    for field in ("capex", "opex"):
+        require(getattr(strategy, field) >= 0, f"{key}.{field}", getattr(strategy, field),
+                "expected a number >= 0 (currency)")
     pricing = strategy.pricing
     if pricing is not None:
         where = f"{key}.pricing"

@@ -58,6 +58,12 @@ class Strategy:
         """Whether the periodic rules decide at ``step``."""
         return step >= self.cfg.start and (step - self.cfg.start) % self.cfg.every == 0
 
+    def costs(self, step: int) -> tuple[float, float]:
+        """``(capex, opex)`` of deciding at ``step`` (currency): capex at ``start``, opex after."""
+        if step < self.cfg.start:
+            return 0.0, 0.0
+        return (self.cfg.capex if step == self.cfg.start else 0.0), self.cfg.opex
+
     def act(self, firm: Firm, step: int) -> list[Decision]:
         """Take this step's decisions (the firm's config changes); return them."""
         view = MarketView(firm, step)

@@ -41,7 +41,7 @@ class PriceRule:
     def objective(self, view: MarketView, need: str, window: range) -> float:
         """The observed objective over ``window`` (currency per step, or currency)."""
         if self.cfg.objective == "group_ltv":
-            return view.group_contribution(window)
+            return view.group_ltv_flow(window)
         return view.unit_contribution(need, window)
 
     def decide(self, firm: Firm, view: MarketView, window: range) -> list[Decision]:

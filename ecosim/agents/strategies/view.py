@@ -16,6 +16,10 @@ import numpy as np
 if TYPE_CHECKING:
     from ecosim.agents.firm import Firm
 
+#: The smallest ``1 + d - r`` a group LTV is divided by: a window without churn, undiscounted,
+#: would otherwise value a customer at infinity (a customer who never leaves, for ever).
+MIN_LTV_DENOMINATOR = 1e-3
+
 @dataclass(frozen=True)
 class Decision:
     """One change a firm made to itself: a row of ``decisions.parquet``.
@@ -78,15 +82,38 @@ class MarketView:
         """Mean contribution per step of the whole group over ``steps`` (currency per step).
 
         Every unit's gross margin - losses - partner fees paid, + partner fees received from
-        the ecosystem's partners, - the cost to serve of its investments. In a steady state a
-        firm earns per step its acquisitions per step times their (undiscounted) LTV, so this
-        is the group's LTV flow, whichever unit the customers were won or kept by.
+        the ecosystem's partners, - the cost to serve of its investments.
         """
         h, f = self.history, self.firm.index
         t = _indices(steps)
         return float((h.gross_margin[t, f].sum(axis=1) - h.losses[t, f].sum(axis=1)
                       - h.partner_fees[t, f].sum(axis=1) + h.partner_income[t, f]
                       - h.investment_cost[t, f, 2]).mean())
+
+    def group_ltv_flow(self, steps: range) -> float:
+        """The group's contribution plus the value of the customers it gained, per step.
+
+        ``C + g × LTV`` (currency per step): ``C`` the group's mean contribution per step
+        (``group_contribution``), ``g`` its customers' growth per step over ``steps`` (any unit:
+        a customer of the group counts once) and ``LTV = m (1 + d) / (1 + d - r)`` the value of a
+        group customer, from the window's contribution per customer ``m`` and retention ``r``
+        (as the ``ltv_cac_target`` rule predicts it; ``1 + d - r`` is floored at
+        ``MIN_LTV_DENOMINATOR``). A unit priced low to win customers for the group is credited
+        with their LTV; at a steady state (``g = 0``) this is the group's contribution.
+        """
+        h, f = self.history, self.firm.index
+        t = _indices(steps)
+        contribution = self.group_contribution(steps)
+        customers = h.customers[t, f].mean()
+        at_start = h.customers[t - 1, f].sum()
+        if customers <= 0 or at_start <= 0:
+            return contribution
+        growth = (h.customers[t[-1], f] - h.customers[t[0] - 1, f]) / len(t)
+        retention = 1.0 - h.churned_customers[t, f].sum() / at_start
+        d = self.discount_rate
+        ltv = (contribution / customers) * (1.0 + d) / max(1.0 + d - retention,
+                                                           MIN_LTV_DENOMINATOR)
+        return float(contribution + growth * ltv)
 
     def market_customers(self, need: str) -> float:
         """Customers of ``need`` in the market (every firm's unit) at the end of the last step."""
