@@ -73,9 +73,13 @@ def test_price_rule_finds_the_monopoly_logit_optimum() -> None:
     model = _run(_monopoly(strategy, a, quality, n=50_000, horizon=120))
     prices = _prices(model, "x")
     assert prices[0] != 1.0 and len(prices) >= 50
-    # Near p*, profit falls by about a s(1-s)/2 x^2 = x^2/4 at x = ln(p/p*); the climber
-    # cannot tell 2 standard errors of the difference of two 2-step means (N = 50 000,
-    # s = 0.5: 0.45 % each, 0.9 %) apart: it wanders within |x| < 0.19.
+    # With x = ln(p/p*), the slope of ln profit in ln p is about -a s(1-s) x = -x/2, so a cycle's
+    # high and low probes (h = ln(1 + step) apart) differ by about x h / 2 in relative profit;
+    # each side's mean of two one-step observations has a sampling error of 0.45 % / sqrt(2)
+    # (N = 50 000, s = 0.5; the first step of each 2-step window is a washout). From p = 1
+    # (x = -0.41, h = 0.095) the gap is 1.9 %, six standard errors of the difference: the price
+    # climbs. Near p* the side is read at random and the halving steps (down to 2 %) keep the
+    # price within a few steps of p*.
     late = np.log(prices[-30:] / best)
     assert np.all(np.abs(late) < 0.2), late
     assert abs(late.mean()) < 0.08, late.mean()

@@ -439,10 +439,11 @@ RESPONSE_MATCHES = ("convenience", "price")
 class PricingRuleConfig:
     """Price per unit by hill climbing on an observed objective.
 
-    At each decision one unit of ``needs`` (empty: every offering, in turn) moves its price
-    index by the factor ``(1 + step)`` up or down; if the objective, averaged over the steps
-    since the last decision, fell after the last move, that unit's direction reverses and its
-    step halves (down to ``min_step``). ``objective``: ``unit_profit`` (the unit's contribution
+    The units of ``needs`` (empty: every offering) take turns; a turn is four decisions that
+    price the unit ``(1 + step)^(±1/2)`` around its price (high, low, low, high: a design that
+    cancels the drift of a growing market), after which its price moves one factor
+    ``(1 + step)`` towards the side whose windows gave the higher objective; a flip of side
+    halves the unit's step (down to ``min_step``). ``objective``: ``unit_profit`` (the unit's contribution
     net of its cost to serve, currency per step: a P&L manager's view) or ``group_ltv`` (the
     whole group's contribution per step, every unit and partner fee together, plus its customers'
     growth per step valued at their predicted LTV: the group's view, in which a unit that wins
