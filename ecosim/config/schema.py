@@ -443,12 +443,12 @@ class PricingRuleConfig:
     price the unit ``(1 + step)^(±1/2)`` around its price (high, low, low, high: a design that
     cancels the drift of a growing market), after which its price moves one factor
     ``(1 + step)`` towards the side whose windows gave the higher objective; a flip of side
-    halves the unit's step (down to ``min_step``). ``objective``: ``unit_profit`` (the unit's contribution
-    net of its cost to serve, currency per step: a P&L manager's view) or ``group_ltv`` (the
-    whole group's contribution per step, every unit and partner fee together, plus its customers'
-    growth per step valued at their predicted LTV: the group's view, in which a unit that wins
-    customers for the other units earns their value).
-    Prices stay within [``min_price``, ``max_price``].
+    halves the unit's step (down to ``min_step``). ``objective``: ``unit_profit`` (the unit's
+    contribution net of its cost to serve, currency per step: a P&L manager's view) or
+    ``group_ltv`` (the whole group's contribution per step, every unit and partner fee
+    together, plus its customers' growth per step valued at their predicted LTV: the group's
+    view, in which a unit that wins customers for the other units earns their value). Prices
+    stay within [``min_price``, ``max_price``].
     """
 
     objective: str = "unit_profit"
