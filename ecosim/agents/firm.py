@@ -46,6 +46,9 @@ class Firm(mesa.Agent):
         cfg: its own copy of the firm's config, changed by scheduled events.
         marketing_spend: currency spent on acquisition marketing in the current step, for the
             whole market (``customers.market_size``).
+        strategy: its decisions (``ecosim.agents.strategies``), None without a ``strategy``
+            block; they change ``cfg`` after the step's events.
+        closed_units: needs whose offering the firm holds back or has closed (not published).
     """
 
     def __init__(self, model: mesa.Model, name: str, index: int, cfg: FirmConfig,
