@@ -214,6 +214,8 @@ def test_response_matches_convenience_after_the_lag_and_pays_its_capex(lag) -> N
     [decision] = model.decisions
     assert (decision.step, decision.firm, decision.rule) == (when, "inc", "response")
     assert (decision.key, decision.old, decision.new) == ("offerings.x.convenience", 0.0, 1.0)
+    assert decision.reason.startswith("ent has published convenience 1 in x against our 0 "
+                                      "since step 5")
     capex = model.history.investment_cost[:, 0, 0]
     assert capex[when] == 1234.0 and capex.sum() == 1234.0
     table = firm_metrics(model.history, list(cfg.firms), "a", 0)

@@ -47,8 +47,9 @@ class ResponseRule:
         for need in self.needs:
             for what in self.cfg.match:
                 own = view.own_published(need, what)
-                rival = view.rival_best(need, what, self.cfg.rivals)
+                best = view.rival_best(need, what, self.cfg.rivals)
                 clock = (need, what)
+                rival, name = best if best is not None else (None, "")
                 if own is None or rival is None or not self.better(what, rival, own):
                     self.since.pop(clock, None)
                     continue
@@ -66,7 +67,7 @@ class ResponseRule:
                 del self.since[clock]
                 out.append(Decision(
                     view.step, firm.name, self.name, f"offerings.{need}.{key}", old, new,
-                    f"a rival has published {what} {rival:.4g} in {need} against our {own:.4g} "
+                    f"{name} has published {what} {rival:.4g} in {need} against our {own:.4g} "
                     f"since step {first}; matched after {view.step - first} steps, "
                     f"capex {self.cfg.capex:.6g}"))
         return out

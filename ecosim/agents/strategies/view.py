@@ -119,11 +119,12 @@ class MarketView:
         """Customers of ``need`` in the market (every firm's unit) at the end of the last step."""
         return float(self.history.unit_customers[self.step - 1, :, self.need_index[need]].sum())
 
-    def rival_best(self, need: str, what: str, among: list[str] | None = None) -> float | None:
+    def rival_best(self, need: str, what: str,
+                   among: list[str] | None = None) -> tuple[float, str] | None:
         """The best published ``convenience`` (highest) or ``price`` index (lowest) of a rival.
 
-        Rivals are the firms named in ``among`` (None or empty: every other firm). None when no
-        active rival offers ``need``.
+        Returns the value and the rival's name; rivals are the firms named in ``among`` (None
+        or empty: every other firm). None when no active rival offers ``need``.
         """
         k, f, offers = self.need_index[need], self.firm.index, self.offers
         rivals = offers.available[:, k].copy()
@@ -134,8 +135,10 @@ class MarketView:
         rivals[f] = False
         if not rivals.any():
             return None
-        values = getattr(offers, what)[rivals, k]
-        return float(values.max() if what == "convenience" else values.min())
+        index = np.flatnonzero(rivals)
+        values = getattr(offers, what)[index, k]
+        best = int(index[values.argmax() if what == "convenience" else values.argmin()])
+        return float(getattr(offers, what)[best, k]), self.firm.model.firm_list[best].name
 
     def own_published(self, need: str, what: str) -> float | None:
         """The firm's published ``convenience`` or ``price`` for ``need`` (None: not offered)."""
