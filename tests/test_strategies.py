@@ -3,6 +3,8 @@
 * pricing, ``unit_profit``: a monopoly logit (no habit, everyone looks every step) with price
   sensitivity ``a`` and margin a share of the price earns ``p s(p)``, maximal where
   ``s = 1 - 1/a`` (closed form: ``p* = exp(V / a) (a - 1)^(1/a)``); the climber settles there.
+  With a customer base growing 8-fold (a drift of the observed profit), it still gets there
+  from below and from above.
 * pricing, ``group_ltv``: an ecosystem whose loss-making unit brings customers to a profitable
   one (entry bonus); the group's best price, found by brute force over fixed prices, lies below
   the unit's break-even, and the climber settles near it, while ``unit_profit`` prices above.
@@ -85,6 +87,25 @@ def test_price_rule_finds_the_monopoly_logit_optimum() -> None:
     assert abs(late.mean()) < 0.08, late.mean()
     share = model.history.unit_customers[-40:, 0, 0] / 50_000
     assert abs(share.mean() - (1 - 1 / a)) < 0.03, share.mean()
+
+
+@pytest.mark.parametrize("start", [1.0, 2.2])
+def test_price_rule_finds_the_optimum_while_the_customer_base_grows(start: float) -> None:
+    # Awareness spreads from 5 % through advertising: the firm's customers grow about 8-fold
+    # over the run, so its profit drifts up whatever the price. Aware customers still choose by
+    # the same logit, so p* is unchanged (1.5); the high-low-low-high probes cancel the drift,
+    # and the price reaches p* from below and from above.
+    a, quality = 2.0, 2 * math.log(1.5)
+    solo = firm({"x": offering(quality=quality, price_index=start, margin_rate=0.2)},
+                {"x": 0.02}, initial_awareness=0.05, budget=1500.0, reach_cost=1.0)
+    solo.strategy = StrategyConfig(every=2, pricing=PricingRuleConfig(step=0.1, min_step=0.02))
+    model = _run(market(50_000, 120, {"x": need()}, {"solo": solo},
+                        segments={"all": segment(price_sensitivity=a, openness=1.0)}))
+    customers = model.history.customers[:, 0]
+    assert customers[120] > 6 * customers[1]  # the drift is real
+    late = np.log(_prices(model, "x")[-30:] / 1.5)
+    assert np.all(np.abs(late) < 0.2), late
+    assert abs(late.mean()) < 0.1, late.mean()
 
 
 def test_price_rule_stays_within_its_bounds_and_is_reproducible() -> None:
