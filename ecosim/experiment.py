@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 import ecosim
 from ecosim.config import EcosimConfig, config_to_dict
 from ecosim.metrics import tables
+from ecosim.metrics.decisions import concat_decisions, decisions_table
 from ecosim.metrics.summary import experiment_summary, run_kpis, shapley_split
 from ecosim.metrics.tipping import need_concentration, seller_table, tipping_outputs
 from ecosim.metrics.transaction_log import TransactionLog, partial_path, publish
@@ -62,6 +63,9 @@ class RunResult:
     robustness: pd.DataFrame | None = None  # the headline over assumptions (ecosim.robustness)
     tipping: pd.DataFrame | None = None  # per step and need: HHI, leader (metrics.tipping)
     sellers: pd.DataFrame | None = None  # per step, two-sided marketplace and need: sellers
+
+    #: what firms with a strategy decided (``ecosim.metrics.decisions``); no rows without one
+    decisions: pd.DataFrame = field(default_factory=lambda: decisions_table([], "", 0))
 
     # (firm_metrics it was computed from, kpis, summary): the KPIs cost ~0.2 s a run at the
     # default size and the writer, the report and robustness all ask for them
@@ -224,6 +228,7 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
     segments = list(cfg.customers.segments)
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in (*TABLES, *TIPPING_TABLES,
                                                                   "transactions")}
+    decisions: list[pd.DataFrame] = []
     warnings: list[str] = []
     started = time.perf_counter()
     bar = _Progress(cfg.replications * cfg.time.horizon, f"ecosim {arm}", progress)
@@ -250,6 +255,7 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
                                           replication),
             "sellers": seller_table(model.sellers.ledger, firms, needs, arm, replication),
         }
+        decisions.append(decisions_table(model.decisions, arm, replication))
         if cfg.output.transactions and not streamed:
             frames["transactions"] = tables.transactions(h, firms, needs, arm, replication)
         for name, frame in frames.items():
@@ -286,7 +292,7 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
         transactions=(pd.concat(parts["transactions"], ignore_index=True)
                       if cfg.output.transactions and not streamed else None),
         **{name: pd.concat(parts[name], ignore_index=True) for name in TIPPING_TABLES},
-        metadata=metadata)
+        metadata=metadata, decisions=concat_decisions(decisions))
 
 
 def run_experiment(configs: dict[str, EcosimConfig], progress: bool | None = None,
@@ -340,7 +346,8 @@ def run_experiment(configs: dict[str, EcosimConfig], progress: bool | None = Non
         **{name: pd.concat([getattr(r, name) for r in results], ignore_index=True)
            for name in TIPPING_TABLES},
         metadata=metadata,
-        arm_configs=configs)
+        arm_configs=configs,
+        decisions=concat_decisions([r.decisions for r in results]))
 
 
 def atomic_write(path: Path, write: Any) -> None:
@@ -429,6 +436,8 @@ def write_tables(result: RunResult, out_dir: str | Path) -> Path:
     for name in TABLES:
         frame = getattr(result, name)
         atomic_write(out / f"{name}.parquet", lambda p, f=frame: f.to_parquet(p, index=False))
+    atomic_write(out / "decisions.parquet",
+                 lambda p: result.decisions.to_parquet(p, index=False))
     if result.transaction_log is not None:  # streamed as the run played: renamed into place
         result.transaction_log = publish(result.transaction_log, out)
     elif result.transactions is not None:

@@ -17,6 +17,7 @@ from ecosim.agents.firm import Firm
 from ecosim.agents.policies import StepResults
 from ecosim.agents.population import CustomerPopulation, Offers, Policies
 from ecosim.agents.sellers import SellerMarket
+from ecosim.agents.strategies import Decision
 from ecosim.config.limits import brand_names, separate_brands
 from ecosim.config.schema import MAX_BRANDS, EcosimConfig
 from ecosim.kernels import accounting as acc
@@ -115,9 +116,13 @@ class EcosystemModel(mesa.Model):
         self.firm_index = {name: index for index, name in enumerate(cfg.firms)}
         self.loss_rate = [need.base_loss if need.risk_priced else 0.0
                           for need in cfg.needs.values()]
+        #: keys the firms' decision draws, as it keys the customers' (``kernels.rng``)
+        self.run_key = int(run_key(cfg.seed, replication))
+        #: every decision firms took, in order (``ecosim.agents.strategies``; decisions.parquet)
+        self.decisions: list[Decision] = []
         self.population = CustomerPopulation(
             cfg.customers, dict(cfg.needs), len(cfg.firms),
-            int(run_key(cfg.seed, replication)), [cfg.seed, replication], cfg.time.horizon,
+            self.run_key, [cfg.seed, replication], cfg.time.horizon,
             cfg.output.transactions, separate_units=separate_brands(cfg))
         self.firm_list = [
             Firm(self, name, index, firm_cfg, [e for e in cfg.events if e.firm == name],
@@ -268,6 +273,8 @@ class EcosystemModel(mesa.Model):
             if firm.investments:
                 h.investment_cost[step, i] = firm.investment_costs(
                     step, h.customers[step, i], h.unit_customers[step, i], self.need_index)
+            h.investment_cost[step, i, :2] += (firm.decision_capex,  # 0 without a strategy
+                                               firm.decision_opex)
             firm.observe(StepResults(
                 customers=h.customers[step, i], new_customers=h.new_customers[step, i],
                 churned_customers=h.churned_customers[step, i],

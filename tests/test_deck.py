@@ -476,8 +476,9 @@ def entrant() -> ReportData:
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         raw = compose("config", overrides=ENTRANT)
     data = ReportData.from_result(run_experiment(arm_configs(raw), progress=False))
-    assert data.experiment.compare == [["no_entrant", "entrant"],
-                                       ["entrant", "entrant_bank_matches"]]
+    assert data.experiment.compare == [
+        ["no_entrant", "entrant"], ["entrant", "entrant_bank_matches"],
+        ["entrant", "entrant_bank_responds_3m", "entrant_bank_responds_6m"]]
     return data
 
 
@@ -487,7 +488,8 @@ def entrant_deck(entrant: ReportData, tmp_path_factory):
 
 
 #: Each compared arm and its reference, as the experiment's compare groups pair them.
-PAIRS = {"entrant": "no_entrant", "entrant_bank_matches": "entrant"}
+PAIRS = {"entrant": "no_entrant", "entrant_bank_matches": "entrant",
+         "entrant_bank_responds_3m": "entrant", "entrant_bank_responds_6m": "entrant"}
 
 
 def paired(data: ReportData, arm: str, reference: str, kpi: str) -> float:
@@ -503,7 +505,9 @@ def test_kpi_table_compares_each_arm_with_its_groups_reference(entrant_deck, ent
     assert list(zip(table["arm"], table["compared with"], strict=True)) == [
         ("No entrant", "(reference)"),
         ("Entrant, bank does nothing", "No entrant"),
-        ("Entrant, bank matches it", "Entrant, bank does nothing")]
+        ("Entrant, bank matches it", "Entrant, bank does nothing"),
+        ("Bank responds in 3 months", "Entrant, bank does nothing"),
+        ("Bank responds in 6 months", "Entrant, bank does nothing")]
     column = next(c for c in table.columns if c.startswith("profit over the run"))
     for row, (arm, reference) in enumerate(PAIRS.items(), start=1):
         diff = paired(entrant, arm, reference, "cum_profit")
@@ -531,7 +535,7 @@ def test_titles_and_answer_compare_within_groups(entrant_deck, entrant):
     assert first.startswith(f"{labels[best]} ")
     assert f" under {labels[reference]} (customers)" in first
     assert format_difference(kpi, paired(entrant, best, reference, kpi)) in first
-    assert "of 2 arms differ from their group's reference" in second
+    assert "of 4 arms differ from their group's reference" in second
     report = render_report(entrant, [])
     assert " ".join([first, second]) in report
 

@@ -50,7 +50,7 @@ def test_the_catalogue_is_shipped() -> None:
     names = {path.stem for path in EXPERIMENTS}
     assert {"cac_squeeze", "growth_levers", "ecosystem_vs_marketplace", "umbrella_vs_convenience",
             "convenient_entrant", "segmentation", "silos_vs_value_streams",
-            "cx_price_resistance", "data_pooling", "segment_capacity"} <= names
+            "cx_price_resistance", "data_pooling", "segment_capacity", "maturity_stages"} <= names
     for name in names:
         assert (CONF_DIR.parent / "experiments" / f"{name}.md").is_file(), name
 

@@ -11,6 +11,7 @@ import mesa
 import numpy as np
 
 from ecosim.agents.policies import CrossSellTargeting, StepResults, marketing_rule
+from ecosim.agents.strategies import Strategy
 from ecosim.config.paths import set_dotted
 from ecosim.config.schema import EventConfig, FirmConfig, InvestmentConfig, OfferingConfig
 from ecosim.kernels import business as bm
@@ -45,6 +46,9 @@ class Firm(mesa.Agent):
         cfg: its own copy of the firm's config, changed by scheduled events.
         marketing_spend: currency spent on acquisition marketing in the current step, for the
             whole market (``customers.market_size``).
+        strategy: its decisions (``ecosim.agents.strategies``), None without a ``strategy``
+            block; they change ``cfg`` after the step's events.
+        closed_units: needs whose offering the firm holds back or has closed (not published).
     """
 
     def __init__(self, model: mesa.Model, name: str, index: int, cfg: FirmConfig,
@@ -65,6 +69,14 @@ class Firm(mesa.Agent):
             (inv.capability, inv.need): inv for inv in self.cfg.investments.values()}
         #: sellers per need of a two-sided marketplace (``agents.sellers``); empty: assortment
         self.seller_count: dict[str, float] = {}
+        #: units the firm holds back or has closed (its strategy's portfolio rule)
+        self.closed_units: set[str] = set()
+        #: capex of this step's decisions (a competitive response, a launch) and of the
+        #: strategy itself, and its opex (currency)
+        self.decision_capex = 0.0
+        self.decision_opex = 0.0
+        self.strategy = (Strategy(self.cfg.strategy, self, model.run_key)
+                         if self.cfg.strategy is not None else None)
 
     def is_active(self, step: int) -> bool:
         """Whether the firm is in the market at ``step``."""
@@ -86,7 +98,7 @@ class Firm(mesa.Agent):
         return offering.brand or self.brand
 
     def step(self) -> None:
-        """Apply this step's scheduled events, then set the step's marketing budget.
+        """Apply this step's scheduled events and strategy's decisions, then set the budget.
 
         An event that sets ``marketing.budget`` or changes ``marketing.rule`` restarts the rule:
         the step spends the configured budget and an adaptive rule adapts from the next step.
@@ -104,6 +116,10 @@ class Firm(mesa.Agent):
             self.rule = marketing_rule(self.cfg.marketing)
         if self.cfg.cross_sell.targeting != targeting:  # new cells: learn conversion afresh
             self.targeting = CrossSellTargeting(self.targeting.contacts.shape[0])
+        self.decision_capex = self.decision_opex = 0.0
+        if self.strategy is not None and self.is_active(step):
+            self.decision_capex, self.decision_opex = self.strategy.costs(step)
+            self.model.decisions += self.strategy.act(self, step)
         self.marketing_spend = 0.0
         self.brand_spend = 0.0
         if self.is_active(step):
@@ -177,7 +193,7 @@ class Firm(mesa.Agent):
         for need, offering in self.cfg.offerings.items():
             k = need_index[need]
             unit = self.strength("unit", step, need) if invested else 1.0
-            if unit == 0.0:  # a unit launched by an investment, not yet started
+            if unit == 0.0 or need in self.closed_units:  # not launched yet, or closed
                 continue
             offers.available[f, k] = True
             offers.price[f, k] = offering.price_index

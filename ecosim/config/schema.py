@@ -453,6 +453,110 @@ class InvestmentConfig:
     start: int | None = None  # step it starts (None: enters_at, at least 1)
 
 
+#: What a pricing rule maximises (``ecosim.agents.strategy``): the unit's own contribution, or
+#: the value of the whole group's customers.
+PRICE_OBJECTIVES = ("unit_profit", "group_ltv")
+#: What a competitive response matches in a rival's published offer.
+RESPONSE_MATCHES = ("convenience", "price")
+
+
+@dataclass
+class PricingRuleConfig:
+    """Price per unit by hill climbing on an observed objective.
+
+    The units of ``needs`` (empty: every offering) take turns; a turn is four decisions that
+    price the unit ``(1 + step)^(±1/2)`` around its price (high, low, low, high: a design that
+    cancels the drift of a growing market), after which its price moves one factor
+    ``(1 + step)`` towards the side whose windows gave the higher objective; a flip of side
+    halves the unit's step (down to ``min_step``). ``objective``: ``unit_profit`` (the unit's
+    contribution net of its cost to serve, currency per step: a P&L manager's view) or
+    ``group_ltv`` (the whole group's contribution per step, every unit and partner fee
+    together, plus its customers' growth per step valued at their predicted LTV: the group's
+    view, in which a unit that wins customers for the other units earns their value). Prices
+    stay within [``min_price``, ``max_price``].
+    """
+
+    objective: str = "unit_profit"
+    needs: list[str] = field(default_factory=list)
+    step: float = 0.05  # relative change of the price index per move
+    min_step: float = 0.01
+    min_price: float = 0.5
+    max_price: float = 3.0
+
+
+@dataclass
+class AllocationRuleConfig:
+    """Marketing allocation across the firm's brands (each unit that carries its own brand).
+
+    At each decision ``shift`` of the budget of the brand with the lowest observed return moves
+    to the brand with the highest; the return of a brand is the new customers of its units
+    times their contribution per customer per step, per unit of its spend. No brand falls
+    below ``floor`` of the total. The total (``marketing.budget`` + ``brand_budgets``) is kept.
+    """
+
+    shift: float = 0.1  # share of the worst brand's budget moved per decision
+    floor: float = 0.05  # least share of the total any brand keeps
+
+
+@dataclass
+class ResponseRuleConfig:
+    """Competitive response: match a rival's better published offer after a lag, at a cost.
+
+    For each need of ``needs`` (empty: every offering) and each of ``match``: when an active
+    rival of ``rivals`` (empty: every other firm) publishes a better convenience (higher) or
+    price index (lower) than the firm's, the firm matches the best one ``lag`` steps after it
+    was first published, paying ``capex`` (currency, once per match; recorded as investment
+    capex, so profit and NPV see it).
+    """
+
+    match: list[str] = field(default_factory=lambda: ["convenience"])
+    needs: list[str] = field(default_factory=list)
+    rivals: list[str] = field(default_factory=list)
+    lag: int = 3  # steps from the rival's first better offer to the firm's answer
+    capex: float = 0.0  # currency per match
+
+
+@dataclass
+class PortfolioRuleConfig:
+    """Launching and closing units.
+
+    Close: a unit whose contribution net of its cost to serve was negative at ``close_after``
+    decisions in a row is closed (0: never); its customers lose it. Launch: each need of
+    ``launch`` (an offering the firm holds back, without initial customers) is launched, paying
+    ``capex``, at the first decision where its expected value, ``expected_share`` × the
+    customers of that need in the market × ``margin_per_customer`` (currency per step) summed
+    over ``payback`` steps discounted at ``time.discount_rate``, exceeds ``capex``.
+    """
+
+    close_after: int = 0
+    launch: list[str] = field(default_factory=list)
+    capex: float = 0.0
+    expected_share: float = 0.1
+    margin_per_customer: float = 0.0
+    payback: int = 36
+
+
+@dataclass
+class StrategyConfig:
+    """A firm's decisions (``ecosim.agents.strategy``): rules acting every ``every`` steps.
+
+    A firm without the block decides nothing. Decisions are taken at steps ``start``,
+    ``start + every``, ... on what the firm can observe: its own results, rivals' published
+    offers and market shares; a rule block that is absent (null) is off.
+    """
+
+    every: int = 3
+    start: int = 1
+    # what deciding costs (an analytics team, an LTV model): capex once at `start`, opex per
+    # step from `start`, both recorded as the firm's investment costs (currency)
+    capex: float = 0.0
+    opex: float = 0.0
+    pricing: PricingRuleConfig | None = None
+    allocation: AllocationRuleConfig | None = None
+    response: ResponseRuleConfig | None = None
+    portfolio: PortfolioRuleConfig | None = None
+
+
 @dataclass
 class FirmConfig:
     """A firm: its business model, offerings per need, brand and marketing."""
@@ -474,6 +578,8 @@ class FirmConfig:
     lending: LendingConfig = field(default_factory=LendingConfig)
     # name -> an investment in a capability, with its costs and ramp (empty: none, no costs)
     investments: dict[str, InvestmentConfig] = field(default_factory=dict)
+    # its decisions (prices, marketing, responses, units); None: it decides nothing
+    strategy: StrategyConfig | None = None
 
 
 @dataclass

@@ -63,6 +63,7 @@ from ecosim.config.schema import (
     NeedConfig,
     SegmentConfig,
 )
+from ecosim.config.strategy_checks import check_strategy
 from ecosim.config.structure import build, check_structure, field_types
 
 __all__ = ["ConfigError", "config_to_dict", "load_config", "user_tree"]
@@ -417,6 +418,7 @@ def _check_firm(firm: FirmConfig, name: str, cfg: EcosimConfig, key: str) -> Non
         require(bool(offering.brand), f"{where}.brand", offering.brand,
                 "expected a non-empty brand name")
     _check_business_model(firm, key)
+    check_strategy(firm, name, cfg, key)
     for need, share in firm.initial_share.items():
         where = f"{key}.initial_share.{need}"
         if need not in firm.offerings:
@@ -706,7 +708,7 @@ def _check_event(event: EventConfig, i: int, cfg: EcosimConfig, inherited: set[s
     require(bool(event.set), f"{key}.set", event.set, "expected at least one firm key to set")
     firm = cfg.firms[event.firm]
     settable = [name for name in field_types(FirmConfig)
-                if name not in STEP_ZERO_FIRM_KEYS and name != "investments"]
+                if name not in STEP_ZERO_FIRM_KEYS and name not in ("investments", "strategy")]
     settings: dict[str, Any] = {}
     for path, value in event.set.items():
         where = f"{key}.set.{path}"
@@ -714,6 +716,9 @@ def _check_event(event: EventConfig, i: int, cfg: EcosimConfig, inherited: set[s
         if parts[0] in STEP_ZERO_FIRM_KEYS:
             raise ConfigError(where, value, f"events can set {list_names(settable)}",
                               problem=f"{parts[0]} only acts at step 0")
+        if parts[0] == "strategy":
+            raise ConfigError(where, value, f"set the strategy in firms.{event.firm}.strategy",
+                              problem="events cannot change strategies")
         if parts[0] == "investments":
             raise ConfigError(where, value, "set an investment's start and ramp in "
                               f"firms.{event.firm}.investments",

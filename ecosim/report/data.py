@@ -44,6 +44,7 @@ class ReportData:
             variant's value is the headline plus its paired swing (variant minus the default
             over the same replications), and the default row is the run's headline with its
             interval over every replication.
+        decisions: what firms with a strategy decided (``decisions.parquet``; empty without).
 
     Money and customer counts in every table are the market's (``customers.market_size``): the
     run records them so (``ecosim.model.History``), and the report shows them as they are.
@@ -58,6 +59,7 @@ class ReportData:
     shapley: pd.DataFrame = field(default_factory=pd.DataFrame)
     metadata: dict[str, Any] = field(default_factory=dict)
     robustness: pd.DataFrame = field(default_factory=pd.DataFrame)
+    decisions: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def experiment(self) -> ExperimentConfig:
@@ -178,7 +180,8 @@ class ReportData:
                           summary=result.summary, shapley=shapley,
                           kpis=getattr(result, "kpis", None),
                           metadata=dict(getattr(result, "metadata", {}) or {}),
-                          robustness=getattr(result, "robustness", None))
+                          robustness=getattr(result, "robustness", None),
+                          decisions=getattr(result, "decisions", None))
 
     @classmethod
     def from_run_dir(cls, run_dir: str | Path) -> ReportData:
@@ -195,15 +198,18 @@ class ReportData:
         robustness_path = run / "robustness.csv"
         robustness = (pd.read_csv(robustness_path, dtype={"level": str})
                       if robustness_path.is_file() else None)
+        decisions_path = run / "decisions.parquet"
+        decisions = pd.read_parquet(decisions_path) if decisions_path.is_file() else None
         return cls.gather(config, tables, summary=summary, shapley=shapley, metadata=metadata,
-                          robustness=robustness)
+                          robustness=robustness, decisions=decisions)
 
     @classmethod
     def gather(cls, config: EcosimConfig, tables: dict[str, pd.DataFrame],
                summary: pd.DataFrame | None = None, shapley: pd.DataFrame | None = None,
                metadata: dict[str, Any] | None = None,
                robustness: pd.DataFrame | None = None,
-               kpis: pd.DataFrame | None = None) -> ReportData:
+               kpis: pd.DataFrame | None = None,
+               decisions: pd.DataFrame | None = None) -> ReportData:
         """A ReportData from a run's tables (already the market's), robustness anchored.
 
         ``kpis``, ``summary`` and ``shapley`` are recomputed from the tables when not given.
@@ -215,7 +221,8 @@ class ReportData:
         if shapley is None:
             shapley = _shapley(config, kpis)
         data = cls(config=config, kpis=kpis, summary=summary, shapley=shapley,
-                   metadata=dict(metadata or {}), **tables)
+                   metadata=dict(metadata or {}),
+                   decisions=decisions if decisions is not None else pd.DataFrame(), **tables)
         if robustness is None or robustness.empty:
             return data
         return replace(data, robustness=_anchored(data, robustness))

@@ -13,6 +13,7 @@ import pandas as pd
 
 from ecosim.metrics.summary import LTV_WINDOW
 from ecosim.report.data import ReportData, as_report_data
+from ecosim.report.decisions import decisions_section
 from ecosim.report.figures import FigureSpec, plan_figures
 from ecosim.report.findings import answer, factor_arms
 from ecosim.report.kpi_bars import compared
@@ -288,7 +289,8 @@ def _definitions(data: ReportData) -> list[str]:
 def render_report(data: ReportData, figures: list[FigureSpec]) -> str:
     """The text of ``report.md``."""
     lines = [*_intro(data), *_investment(data), *_design(data), *_results(data),
-             *tipping_section(data), *_figures(figures), *caveats(data), *_definitions(data)]
+             *tipping_section(data), *decisions_section(data), *_figures(figures),
+             *caveats(data), *_definitions(data)]
     return "\n".join(lines).rstrip() + "\n"
 
 
