@@ -18,7 +18,7 @@ from ecosim.agents.policies import StepResults
 from ecosim.agents.population import CustomerPopulation, Offers, Policies
 from ecosim.agents.sellers import SellerMarket
 from ecosim.agents.strategies import Decision
-from ecosim.config.limits import brand_names, separate_brands
+from ecosim.config.limits import brand_names, potential_lenders, separate_brands
 from ecosim.config.schema import MAX_BRANDS, EcosimConfig
 from ecosim.kernels import accounting as acc
 from ecosim.kernels.lifecycle import NONCONTRACTUAL
@@ -123,7 +123,8 @@ class EcosystemModel(mesa.Model):
         self.population = CustomerPopulation(
             cfg.customers, dict(cfg.needs), len(cfg.firms),
             self.run_key, [cfg.seed, replication], cfg.time.horizon,
-            cfg.output.transactions, separate_units=separate_brands(cfg))
+            cfg.output.transactions, separate_units=separate_brands(cfg),
+            lenders=potential_lenders(cfg))
         self.firm_list = [
             Firm(self, name, index, firm_cfg, [e for e in cfg.events if e.firm == name],
                  self.population.n_cells)

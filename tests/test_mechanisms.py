@@ -253,6 +253,31 @@ def test_a_lender_never_declines_its_current_customers():
     assert (h.unit_customers[:, 0, 0] == 2_000).all()
 
 
+def test_kept_estimation_noise_gives_the_same_history_as_drawing_it_each_step(monkeypatch):
+    """A lender's noise of a customer is fixed: kept after its first draw or drawn again every
+    step (a lender the population does not keep it for), the run is the same, bit for bit."""
+    from ecosim import model as model_module
+    from ecosim.config.schema import RiskConfig
+
+    bank = firm({"pay": offering(quality=1.0), "credit": offering(quality=1.0)}, {"pay": 0.5},
+                initial_awareness=1.0)
+    bank.model = "ecosystem"
+    bank.ecosystem.data_gain = 0.5
+    bank.lending.accuracy, bank.lending.max_risk, bank.lending.risk_pricing = 0.4, 1.3, 1.0
+    rival = firm({"credit": offering(quality=0.8)}, {"credit": 0.3}, initial_awareness=1.0)
+    rival.lending.accuracy, rival.lending.max_risk, rival.lending.risk_pricing = 0.2, 1.5, 0.5
+    cfg = market(3_000, 6, {"pay": need(), "credit": need(risk_priced=True, base_loss=0.1)},
+                 {"bank": bank, "rival": rival}, risk=RiskConfig(enabled=True))
+    kept = run(cfg)
+    assert list(kept.population.noise_firms) == [0, 1]
+    drawn = kept.population.noise[~np.isnan(kept.population.noise)]
+    assert drawn.size > 3_000 and abs(drawn.mean()) < 4 / math.sqrt(drawn.size)  # N(0, 1)
+    monkeypatch.setattr(model_module, "potential_lenders", lambda cfg: [])
+    fresh = run(cfg)
+    assert fresh.population.noise.size == 0
+    assert_same_history(kept, fresh)
+
+
 def test_lending_settings_do_nothing_while_risk_decisions_are_off():
     on = lending_market(accuracy=0.7, max_risk=0.8, risk_pricing=2.0, n=2_000)
     off = with_(on, customers__risk__enabled=False)
@@ -340,7 +365,7 @@ def test_optional_state_costs_memory_only_when_on():
         (bank_with_unit("bank_eats"), 72, 8),
         (bank_with_unit("bank_eats", awareness="firm"), 64, 8),
         (price_rise_market(1.5, 0.3, 2, 1.1), 64, 12),
-        (lending_market(0.5, None, n=100), 72, 8),
+        (lending_market(0.5, None, n=100), 80, 8),  # rho and the one lender's noise
     ]
     for cfg, per_customer, per_need in cases:
         got = EcosystemModel(cfg).population.nbytes()

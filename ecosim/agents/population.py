@@ -7,6 +7,7 @@ and every phase of a step is one jitted pass over them (docs/model.md, "Customer
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -188,7 +189,7 @@ class CustomerPopulation:
 
     def __init__(self, cfg: CustomersConfig, needs: dict[str, NeedConfig], n_firms: int, key: int,
                  network_seed: list[int], horizon: int, transactions: bool = False,
-                 separate_units: bool = False) -> None:
+                 separate_units: bool = False, lenders: Sequence[int] = ()) -> None:
         """Sample the population: traits, needs and network (no relationships yet).
 
         Args:
@@ -202,6 +203,8 @@ class CustomerPopulation:
             separate_units: awareness is held of brands that are not one per firm, so the
                 brands each customer uses are kept apart from the firms (8 bytes per customer);
                 otherwise they are the same bitmask.
+            lenders: the firms whose estimation noise of each customer is kept with risk
+                decisions on (8 bytes per customer each; ``model.potential_lenders``).
         """
         self.cfg = cfg
         self.key = np.uint64(key)
@@ -233,6 +236,12 @@ class CustomerPopulation:
                                      np.float32)
         # true relative risk per customer, held only with risk decisions on (drawn below)
         self.rho = np.zeros(0)
+        # with risk decisions on, each lender's estimation noise of each customer: fixed for the
+        # run, drawn the first time the lender looks at the customer and kept (NaN until then),
+        # so later steps read it instead of drawing it again; a firm lending outside ``lenders``
+        # draws it every step, which gives the same numbers
+        self.noise_firms = np.array(lenders if cfg.risk.enabled else [], np.int64)
+        self.noise = np.full((n if self.noise_firms.size else 0, self.noise_firms.size), np.nan)
         self.by_brand = cfg.awareness == "brand"
 
         weights = np.array([s.weight for s in segments], float)
@@ -375,7 +384,7 @@ class CustomerPopulation:
                    np.array([[math.log(max(e, 1e-9)) for e in row]
                              for row in offers.experience.tolist()])),
             Customers(self.traits, self.life, self.segment, self.age_band, self.income_band,
-                      self.rho),
+                      self.rho, self.noise, self.noise_firms),
             Needs(self.need_id, self.occurrence, self.hazard_scale, self.basket_dist,
                   self.basket_p, self.basket_scale),
             State(self.provider, self.habit, self.since, self.flags, self.aware,
@@ -411,7 +420,7 @@ class CustomerPopulation:
     def nbytes(self) -> dict[str, int]:
         """Bytes held per customer and per customer-need (the network is reported apart)."""
         separate = [self.unit_of] if self.unit_of is not self.customer_of else []
-        separate.append(self.rho)
+        separate += [self.rho, self.noise]
         per_customer = sum(a.nbytes for a in (self.segment, self.age_band, self.income_band,
                                               self.traits, self.life, self.aware,
                                               self.customer_of, *separate, self.fatigue,

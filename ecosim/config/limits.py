@@ -38,7 +38,7 @@ PER_CUSTOMER_NEED_BYTES = 8
 #: ... plus the bitmask of used brands (separate brands) and satisfaction (when on).
 UNIT_BYTES = 8
 SATISFACTION_BYTES = 4
-RISK_BYTES = 8
+RISK_BYTES = 8  # the true relative risk; and per potential lender, its estimation noise
 #: Peak bytes per network link (edge end; ``customers.n × degree`` links) while the network is
 #: built, beside its int64 ``indptr``: the int32 neighbour lists that stay (4) and, until they are
 #: deduplicated, the int32 edge lists (4 for Erdős–Rényi, 2 for Watts–Strogatz). Measured with
@@ -115,6 +115,18 @@ def brand_names(cfg: EcosimConfig) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def potential_lenders(cfg: EcosimConfig) -> list[int]:
+    """Indices of the firms that offer a risk-priced need in their config (not as a marketplace).
+
+    With risk decisions on, the population keeps these lenders' estimation noise of each
+    customer (8 bytes a customer each); a firm that lends otherwise (through an event) draws it
+    again every step, with the same result.
+    """
+    risky = {name for name, need in cfg.needs.items() if need.risk_priced}
+    return [f for f, firm in enumerate(cfg.firms.values())
+            if firm.model != "marketplace" and risky & set(firm.offerings)]
+
+
 def separate_brands(cfg: EcosimConfig) -> bool:
     """Whether awareness units can differ from firms: held of brands, and brands not one per firm.
 
@@ -147,7 +159,7 @@ def memory_estimate(cfg: EcosimConfig) -> dict[str, float]:
         of ``run_experiment`` without a directory holds the whole log instead), ``base`` the
         interpreter and libraries.
     """
-    from ecosim.kernels.accounting import BLOCK, N_C, N_CELL, N_F, N_FK, N_SF
+    from ecosim.kernels.accounting import BLOCK, N_C, N_CELL, N_F, N_FK, N_SF, n_cohort_groups
 
     customers = cfg.customers
     n, k, f = customers.n, len(cfg.needs), len(cfg.firms)
@@ -171,11 +183,12 @@ def memory_estimate(cfg: EcosimConfig) -> dict[str, float]:
     return {
         "population": float(n) * (PER_CUSTOMER_BYTES + UNIT_BYTES * separate_brands(cfg)
                                   + RISK_BYTES * customers.risk.enabled
+                                  * (1 + len(potential_lenders(cfg)))
                                   + (PER_CUSTOMER_NEED_BYTES + SATISFACTION_BYTES
                                      * (customers.satisfaction.memory > 0)) * k),
         "network": float(links) * NETWORK_BYTES_PER_LINK + 8.0 * (n + 1) * (links > 0),
-        "ledgers": 8.0 * blocks * (N_FK * f * k + N_F * f + N_SF * s * (f + 1) + N_C * f * t
-                                   + s * k),
+        "ledgers": 8.0 * (blocks * (N_FK * f * k + N_F * f + N_SF * s * (f + 1) + s * k)
+                          + n_cohort_groups(blocks) * N_C * f * t),
         "cell_ledgers": 8.0 * blocks * N_CELL * f * cells,
         "buffers": buffers,
         "history": 8.0 * t * (11 * f * k + 11 * f + 2 * s * (f + 1) + s + s * k + 2 * f * t),

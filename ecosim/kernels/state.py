@@ -23,7 +23,7 @@ Market = namedtuple("Market", [
     "loss_rate", "brand", "price_rise", "hazard_scale", "firm_real", "firm_int", "bundle_mask",
     "contact_p", "unit", "log_experience"])
 Customers = namedtuple("Customers", ["traits", "life", "segment", "age_band", "income_band",
-                                     "risk"])
+                                     "risk", "noise", "noise_firms"])
 Needs = namedtuple("Needs", ["need_id", "occurrence", "hazard_scale", "basket_dist", "basket_p",
                              "basket_scale"])
 State = namedtuple("State", ["provider", "habit", "since", "flags", "aware", "customer_of",

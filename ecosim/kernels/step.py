@@ -982,6 +982,8 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
         if risk_on:
             risk[:] = np.nan
             risk[n_firms] = customers.risk[i]
+            for c in range(customers.noise_firms.shape[0]):  # the noise drawn in earlier steps
+                risk[customers.noise_firms[c]] = customers.noise[i, c]
         _need_order(keys[CK_ORDER], needs.need_id, order, scratch[6])
         wallet = 0.0
         closed = np.uint64(0)
@@ -1016,3 +1018,6 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
                           scratch, brands_used, row, fat, start_mask, ended, risk, n_held_needs)
         _close_books(b, i, s, rules, market, customers, state, books, scratch, known, fat,
                      start_mask, trial_firm, wallet)
+        if risk_on:  # keep the noise drawn in this step for the next ones
+            for c in range(customers.noise_firms.shape[0]):
+                customers.noise[i, c] = risk[customers.noise_firms[c]]
