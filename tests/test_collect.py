@@ -406,3 +406,29 @@ def test_a_damaged_new_file_makes_its_job_corrupt(new_files_sweep: Path, tmp_pat
     if name == "decisions.parquet":  # a re-run redoes it, as the report says
         cfg = load_config(yaml.safe_load((sweep / "2" / "config.yaml").read_text()))
         assert not is_complete(sweep / "2", cfg)
+
+
+@pytest.mark.parametrize("empty_job", [0, 1])
+def test_a_table_without_rows_fits_the_other_jobs_in_either_order(tmp_path: Path,
+                                                                 empty_job: int) -> None:
+    """A table without rows has text columns of Arrow's null type; cast to them, a later job's
+    text could not be written (the job was called corrupt when the empty one came first).
+    """
+    sweep = complete_sweep(tmp_path / "sweep")
+    pd.DataFrame({"arm": pd.Series([], dtype=object), "replication": pd.Series([], dtype="int64"),
+                  "customers": pd.Series([], dtype="int64")}).to_parquet(
+        sweep / str(empty_job) / "segment_needs.parquet", index=False)
+    collection = collect(sweep)
+    assert list(collection.jobs["status"]) == ["complete", "complete"], collection.report()
+    needs = collection.read("segment_needs")
+    assert needs["job"].tolist() == [1 - empty_job] and needs["arm"].tolist() == ["base"]
+    assert needs["seed"].tolist() == [1 - empty_job]
+
+    for job in (0, 1):  # no job has rows: the table's columns are still there
+        pd.DataFrame({"arm": pd.Series([], dtype=object),
+                      "replication": pd.Series([], dtype="int64")}).to_parquet(
+            sweep / str(job) / "segment_needs.parquet", index=False)
+    collection = collect(sweep)
+    assert list(collection.jobs["status"]) == ["complete", "complete"]
+    assert collection.read("segment_needs").empty
+    assert {"job", "seed", "arm", "replication"} <= set(collection.read("segment_needs").columns)

@@ -552,6 +552,7 @@ def collect(sweep_dir: str | Path, out_dir: str | Path | None = None,
     rows, params, expected_known, values = _scan(sweep, out)
     out.mkdir(parents=True, exist_ok=True)
     writers: dict[str, pq.ParquetWriter] = {}
+    empty: dict[str, pa.Table] = {}  # a table without rows from the jobs before its writer
     summaries: list[pd.DataFrame] = []
     logged: list[str] = []
     extras = Gathered()
@@ -571,6 +572,9 @@ def collect(sweep_dir: str | Path, out_dir: str | Path | None = None,
                 continue
             for table, arrow in arrows.items():  # every table of the job, or none (above)
                 if table not in writers:
+                    if not arrow.num_rows:  # text columns of no type: the schema comes with rows
+                        empty.setdefault(table, arrow)
+                        continue
                     writers[table] = pq.ParquetWriter(out / f".{table}.parquet.tmp", arrow.schema)
                 writers[table].write_table(arrow)
             summaries.append(summary)
@@ -581,6 +585,10 @@ def collect(sweep_dir: str | Path, out_dir: str | Path | None = None,
                 atomic_write(out / "transactions" / name,
                         lambda p, f=transactions: f.to_parquet(p, index=False))
                 logged.append(name)
+        for table, arrow in empty.items():
+            if table not in writers:  # no complete job has rows: the columns of the first
+                writers[table] = pq.ParquetWriter(out / f".{table}.parquet.tmp", arrow.schema)
+                writers[table].write_table(arrow)
         for writer in writers.values():
             writer.close()
         for table in tables:
