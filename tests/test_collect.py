@@ -269,3 +269,166 @@ def test_equal_values_written_differently_are_not_stale(tmp_path: Path) -> None:
               {**config(0, 1000), "experiment": {"factors": []}})
     collection = collect(sweep)
     assert list(collection.jobs["status"]) == ["complete"], collection.report()
+
+
+# -- the optional files of a run: decisions and tipping diagnostics ------------------------------
+
+NEW_FILES = ("decisions.parquet", "tipping.parquet", "sellers.parquet", "dominance.csv",
+             "tipping_summary.csv")
+STRATEGY = "{every:1,pricing:{step:0.2}}"  # the bank reviews its prices every step from step 1
+SELLERS = "{network_effect:0.5,seller_cost:300,seller_margin:0.3,adjustment:0.1,initial:300}"
+
+
+@pytest.fixture(scope="module")
+def new_files_sweep(tmp_path_factory) -> Path:
+    """A real sweep of 4 tiny jobs (about 4 s): the bank decides or not, bazaar two-sided or not.
+
+    Job order (Hydra's product): 0 no strategy + sellers, 1 neither, 2 strategy + sellers,
+    3 strategy only. So decisions are empty in the first jobs and full in the later ones, and
+    sellers are full, empty, full, empty: both orders of an empty and a full table.
+    """
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("new_files")
+    sweep = root / "sweep"
+    done = subprocess.run(
+        [sys.executable, "-m", "ecosim.cli", "-m", "customers.n=300", "time.horizon=3",
+         "events=[]", "output.figures=false", f"firms.bank.strategy=null,{STRATEGY}",
+         f"firms.bazaar.marketplace.sellers={SELLERS},null", f"hydra.sweep.dir={sweep}"],
+        cwd=root, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return sweep
+
+
+def copy_of(sweep: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(sweep, tmp_path / "sweep"))
+
+
+def read_file(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+
+def test_the_new_files_of_every_job_are_collected_with_job_and_parameters(
+        new_files_sweep: Path, tmp_path: Path) -> None:
+    sweep = copy_of(new_files_sweep, tmp_path)
+    rows = {name: {job: len(read_file(sweep / str(job) / name)) for job in range(4)}
+            for name in NEW_FILES}
+    # the cases the fixture is for: decisions without a strategy, sellers without a seller side
+    # are files without rows, with every job's other files full
+    assert [rows["decisions.parquet"][job] > 0 for job in range(4)] == [False, False, True, True]
+    assert [rows["sellers.parquet"][job] > 0 for job in range(4)] == [True, False, True, False]
+    assert all(rows[name][job] > 0 for name in NEW_FILES[3:] + ("tipping.parquet",)
+               for job in range(4))
+
+    collection = collect(sweep)
+    assert list(collection.jobs["status"]) == ["complete"] * 4, collection.report()
+    assert {"decisions", "tipping", "sellers", "dominance", "tipping_summary"} <= set(
+        collection.tables)
+    assert (sweep / "collected" / "dominance.csv").is_file()
+    every, initial = "firms.bank.strategy.every", "firms.bazaar.marketplace.sellers.initial"
+    for name in NEW_FILES:
+        table = name.rsplit(".", 1)[0]
+        collected = collection.read(table)
+        assert list(collected.columns[:1]) == ["job"] and {every, initial} <= set(collected)
+        assert collected.groupby("job").size().to_dict() == {
+            job: n for job, n in rows[name].items() if n}, table
+        for job in range(4):  # each job's rows as it wrote them, after its job and parameters
+            own = read_file(sweep / str(job) / name)
+            mine = collected[collected["job"] == job].reset_index(drop=True)
+            if len(own):
+                pd.testing.assert_frame_equal(mine[list(own.columns)], own, check_dtype=False)
+                assert set(mine[every].dropna()) == ({1} if job >= 2 else set()), table
+                assert set(mine[initial].dropna()) == ({300} if job % 2 == 0 else set()), table
+    decisions = collection.read("decisions")
+    assert decisions["job"].dtype.kind == "i" and set(decisions["rule"]) == {"pricing"}
+    assert set(collection.read("firm_metrics")["job"]) == {0, 1, 2, 3}
+
+
+def test_a_job_written_before_the_new_files_is_complete(new_files_sweep: Path,
+                                                        tmp_path: Path) -> None:
+    from ecosim.config import load_config
+    from ecosim.sweep.resume import is_complete
+
+    sweep = copy_of(new_files_sweep, tmp_path)
+    collect(sweep)  # collected earlier, when job 3 still had its decisions
+    for job in (0, 1, 3):
+        for name in NEW_FILES:
+            (sweep / str(job) / name).unlink()
+    old = sweep / "3"
+    assert is_complete(old, load_config(yaml.safe_load((old / "config.yaml").read_text())))
+
+    collection = collect(sweep)
+    assert list(collection.jobs["status"]) == ["complete"] * 4, collection.report()
+    assert main([str(sweep)]) == 0
+    assert set(collection.read("firm_metrics")["job"]) == {0, 1, 2, 3}
+    for table in ("decisions", "tipping", "sellers", "dominance", "tipping_summary"):
+        assert set(collection.read(table)["job"]) == {2}, table  # job 3's rows are gone
+
+    for name in NEW_FILES:
+        (sweep / "2" / name).unlink()
+    collection = collect(sweep)  # no job has them: no collected file left from before
+    assert "decisions" not in collection.tables
+    assert not any((sweep / "collected" / name).exists() for name in NEW_FILES)
+
+
+def other_types(path: Path) -> None:
+    frame = pd.read_parquet(path)
+    frame["sellers"] = "many"  # text where the other jobs have numbers
+    frame.to_parquet(path, index=False)
+
+
+NEW_DAMAGE = {
+    "decisions-truncated": ("decisions.parquet", truncate, "cannot be read"),
+    "tipping-another-table": ("tipping.parquet", another_table, "not a table of a run"),
+    "sellers-other-types": ("sellers.parquet", other_types, "do not fit"),
+    "dominance-empty": ("dominance.csv", lambda p: p.write_text(""), "cannot be read"),
+}
+
+
+@pytest.mark.parametrize("damage", list(NEW_DAMAGE), ids=list(NEW_DAMAGE))
+def test_a_damaged_new_file_makes_its_job_corrupt(new_files_sweep: Path, tmp_path: Path,
+                                                  damage: str) -> None:
+    from ecosim.config import load_config
+    from ecosim.sweep.resume import is_complete
+
+    name, spoil, problem = NEW_DAMAGE[damage]
+    sweep = copy_of(new_files_sweep, tmp_path)
+    spoil(sweep / "2" / name)
+    collection = collect(sweep)
+    assert list(collection.jobs["status"]) == ["complete", "complete", "corrupt", "complete"]
+    line = collection.jobs.set_index("job").loc[2, "problem"]
+    assert line.startswith(name) and problem in line, line
+    for table in ("firm_metrics", "decisions", "tipping", "dominance", "summary"):
+        assert 2 not in set(collection.read(table)["job"]), table  # all of job 2 or nothing
+    if name == "decisions.parquet":  # a re-run redoes it, as the report says
+        cfg = load_config(yaml.safe_load((sweep / "2" / "config.yaml").read_text()))
+        assert not is_complete(sweep / "2", cfg)
+
+
+@pytest.mark.parametrize("empty_job", [0, 1])
+def test_a_table_without_rows_fits_the_other_jobs_in_either_order(tmp_path: Path,
+                                                                 empty_job: int) -> None:
+    """A table without rows has text columns of Arrow's null type; cast to them, a later job's
+    text could not be written (the job was called corrupt when the empty one came first).
+    """
+    sweep = complete_sweep(tmp_path / "sweep")
+    pd.DataFrame({"arm": pd.Series([], dtype=object), "replication": pd.Series([], dtype="int64"),
+                  "customers": pd.Series([], dtype="int64")}).to_parquet(
+        sweep / str(empty_job) / "segment_needs.parquet", index=False)
+    collection = collect(sweep)
+    assert list(collection.jobs["status"]) == ["complete", "complete"], collection.report()
+    needs = collection.read("segment_needs")
+    assert needs["job"].tolist() == [1 - empty_job] and needs["arm"].tolist() == ["base"]
+    assert needs["seed"].tolist() == [1 - empty_job]
+
+    for job in (0, 1):  # no job has rows: the table's columns are still there
+        pd.DataFrame({"arm": pd.Series([], dtype=object),
+                      "replication": pd.Series([], dtype="int64")}).to_parquet(
+            sweep / str(job) / "segment_needs.parquet", index=False)
+    collection = collect(sweep)
+    assert list(collection.jobs["status"]) == ["complete", "complete"]
+    assert collection.read("segment_needs").empty
+    assert {"job", "seed", "arm", "replication"} <= set(collection.read("segment_needs").columns)

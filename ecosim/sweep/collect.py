@@ -12,6 +12,12 @@ It writes into ``SWEEP_DIR/collected/``:
   ``segment_metrics``, ``cohort_retention``), every row with ``job`` and the parameter columns;
 - ``transactions/job=<job>.parquet`` when jobs logged transactions (read the folder as one
   dataset: ``pd.read_parquet(".../transactions")``);
+- the optional files of a run (``ecosim.sweep.extras``), with the same ``job`` and parameter
+  columns: ``decisions.parquet`` (what deciding firms decided), ``tipping.parquet`` and
+  ``sellers.parquet`` (marketplaces' tipping diagnostics and seller side) as Parquet,
+  ``dominance.csv`` and ``tipping_summary.csv`` as CSV. They are optional per job: a job written
+  before a file existed lacks it, is still complete, and gives that file no rows. A file that
+  no complete job holds is not written;
 - ``summary.csv``: every job's horizon summary (KPI mean, sd, 95% CI over replications);
 - ``jobs.csv``: one row per job, complete or not: ``job``, ``status``, ``overrides``,
   ``wall_seconds``, ``problem`` (why a job is not complete, where known) and the parameters.
@@ -28,7 +34,9 @@ Each job is listed once, with one status:
 - ``stale``: its directory holds the results of another run: a sweep re-run into the same
   directory with other overrides was killed before this job finished, or never reached it;
 - ``corrupt``: a file of the job cannot be read (truncated, empty, not what ecosim writes), or a
-  table is missing although the job is marked complete.
+  table is missing although the job is marked complete. An optional file that is present is
+  read like the others: unreadable, or with columns that do not fit the other jobs', it makes
+  the job corrupt.
 
 Only complete jobs contribute rows, all of their rows or none. Incomplete jobs are reported,
 never silently dropped, and ``ecosim-collect`` exits with 3 when any job is not complete.
@@ -52,6 +60,8 @@ import pyarrow.parquet as pq
 import yaml
 
 from ecosim.experiment import TABLES, atomic_write
+from ecosim.sweep.columns import param_types, with_typed_params
+from ecosim.sweep.extras import OPTIONAL_FILES, ExtraFileError, Gathered, read_extras
 
 #: Where ``collect`` writes, inside the sweep directory, unless told otherwise.
 COLLECTED = "collected"
@@ -84,7 +94,7 @@ class Collection:
         jobs: one row per job: ``job``, ``status`` (one of ``STATUSES``), ``dir``,
             ``overrides``, ``wall_seconds``, ``problem`` and the parameter columns.
         params: the swept keys (dotted), which are columns of every table.
-        tables: the tables written (names, without ``.parquet``).
+        tables: the tables written (names, without ``.parquet`` or ``.csv``).
         expected_known: whether the sweep's full job list is known (basic sweeper).
     """
 
@@ -96,9 +106,13 @@ class Collection:
     expected_known: bool = True
 
     def read(self, table: str) -> pd.DataFrame:
-        """One collected table (``firm_metrics``, ..., ``transactions``, ``summary``)."""
-        if table == "summary":
-            return pd.read_csv(self.out_dir / "summary.csv")
+        """One collected table by name (``firm_metrics``, ..., ``transactions``, ``summary``).
+
+        The optional files are read by their names too: ``decisions``, ``tipping``,
+        ``sellers``, ``dominance``, ``tipping_summary``.
+        """
+        if table == "summary" or f"{table}.csv" in OPTIONAL_FILES:
+            return pd.read_csv(self.out_dir / f"{table}.csv")
         return pd.read_parquet(self.out_dir / (table if table == "transactions"
                                                else f"{table}.parquet"))
 
@@ -468,9 +482,13 @@ def _with_params(frame: pd.DataFrame, job: Any, values: dict[str, Any]) -> pd.Da
 
 
 def _read_job(row: dict[str, Any], values: dict[str, Any], tables: Iterable[str],
-              schemas: Mapping[str, pa.Schema]) -> tuple[
-        dict[str, pa.Table], pd.DataFrame, pd.DataFrame | None]:
-    """A complete job's tables (cast to the schemas so far), summary and transactions.
+              schemas: Mapping[str, pa.Schema], extras: Gathered,
+              types: Mapping[str, pa.DataType]) -> tuple[
+        dict[str, pa.Table], pd.DataFrame, pd.DataFrame | None, dict[str, Any]]:
+    """A complete job's tables, summary, transactions and the optional files it holds.
+
+    The tables are cast to the schemas so far, the optional files fitted to ``extras``; the
+    parameter columns have the sweep's ``types`` (``ecosim.sweep.columns``).
 
     Raises:
         _Corrupt: a file cannot be read, is not a table of a run, or does not fit the others.
@@ -482,7 +500,9 @@ def _read_job(row: dict[str, Any], values: dict[str, Any], tables: Iterable[str]
         absent = [column for column in KEY_COLUMNS if column not in frame.columns]
         if absent:
             raise _Corrupt(f"{table}.parquet: not a table of a run (no {absent[0]!r} column)")
-        arrow = pa.Table.from_pandas(_with_params(frame, row["job"], values), preserve_index=False)
+        arrow = with_typed_params(
+            pa.Table.from_pandas(_with_params(frame, row["job"], values), preserve_index=False),
+            frame, {**values, "job": row["job"]}, types)
         if table in schemas and arrow.schema != schemas[table]:
             try:
                 arrow = arrow.cast(schemas[table])
@@ -494,7 +514,16 @@ def _read_job(row: dict[str, Any], values: dict[str, Any], tables: Iterable[str]
     path = job_dir / "transactions.parquet"
     transactions = (_with_params(_read(path, pd.read_parquet), row["job"], values)
                     if path.is_file() else None)
-    return arrows, summary, transactions
+    try:
+        optional = extras.fit({
+            name: (with_typed_params(pa.Table.from_pandas(_with_params(frame, row["job"], values),
+                                                          preserve_index=False),
+                                     frame, {**values, "job": row["job"]}, types)
+                   if name.endswith(".parquet") else _with_params(frame, row["job"], values))
+            for name, frame in read_extras(job_dir, _read).items()})
+    except ExtraFileError as error:
+        raise _Corrupt(_first_line(error)) from error
+    return arrows, summary, transactions, optional
 
 
 def collect(sweep_dir: str | Path, out_dir: str | Path | None = None,
@@ -504,8 +533,8 @@ def collect(sweep_dir: str | Path, out_dir: str | Path | None = None,
     Args:
         sweep_dir: the sweep's ``hydra.sweep.dir``.
         out_dir: where to write (default ``SWEEP_DIR/collected``).
-        tables: which tables of the output contract to gather (transactions are added when jobs
-            logged them).
+        tables: which tables of the output contract to gather (transactions and the optional
+            files of ``ecosim.sweep.extras`` are added when jobs hold them).
 
     Returns:
         A ``Collection``; its ``report()`` names the jobs that are not complete, and why.
@@ -523,29 +552,43 @@ def collect(sweep_dir: str | Path, out_dir: str | Path | None = None,
     rows, params, expected_known, values = _scan(sweep, out)
     out.mkdir(parents=True, exist_ok=True)
     writers: dict[str, pq.ParquetWriter] = {}
+    empty: dict[str, pa.Table] = {}  # a table without rows from the jobs before its writer
     summaries: list[pd.DataFrame] = []
     logged: list[str] = []
+    extras = Gathered()
+    types = param_types([{**value, "job": row["job"]} for row, value
+                         in zip(rows, values, strict=True) if row["status"] == "complete"],
+                        ["job", *params])
     try:
         for row, value in zip(rows, values, strict=True):
             if row["status"] != "complete":
                 continue
             try:
-                arrows, summary, transactions = _read_job(
-                    row, value, tables, {name: w.schema for name, w in writers.items()})
+                arrows, summary, transactions, optional = _read_job(
+                    row, value, tables, {name: w.schema for name, w in writers.items()}, extras,
+                    types)
             except _Corrupt as error:
                 row["status"], row["problem"] = "corrupt", str(error)
                 continue
             for table, arrow in arrows.items():  # every table of the job, or none (above)
                 if table not in writers:
+                    if not arrow.num_rows:  # text columns of no type: the schema comes with rows
+                        empty.setdefault(table, arrow)
+                        continue
                     writers[table] = pq.ParquetWriter(out / f".{table}.parquet.tmp", arrow.schema)
                 writers[table].write_table(arrow)
             summaries.append(summary)
+            extras.add(optional)
             if transactions is not None:
                 (out / "transactions").mkdir(exist_ok=True)
                 name = f"job={row['job']}.parquet"
                 atomic_write(out / "transactions" / name,
                         lambda p, f=transactions: f.to_parquet(p, index=False))
                 logged.append(name)
+        for table, arrow in empty.items():
+            if table not in writers:  # no complete job has rows: the columns of the first
+                writers[table] = pq.ParquetWriter(out / f".{table}.parquet.tmp", arrow.schema)
+                writers[table].write_table(arrow)
         for writer in writers.values():
             writer.close()
         for table in tables:
@@ -563,6 +606,7 @@ def collect(sweep_dir: str | Path, out_dir: str | Path | None = None,
             old.unlink()
     written = [table for table in tables if table in writers] + (["transactions"] if logged
                                                                   else [])
+    written += extras.write(out, atomic_write)
     summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
     jobs = _jobs_frame(rows, params, values)
     atomic_write(out / "summary.csv", lambda p: summary.to_csv(p, index=False))

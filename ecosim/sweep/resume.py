@@ -24,6 +24,7 @@ import yaml
 
 from ecosim.config import EcosimConfig, config_to_dict
 from ecosim.experiment import TABLES, atomic_write
+from ecosim.sweep.extras import OPTIONAL_FILES
 
 
 def config_as_written(cfg: EcosimConfig) -> Any:
@@ -37,7 +38,9 @@ def is_complete(out_dir: str | Path, cfg: EcosimConfig) -> bool:
     """True if ``out_dir`` holds a finished run of exactly ``cfg``.
 
     Finished: ``metadata.json`` is readable, and so is every table (its Parquet footer) and the
-    summary; a damaged job is run again rather than skipped for ever.
+    summary; a damaged job is run again rather than skipped for ever. The optional files of a
+    run (``ecosim.sweep.extras``: decisions, tipping diagnostics) are not required, since a job
+    written before they existed is complete; a Parquet one that is present must be readable.
 
     Args:
         out_dir: a job's (or a run's) directory.
@@ -56,6 +59,9 @@ def is_complete(out_dir: str | Path, cfg: EcosimConfig) -> bool:
         tables = [*TABLES, *(["transactions"] if cfg.output.transactions else [])]
         for name in tables:
             pq.read_metadata(out / f"{name}.parquet")
+        for name in OPTIONAL_FILES:
+            if name.endswith(".parquet") and (out / name).is_file():
+                pq.read_metadata(out / name)
     except (OSError, ValueError, yaml.YAMLError, pa.ArrowException):
         return False
     return True
