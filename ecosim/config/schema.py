@@ -453,11 +453,13 @@ class InvestmentConfig:
     start: int | None = None  # step it starts (None: enters_at, at least 1)
 
 
-#: What a pricing rule maximises (``ecosim.agents.strategy``): the unit's own contribution, or
+#: What a pricing rule maximises (``ecosim.agents.strategies``): the unit's own contribution, or
 #: the value of the whole group's customers.
 PRICE_OBJECTIVES = ("unit_profit", "group_ltv")
-#: What a competitive response matches in a rival's published offer.
-RESPONSE_MATCHES = ("convenience", "price")
+#: What a competitive response matches in a rival's published offer, and the offering's field
+#: it sets to do so.
+RESPONSE_FIELDS = {"convenience": "convenience", "price": "price_index"}
+RESPONSE_MATCHES = tuple(RESPONSE_FIELDS)
 
 
 @dataclass
@@ -538,7 +540,7 @@ class PortfolioRuleConfig:
 
 @dataclass
 class StrategyConfig:
-    """A firm's decisions (``ecosim.agents.strategy``): rules acting every ``every`` steps.
+    """A firm's decisions (``ecosim.agents.strategies``): rules acting every ``every`` steps.
 
     A firm without the block decides nothing. Decisions are taken at steps ``start``,
     ``start + every``, ... on what the firm can observe: its own results, rivals' published
