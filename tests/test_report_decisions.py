@@ -13,7 +13,7 @@ from ecosim.report.report import render_report
 
 def _configs():
     solo = firm({"x": offering(quality=1.0)}, {"x": 0.5}, initial_awareness=1.0)
-    base = market(500, 30, {"x": need()}, {"solo": solo},
+    base = market(500, 40, {"x": need()}, {"solo": solo},
                   segments={"all": segment(price_sensitivity=2.0)})
     tree = config_to_dict(base)
     tree["firms"]["solo"]["strategy"] = {"every": 2, "pricing": {"step": 0.1}}
@@ -28,7 +28,7 @@ def test_the_report_lists_each_arms_decisions_and_points_to_the_rest(tmp_path) -
         section = text[text.index("## What the firms decided"):text.index("## Caveats")]
         assert "### Static" not in section and "### Pricing" in section
         made = result.decisions
-        assert len(made) > SHOWN  # decisions at 3, 5, ..., 29: every one sets a price
+        assert len(made) > SHOWN  # decisions at 3, 5, ..., 39: 3 rows a cycle of 4
         assert f"Per replication: solo {len(made):.3g} pricing changes." in section
         first = made.iloc[0]
         assert (f"| {first['step']} | solo | offerings.x.price_index | {first['old']:,.4g} → "

@@ -140,7 +140,9 @@ class Firm(mesa.Agent):
 
         ``capex`` is paid in the step an investment starts, ``opex`` every step from then on,
         ``cost_to_serve`` per customer at the end of the step (per customer of the unit for a
-        ``unit`` investment, ``unit_customers`` being indexed by need) from then on.
+        ``unit`` investment, ``unit_customers`` being indexed by need) from then on. A ``unit``
+        investment whose unit the strategy has closed costs nothing more from the closing step
+        (its capex is sunk).
         """
         capex = opex = serve = 0.0
         for inv in self.investments.values():
@@ -148,6 +150,8 @@ class Firm(mesa.Agent):
                 continue
             if step == inv.start:
                 capex += inv.capex
+            if inv.capability == "unit" and inv.need in self.closed_units:
+                continue
             opex += inv.opex
             served = (unit_customers[need_index[inv.need]] if inv.capability == "unit"
                       else customers)

@@ -453,11 +453,13 @@ class InvestmentConfig:
     start: int | None = None  # step it starts (None: enters_at, at least 1)
 
 
-#: What a pricing rule maximises (``ecosim.agents.strategy``): the unit's own contribution, or
+#: What a pricing rule maximises (``ecosim.agents.strategies``): the unit's own contribution, or
 #: the value of the whole group's customers.
 PRICE_OBJECTIVES = ("unit_profit", "group_ltv")
-#: What a competitive response matches in a rival's published offer.
-RESPONSE_MATCHES = ("convenience", "price")
+#: What a competitive response matches in a rival's published offer, and the offering's field
+#: it sets to do so.
+RESPONSE_FIELDS = {"convenience": "convenience", "price": "price_index"}
+RESPONSE_MATCHES = tuple(RESPONSE_FIELDS)
 
 
 @dataclass
@@ -473,7 +475,8 @@ class PricingRuleConfig:
     ``group_ltv`` (the whole group's contribution per step, every unit and partner fee
     together, plus its customers' growth per step valued at their predicted LTV: the group's
     view, in which a unit that wins customers for the other units earns their value). Prices
-    stay within [``min_price``, ``max_price``].
+    stay within [``min_price``, ``max_price``]: a priced offering's ``price_index`` must start
+    within them, and a probe or move beyond them sets the bound (the log says so).
     """
 
     objective: str = "unit_profit"
@@ -506,7 +509,9 @@ class ResponseRuleConfig:
     rival of ``rivals`` (empty: every other firm) publishes a better convenience (higher) or
     price index (lower) than the firm's, the firm matches the best one ``lag`` steps after it
     was first published, paying ``capex`` (currency, once per match; recorded as investment
-    capex, so profit and NPV see it).
+    capex, so profit and NPV see it). It watches every step from step 1 or the firm's entry,
+    whatever the strategy's ``start``. It may not match price in a need the pricing rule prices
+    (one rule per key).
     """
 
     match: list[str] = field(default_factory=lambda: ["convenience"])
@@ -521,7 +526,8 @@ class PortfolioRuleConfig:
     """Launching and closing units.
 
     Close: a unit whose contribution net of its cost to serve was negative at ``close_after``
-    decisions in a row is closed (0: never); its customers lose it. Launch: each need of
+    decisions in a row is closed (0: never); its customers lose it, and its own ``unit``
+    investment stops its opex and cost to serve (its capex is sunk). Launch: each need of
     ``launch`` (an offering the firm holds back, without initial customers) is launched, paying
     ``capex``, at the first decision where its expected value, ``expected_share`` × the
     customers of that need in the market × ``margin_per_customer`` (currency per step) summed
@@ -538,17 +544,22 @@ class PortfolioRuleConfig:
 
 @dataclass
 class StrategyConfig:
-    """A firm's decisions (``ecosim.agents.strategy``): rules acting every ``every`` steps.
+    """A firm's decisions (``ecosim.agents.strategies``): rules acting every ``every`` steps.
 
-    A firm without the block decides nothing. Decisions are taken at steps ``start``,
-    ``start + every``, ... on what the firm can observe: its own results, rivals' published
-    offers and market shares; a rule block that is absent (null) is off.
+    A firm without the block decides nothing. Pricing, allocation and portfolio decide at steps
+    ``start``, ``start + every``, ... (those the firm is in the market) on what the firm can
+    observe since their last decision: its own results, rivals' published offers and market
+    shares. The first decision's window is empty at step 1 or at the firm's entry step: then
+    only a launch can act; pricing, allocation and closure first act at the next decision
+    (``1 + every`` with the default ``start``). A rule block that is absent (null) is off; an
+    event may not set a key a rule drives.
     """
 
     every: int = 3
     start: int = 1
-    # what deciding costs (an analytics team, an LTV model): capex once at `start`, opex per
-    # step from `start`, both recorded as the firm's investment costs (currency)
+    # what deciding costs (an analytics team, an LTV model): capex once at the first step from
+    # `start` the firm is in the market, opex per step in the market from `start`, both recorded
+    # as the firm's investment costs (currency)
     capex: float = 0.0
     opex: float = 0.0
     pricing: PricingRuleConfig | None = None

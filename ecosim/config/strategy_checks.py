@@ -6,10 +6,50 @@ import math
 from typing import TYPE_CHECKING
 
 from ecosim.config.errors import ConfigError, list_names, one_of, require
-from ecosim.config.schema import PRICE_OBJECTIVES, RESPONSE_MATCHES, FirmConfig
+from ecosim.config.schema import PRICE_OBJECTIVES, RESPONSE_FIELDS, RESPONSE_MATCHES, FirmConfig
 
 if TYPE_CHECKING:
     from ecosim.config.schema import EcosimConfig
+
+
+def driven_keys(firm: FirmConfig) -> dict[str, str]:
+    """The firm's dotted keys its strategy's rules set as the run plays, each with its rule.
+
+    A key that ends in ``.`` stands for every key under it (``marketing.brand_budgets.``).
+    When two rules set one key (``check_strategy`` rejects that) the first is named.
+    """
+    strategy = firm.strategy
+    keys: dict[str, str] = {}
+    if strategy is None:
+        return keys
+    if strategy.pricing is not None:
+        for need in strategy.pricing.needs or firm.offerings:
+            keys[f"offerings.{need}.price_index"] = "pricing"
+    if strategy.response is not None:
+        for need in strategy.response.needs or firm.offerings:
+            for item in strategy.response.match:
+                keys.setdefault(f"offerings.{need}.{RESPONSE_FIELDS.get(item, item)}", "response")
+    if strategy.allocation is not None:
+        keys["marketing.budget"] = keys["marketing.brand_budgets."] = "allocation"
+    return keys
+
+
+def check_event_keys(firm: FirmConfig, name: str, paths: list[str], key: str) -> None:
+    """Reject an event (``key``: its ``set``) that sets a key a rule of ``firm`` drives.
+
+    The rule would overwrite the event at its next decision (or keep acting on a value the
+    event replaced under it), so the two cannot both drive one key.
+    """
+    driven = driven_keys(firm)
+    for path in paths:
+        rule = driven.get(path) or next(
+            (r for k, r in driven.items() if k.endswith(".") and path.startswith(k)), None)
+        if rule is not None:
+            raise ConfigError(
+                f"{key}.{path}", None,
+                f"set its starting value in firms.{name}.{path}, or drop the event or the rule",
+                problem=f"firms.{name}.strategy.{rule} sets this key as the run plays "
+                        "(it would overwrite the event)")
 
 
 def check_strategy(firm: FirmConfig, name: str, cfg: EcosimConfig, key: str) -> None:
@@ -17,7 +57,7 @@ def check_strategy(firm: FirmConfig, name: str, cfg: EcosimConfig, key: str) -> 
     strategy = firm.strategy
     if strategy is None:
         return
-    key = f"{key}.strategy"
+    firm_key, key = key, f"{key}.strategy"
     require(strategy.every >= 1, f"{key}.every", strategy.every,
             "expected an integer >= 1 (steps between decisions)")
     require(1 <= strategy.start <= max(1, cfg.time.horizon), f"{key}.start", strategy.start,
@@ -40,6 +80,12 @@ def check_strategy(firm: FirmConfig, name: str, cfg: EcosimConfig, key: str) -> 
         require(math.isfinite(pricing.max_price) and pricing.max_price >= pricing.min_price,
                 f"{where}.max_price", pricing.max_price,
                 f"expected a finite price index >= min_price ({pricing.min_price})")
+        for need in pricing.needs or firm.offerings:  # the rule climbs from this price
+            price = firm.offerings[need].price_index
+            require(pricing.min_price <= price <= pricing.max_price,
+                    f"{firm_key}.offerings.{need}.price_index", price,
+                    f"expected a price index in [{pricing.min_price:g}, {pricing.max_price:g}] "
+                    f"({where}.min_price, max_price: the rule prices {need} within them)")
     allocation = strategy.allocation
     if allocation is not None:
         where = f"{key}.allocation"
@@ -64,6 +110,16 @@ def check_strategy(firm: FirmConfig, name: str, cfg: EcosimConfig, key: str) -> 
                 "expected an integer >= 0 (steps)")
         require(response.capex >= 0, f"{where}.capex", response.capex,
                 "expected a number >= 0 (currency per match)")
+        if pricing is not None and "price" in response.match:
+            priced = set(pricing.needs or firm.offerings)
+            both = [n for n in response.needs or firm.offerings if n in priced]
+            if both:
+                raise ConfigError(
+                    f"{where}.match", "price",
+                    f"match price only in needs the pricing rule leaves alone (it prices "
+                    f"{list_names(sorted(priced))}), or drop one of the two rules",
+                    problem=f"pricing and response would both set offerings.{both[0]}.price_index"
+                            " (pricing's next probe would undo the match)")
     portfolio = strategy.portfolio
     if portfolio is not None:
         where = f"{key}.portfolio"

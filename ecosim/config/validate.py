@@ -63,7 +63,7 @@ from ecosim.config.schema import (
     NeedConfig,
     SegmentConfig,
 )
-from ecosim.config.strategy_checks import check_strategy
+from ecosim.config.strategy_checks import check_event_keys, check_strategy
 from ecosim.config.structure import build, check_structure, field_types
 
 __all__ = ["ConfigError", "config_to_dict", "load_config", "user_tree"]
@@ -727,6 +727,7 @@ def _check_event(event: EventConfig, i: int, cfg: EcosimConfig, inherited: set[s
         for part in reversed(parts):
             nested = {part: nested}
         nested = check_structure(nested, FirmConfig, firm, f"{key}.set")
+        check_event_keys(firm, event.firm, _leaf_paths(nested), f"{key}.set")
         changed = build(FirmConfig, nested, firm)
         for need in changed.offerings:
             if need not in firm.offerings:

@@ -4,8 +4,12 @@ A firm with a ``strategy`` block holds a ``Strategy``; its Mesa ``step`` calls `
 scheduled events. Rules change the firm's own config (prices, convenience, budgets, which units
 are open), so the offers it publishes carry the decisions, and each change is logged as a
 ``Decision`` (``decisions.parquet``). Pricing, allocation and portfolio decide every ``every``
-steps from ``start``, on the window of steps played since their last decision; the response
-watches every step (its timing is its lag). A firm without the block decides nothing.
+steps from ``start``, on the window of steps played since their last decision (at the first,
+the ``every`` steps before it, from step 1 or the firm's entry: empty when that decision falls
+at step 1 or at the entry step). On an empty window only a launch can act (its business case
+reads the market at the end of the last step); pricing, allocation and closure wait for the
+next decision. The response watches every step from step 1 or entry, whatever ``start`` (its
+timing is its lag). A firm without the block decides nothing.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class Strategy:
         """Build the firm's rules; ``run_key`` keys the firm's random draws (``kernels.rng``)."""
         self.cfg = cfg
         self.last_decision: int | None = None
+        self.capex_paid = False
         self.periodic: list[PriceRule | AllocationRule | PortfolioRule] = []
         self.response = ResponseRule(cfg.response, firm) if cfg.response is not None else None
         if cfg.portfolio is not None:  # launches first: a launched unit can then be priced
@@ -59,10 +64,16 @@ class Strategy:
         return step >= self.cfg.start and (step - self.cfg.start) % self.cfg.every == 0
 
     def costs(self, step: int) -> tuple[float, float]:
-        """``(capex, opex)`` of deciding at ``step`` (currency): capex at ``start``, opex after."""
+        """``(capex, opex)`` of deciding at ``step`` (currency), for a step the firm is active.
+
+        Capex once, at the first active step from ``start`` (a firm that enters after
+        ``start`` pays it on entry); opex every active step from ``start``.
+        """
         if step < self.cfg.start:
             return 0.0, 0.0
-        return (self.cfg.capex if step == self.cfg.start else 0.0), self.cfg.opex
+        capex = 0.0 if self.capex_paid else self.cfg.capex
+        self.capex_paid = True
+        return capex, self.cfg.opex
 
     def act(self, firm: Firm, step: int) -> list[Decision]:
         """Take this step's decisions (the firm's config changes); return them."""
@@ -73,9 +84,8 @@ class Strategy:
         if self.deciding(step):
             first = (max(1, firm.cfg.enters_at, step - self.cfg.every)
                      if self.last_decision is None else self.last_decision)
-            window = range(first, step)
-            if len(window) > 0:
-                for rule in self.periodic:
-                    out += rule.decide(firm, view, window)
+            window = range(first, step)  # empty at step 1, or at the firm's entry step
+            for rule in self.periodic:
+                out += rule.decide(firm, view, window)
             self.last_decision = step
         return out

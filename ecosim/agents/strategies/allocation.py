@@ -55,7 +55,9 @@ class AllocationRule:
         return {b: value[b] / (budgets[b] * len(window)) for b in budgets if budgets[b] > 0}
 
     def decide(self, firm: Firm, view: MarketView, window: range) -> list[Decision]:
-        """Move budget from the worst-returning brand to the best."""
+        """Move budget from the worst-returning brand to the best (nothing on an empty window)."""
+        if len(window) == 0:
+            return []
         budgets = self.budgets(firm)
         total = sum(budgets.values())
         returns = self.returns(firm, view, window, budgets)

@@ -44,7 +44,7 @@ class PortfolioRule:
                 * annuity(cfg.payback, view.discount_rate))
 
     def decide(self, firm: Firm, view: MarketView, window: range) -> list[Decision]:
-        """Launch what pays, then close what kept losing."""
+        """Launch what pays, then close what kept losing (no closure on an empty window)."""
         out = []
         for need in list(self.waiting):
             value = self.launch_value(view, need)
@@ -56,7 +56,7 @@ class PortfolioRule:
                     view.step, firm.name, self.name, f"units.{need}", 0.0, 1.0,
                     f"launch: {view.market_customers(need):.6g} customers of {need} in the "
                     f"market, expected value {value:.6g} > capex {self.cfg.capex:.6g}"))
-        if self.cfg.close_after <= 0:
+        if self.cfg.close_after <= 0 or len(window) == 0:
             return out
         for need in firm.cfg.offerings:
             if need in firm.closed_units:

@@ -15,6 +15,7 @@ no global random state. A window's first step is a washout, not observed (``obje
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from ecosim.agents.strategies.view import Decision, MarketView
@@ -63,7 +64,12 @@ class PriceRule:
 
     def _set(self, firm: Firm, view: MarketView, need: str, price: float,
              reason: str) -> list[Decision]:
-        price = min(self.cfg.max_price, max(self.cfg.min_price, price))
+        if price > self.cfg.max_price:
+            reason += f"; {price:.4g} capped at max_price {self.cfg.max_price:.4g}"
+            price = self.cfg.max_price
+        elif price < self.cfg.min_price:
+            reason += f"; {price:.4g} raised to min_price {self.cfg.min_price:.4g}"
+            price = self.cfg.min_price
         offering = firm.cfg.offerings[need]
         old = offering.price_index
         if price == old:
@@ -82,7 +88,13 @@ class PriceRule:
                          f"{self.centre[need]:.4g}, ±{self.step[need] / 2:.2%})")
 
     def decide(self, firm: Firm, view: MarketView, window: range) -> list[Decision]:
-        """Record the last window's objective; probe on, or judge the cycle and move on."""
+        """Record the last window's objective; probe on, or judge the cycle and move on.
+
+        Nothing on an empty window (a first decision at step 1 or at the firm's entry): the
+        first probe comes at the next decision, as it always has.
+        """
+        if len(window) == 0:
+            return []
         out: list[Decision] = []
         if self.unit is not None:
             self.seen.append(self.objective(view, self.unit, window))
@@ -99,7 +111,7 @@ class PriceRule:
         self.turn += 1
         self.unit, self.phase, self.seen = need, 0, []
         self.centre[need] = firm.cfg.offerings[need].price_index
-        return out + self._probe(firm, view, need)
+        return _net(out + self._probe(firm, view, need), f"{self.cfg.objective}: ")
 
     def _judge(self, firm: Firm, view: MarketView, need: str) -> list[Decision]:
         """Move the unit's price one step towards the better side of its cycle."""
@@ -116,3 +128,18 @@ class PriceRule:
         return self._set(firm, view, need, price,
                          f"{need}'s high probes {high / 2:.4g}, low {low / 2:.4g} a step: "
                          f"{word} {step:.1%} from {self.centre[need]:.4g}")
+
+
+def _net(decisions: list[Decision], prefix: str) -> list[Decision]:
+    """One row per key: a cycle judged and the next probed on the same unit in one step.
+
+    Only the net change took effect (the judged price was never published); the row keeps the
+    first ``old``, the last ``new`` and both reasons (the second without the objective's
+    ``prefix``), and is dropped if the price is unchanged.
+    """
+    out: dict[str, Decision] = {}
+    for d in decisions:
+        first = out.get(d.key)
+        out[d.key] = d if first is None else dataclasses.replace(
+            d, old=first.old, reason=f"{first.reason}; then {d.reason.removeprefix(prefix)}")
+    return [d for d in out.values() if d.new != d.old]

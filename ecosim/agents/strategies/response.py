@@ -14,13 +14,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ecosim.agents.strategies.view import Decision, MarketView
-from ecosim.config.schema import ResponseRuleConfig
+from ecosim.config.schema import RESPONSE_FIELDS, ResponseRuleConfig
 
 if TYPE_CHECKING:
     from ecosim.agents.firm import Firm
 
 #: The offering's config field each thing matched changes (the offer arrays' names are the keys).
-FIELD = {"convenience": "convenience", "price": "price_index"}
+FIELD = RESPONSE_FIELDS
 
 
 class ResponseRule:
