@@ -339,6 +339,18 @@ def test_compare_two_arms_of_an_experiment(context, server, results, shots,
     other.locator(".ecosim-open-button").click()
     expect(other.locator(".ecosim-open-error")).to_contain_text(
         f"{results / 'no_such_run'} is not a directory", timeout=20_000)
+    # paths outside the results directory are refused, for a run and for opening one
+    box.fill("/etc")
+    box.press("Enter")
+    other.locator(".ecosim-open-button").click()
+    expect(other.locator(".ecosim-open-error")).to_contain_text(
+        f"run directory: '/etc' is not allowed; expected a folder under {results.resolve()}",
+        timeout=20_000)
+    run(other, "../escape")
+    expect(other.locator(".ecosim-run-error")).to_contain_text(
+        f"run name: '../escape' is not allowed; expected a folder name under "
+        f"{results.resolve()}", timeout=20_000)
+    assert not (results.parent / "escape").exists()
     box.fill(str(results / "price_cut"))
     box.press("Enter")
     other.locator(".ecosim-open-button").click()

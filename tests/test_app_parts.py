@@ -8,8 +8,11 @@ contract of a run directory (``ecosim.report.deck.check_run_dir``).
 from __future__ import annotations
 
 import json
+import os
+import re
 import threading
 import time
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +21,7 @@ import pytest
 import yaml
 
 from ecosim.app import runner as runner_module
-from ecosim.app.compare import arm_markdown, arm_table, robustness_markdown
+from ecosim.app.compare import arm_html, arm_table, robustness_html
 from ecosim.app.form import (
     apply_edits,
     check_edit,
@@ -27,6 +30,7 @@ from ecosim.app.form import (
     parse_input,
     validate,
 )
+from ecosim.app.run_dirs import openable_run_dir, readable_file, run_dir_for
 from ecosim.app.runner import RunJob
 from ecosim.app.series import firm_series, ltv_over_time
 from ecosim.app.sources import Source, experiment_names, load_source
@@ -182,22 +186,173 @@ def test_compare_tables_show_the_summary(result) -> None:
     row = s[(s["arm"] == "cheaper") & (s["firm"] == "a") & (s["kpi"] == "customers")].iloc[0]
     assert table.iloc[1]["ci_low"] == row["ci_low"] and table.iloc[1]["ci_high"] == row["ci_high"]
     assert np.isnan(table.iloc[0]["diff_mean"]) and table.iloc[1]["diff_mean"] == row["diff_mean"]
-    text = arm_markdown(table, "customers")
-    assert "| Base |" in text and "| Cheaper |" in text and "baseline" in text
-    assert robustness_markdown(data) == ""
+    text = arm_html(table, "customers")
+    rows = table_cells(text)
+    assert [row[0] for row in rows] == ["arm", "Base", "Cheaper"] and rows[1][3] == "baseline"
+    assert robustness_html(data) == ""
     robust = pd.DataFrame({"design": ["default", "tornado"], "assumption": ["-", "reach"],
                            "level": ["-", "low"], "x": [np.nan, 0.5], "y": [np.nan, np.nan],
                            "value": [0.1, 0.05], "low": [0.08, 0.02], "high": [0.12, 0.08],
                            "n": [4, 4]})
-    shown = robustness_markdown(ReportData.from_result(
+    shown = robustness_html(ReportData.from_result(
         type("R", (), {**{k: getattr(result, k) for k in (
             "config", "firm_metrics", "unit_metrics", "cohort_retention", "summary",
             "metadata")}, "robustness": robust, "shapley": lambda self: None})()))
-    assert "| tornado | reach | low |" in shown
-    # names from a config are escaped: the page renders the tables as HTML
-    labelled = table.assign(label=["<b>Base</b>", "cheap | cheerful"])
-    text = arm_markdown(labelled, "customers")
-    assert "&lt;b&gt;Base&lt;/b&gt;" in text and "cheap &#124; cheerful" in text
+    assert table_cells(shown)[2][:3] == ["tornado", "reach", "low"]
+
+
+#: Names that Markdown or HTML would turn into a link, an image, a script or a table cell.
+HOSTILE = ["[click](javascript:alert(1)) ![p](http://evil.example/x.png)",
+           "<img src=x onerror=alert(1)>", "cheap | cheerful *bold* _it_", "<b>Base</b>",
+           "&amp; `code` <https://evil.example> $\\frac{1}{2}$"]
+
+
+def test_names_from_configs_and_run_directories_stay_text(result) -> None:
+    """Every cell of the page's tables is escaped: the HTML holds only the table's own tags
+    and each hostile name comes back as the same text (arm labels, assumptions, levels,
+    designs, the headline's label: config files and other people's run directories)."""
+    data = ReportData.from_result(result)
+    table = arm_table(data, "a", "customers")
+    labelled = pd.concat([table] * 3, ignore_index=True).iloc[:len(HOSTILE)]
+    labelled = labelled.assign(label=HOSTILE)
+    text = arm_html(labelled, "customers")
+    assert table_tags(text) <= {"table", "thead", "tbody", "tr", "th", "td"}
+    assert [row[0] for row in table_cells(text)[1:]] == HOSTILE
+    robust = pd.DataFrame({"design": ["default", *HOSTILE[:2]], "assumption": HOSTILE[1:4],
+                           "level": HOSTILE[2:5], "value": [0.1, 0.05, 0.2],
+                           "low": [0.08, 0.02, 0.1], "high": [0.12, 0.08, 0.3], "n": [4] * 3})
+    tree = small_tree()
+    tree["experiment"]["headline"] = {"kind": "effect", "label": HOSTILE[0], "kpi": "customers",
+                                      "arm": "cheaper"}
+    config = validate(tree)["base"]
+    shown = robustness_html(ReportData(config=config, **{
+        k: getattr(data, k) for k in ("firm_metrics", "unit_metrics", "cohort_retention", "kpis",
+                                      "summary")}, robustness=robust))
+    assert table_tags(shown) <= {"table", "thead", "tbody", "tr", "th", "td", "p", "strong"}
+    assert [row[:3] for row in table_cells(shown)[1:]] == [
+        ["default", HOSTILE[1], HOSTILE[2]], [HOSTILE[0], HOSTILE[2], HOSTILE[3]],
+        [HOSTILE[1], HOSTILE[3], HOSTILE[4]]]
+    assert f"Headline: {HOSTILE[0]}" in text_of(shown)
+    # the arms' chart shows a label with `$` as written (no mathtext, no parse error)
+    from ecosim.app.charts import arms_figure
+
+    figure = arms_figure(labelled, "customers")
+    figure.canvas.draw()
+    ticks = [tick.get_text() for tick in figure.axes[0].get_yticklabels()]
+    assert ticks == [label.replace("$", "\\$") for label in HOSTILE]
+
+
+class _TableParser(HTMLParser):
+    """The tags, the rows of cells and the text of an HTML fragment."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: set[str] = set()
+        self.rows: list[list[str]] = []
+        self.text: list[str] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.tags.add(tag)
+        assert all(name == "style" for name, _ in attrs), attrs  # no href, src, on...
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _parsed(fragment: str) -> _TableParser:
+    parser = _TableParser()
+    parser.feed(fragment)
+    parser.close()
+    return parser
+
+
+def table_cells(fragment: str) -> list[list[str]]:
+    """The rows of an HTML table as text, the header first."""
+    return _parsed(fragment).rows
+
+
+def table_tags(fragment: str) -> set[str]:
+    """The tags an HTML fragment uses."""
+    return _parsed(fragment).tags
+
+
+def text_of(fragment: str) -> str:
+    """An HTML fragment's text, as a browser shows it."""
+    return "".join(_parsed(fragment).text)
+
+
+# ---- where runs go and come from -----------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["../../../tmp/review/escape", "/etc/cron.d/x", "~/.ssh/x",
+                                  "a/../../b", ".", "a/.."])
+def test_a_run_name_cannot_leave_the_results_directory(tmp_path: Path, name: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from ecosim.app.main import RESULTS_ENV
+    from ecosim.app.page import new_run_dir
+
+    results = tmp_path / "results" / "app"
+    monkeypatch.setenv(RESULTS_ENV, str(results))
+    with pytest.raises(ConfigError, match=(
+            rf"^run name: .* is not allowed; expected a folder name under "
+            rf"{re.escape(str(results.resolve()))} \(the page writes its runs there only\)$")):
+        new_run_dir(Source("default market"), name)
+
+
+def test_a_run_name_is_a_folder_under_the_results_directory(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    root = results.resolve()
+    assert run_dir_for("pricing", results) == root / "pricing"
+    assert run_dir_for(" pricing/try_2 ", results) == root / "pricing" / "try_2"
+    assert run_dir_for(str(root / "abs"), results) == root / "abs"  # absolute, but inside
+    assert run_dir_for("a/../b", results) == root / "b"
+    blank = run_dir_for("", results, "my market.yaml")
+    assert blank.parent == root and "-my_market_yaml-" in blank.name
+    (results / "link").parent.mkdir(parents=True)
+    (results / "link").symlink_to(tmp_path)  # a link out of the results directory
+    with pytest.raises(ConfigError, match="^run name: 'link/x' is not allowed"):
+        run_dir_for("link/x", results)
+
+
+def test_finished_runs_open_from_the_runs_roots_only(tmp_path: Path) -> None:
+    page_runs, command_runs = tmp_path / "results" / "app", tmp_path / "results"
+    (command_runs / "2026-12-01" / "10-00-00").mkdir(parents=True)
+    (page_runs / "mine").mkdir(parents=True)
+    roots = [page_runs, command_runs]
+    assert openable_run_dir("mine", roots) == (page_runs / "mine").resolve()
+    assert openable_run_dir("2026-12-01/10-00-00", roots) == (
+        command_runs / "2026-12-01" / "10-00-00").resolve()  # found under the second root
+    assert openable_run_dir(str(page_runs / "mine"), roots) == (page_runs / "mine").resolve()
+    assert openable_run_dir("no_such", roots) == (page_runs / "no_such").resolve()
+    (tmp_path / "elsewhere").mkdir()
+    (page_runs / "out").symlink_to(tmp_path / "elsewhere")
+    for text in ("/etc", "../../elsewhere", "~", "out", str(tmp_path / "elsewhere")):
+        with pytest.raises(ConfigError, match=(
+                rf"^run directory: .* is not allowed; expected a folder under "
+                rf"{re.escape(str(page_runs.resolve()))} or "
+                rf"{re.escape(str(command_runs.resolve()))} \(ecosim-app --runs-root")):
+            openable_run_dir(text, roots)
+
+
+def test_downloads_never_follow_a_link_out_of_the_run(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "report.md").write_text("# a report")
+    (tmp_path / "secret").write_text("not the run's")
+    (run / "deck.pptx").symlink_to(tmp_path / "secret")
+    assert readable_file(run, "report.md") == run / "report.md"
+    assert readable_file(run, "deck.pptx") is None and readable_file(run, "absent.md") is None
 
 
 # ---- runner --------------------------------------------------------------------------------
@@ -246,17 +401,31 @@ def test_robustness_runs_from_the_page_and_the_progress_counts_every_step(
     assert snapshot.steps == snapshot.total_steps == 2 * 4 * 14 + 2 * 2 * 2 * 14
     robustness = pd.read_csv(tmp_path / "robust" / "robustness.csv")
     assert list(robustness["design"]) == ["default", "tornado", "tornado"]
-    shown = robustness_markdown(ReportData.from_run_dir(tmp_path / "robust"))
-    assert "Headline: **customers a 10 % price cut wins**" in shown
-    assert shown.count("| tornado | reach |") == 2
+    shown = robustness_html(ReportData.from_run_dir(tmp_path / "robust"))
+    assert "Headline: customers a 10 % price cut wins" in text_of(shown)
+    assert [row[:2] for row in table_cells(shown)[2:]] == [["tornado", "reach"]] * 2
 
 
 def test_ecosim_app_command_line(capsys: pytest.CaptureFixture[str]) -> None:
-    from ecosim.app.main import DEFAULT_PORT, parse_args
+    from ecosim.app.main import (
+        DEFAULT_PORT,
+        RESULTS_ENV,
+        RUNS_ROOTS_ENV,
+        page_environment,
+        parse_args,
+    )
 
     args = parse_args([])
     assert (args.host, args.port, args.results) == ("127.0.0.1", DEFAULT_PORT, "results/app")
     assert parse_args(["--port", "9001", "--results", "x"]).port == 9001
+    cwd = Path.cwd()
+    environment = page_environment(args)  # the page's runs and the ecosim command's
+    assert environment[RESULTS_ENV] == str(cwd / "results" / "app")
+    assert environment[RUNS_ROOTS_ENV].split(os.pathsep) == [
+        str(cwd / "results" / "app"), str(cwd / "results")]
+    roots = page_environment(parse_args(["--runs-root", "/srv/a", "--runs-root", "b"]))
+    assert roots[RUNS_ROOTS_ENV].split(os.pathsep) == [
+        str(cwd / "results" / "app"), "/srv/a", str(cwd / "b")]
     with pytest.raises(SystemExit) as stop:
         parse_args(["--port", "70000"])
     assert stop.value.code == 2

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 from conftest import HUGE_QUALITY, firm, market, need, offering, run_model, segment
 
-from ecosim.agents.sellers import supportable_sellers
+from ecosim.agents.sellers import SellerLedger, supportable_sellers
 from ecosim.config import ConfigError, EventConfig, config_to_dict, load_config
 from ecosim.config.schema import MarketplaceConfig, SellersConfig
+from ecosim.metrics.tipping import SELLER_COLUMNS
 from ecosim.model import EcosystemModel, History
 
 HISTORY_FIELDS = [f.name for f in dataclasses.fields(History) if f.name != "transactions"]
@@ -177,6 +178,17 @@ def test_without_a_seller_side_the_ledger_is_empty():
     model.run()
     assert not model.sellers.active
     assert np.isnan(model.sellers.ledger.sellers).all()
+
+
+def test_the_ledger_records_each_column_of_sellers_parquet_once():
+    """``metrics.tipping.SELLER_COLUMNS`` is the one list; the ledger has exactly those fields,
+    each its own NaN array, so ``seller_table`` reads every one of them."""
+    ledger = SellerLedger.empty(3, 2, 1)
+    names = [field.name for field in dataclasses.fields(ledger)]
+    assert sorted(names) == sorted(SELLER_COLUMNS) and len(set(SELLER_COLUMNS)) == 5
+    arrays = [getattr(ledger, name) for name in SELLER_COLUMNS]
+    assert all(a.shape == (4, 2, 1) and np.isnan(a).all() for a in arrays)
+    assert len({id(a) for a in arrays}) == 5  # no two columns share one array
 
 
 # -- validation ---------------------------------------------------------------------------------

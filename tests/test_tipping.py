@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 from conftest import firm, market, need, offering, segment
 
-from ecosim.config import arm_configs, config_to_dict
+from ecosim.config import ConfigError, arm_configs, config_to_dict
 from ecosim.config.schema import MarketplaceConfig, SellersConfig
 from ecosim.experiment import run_experiment, write_tables
 from ecosim.metrics.tipping import dominance, need_concentration, tipping_summary, wilson_interval
@@ -178,13 +178,62 @@ def test_an_experiment_writes_the_tipping_files(tmp_path):
     assert len(sellers) == 2 * 3 * 41 * 2  # arms × replications × steps × marketplaces
     tipping = pd.read_parquet(out / "tipping.parquet")
     assert len(tipping) == 2 * 3 * 41 and set(tipping["providers"]) == {2}
-    # the report's section says what the files say (rebuilt from unit_metrics)
+    # the report's section says what the files say (read from tipping.parquet, sellers.parquet)
     report = write_report(result, out).read_text()
     section = report[report.index("## Tipping"):]
     assert "| weak | x | 0 of 3 (0%–56%) | never |" in section
     assert "| strong | x | 3 of 3 (44%–100%) | month " in section
     strong_share = summary.loc["strong", "leader_share"]
     assert f"| {strong_share:.1%} |" in section
+
+
+def test_the_report_takes_each_arms_seller_side_from_that_arm(tmp_path):
+    """Only the second arm has a seller side (strong network effects): the section lists that
+    arm's need and no row of the one-sided baseline, with the numbers of tipping_summary.csv;
+    and the same from the run directory. Swapping the arms swaps which arm has the row."""
+    tree = config_to_dict(platforms(STRONG, horizon=40))
+    sellers = {name: tree["firms"][name]["marketplace"].pop("sellers")
+               for name in ("alpha", "beta")}
+    tree["firms"]["alpha"]["marketplace"]["sellers"] = None
+    tree["firms"]["beta"]["marketplace"]["sellers"] = None
+    tree["replications"] = 3
+    sided = {f"firms.{name}.marketplace.sellers": block for name, block in sellers.items()}
+    for order in (("one_sided", "two_sided"), ("two_sided", "one_sided")):
+        arms = {"one_sided": {}, "two_sided": sided}
+        tree["experiment"] = {"name": "tipping", "arms": {arm: arms[arm] for arm in order}}
+        result = run_experiment(arm_configs(tree), progress=False)
+        out = write_tables(result, tmp_path / order[0])
+        summary = pd.read_csv(out / "tipping_summary.csv").set_index("arm")
+        assert set(summary.index) == {"one_sided", "two_sided"}  # the files cover every need
+        row = summary.loc["two_sided"]
+        assert row["tipped"] == 3  # strong network effects tip it (the stylised fact)
+        for source in (result, out):
+            section = write_report(source, out).read_text()
+            section = section[section.index("## Tipping"):]
+            section = section[:section.index("\n## ", 3)] if "\n## " in section[3:] else section
+            assert "| one sided |" not in section  # the arm's name in words
+            assert "| two sided | x | 3 of 3 (44%–100%) | month " in section
+            assert f"| {row['leader_share']:.1%} | {row['hhi']:.2f} |" in section
+
+
+@pytest.mark.parametrize("override", [
+    {"output.dominance_share": 0.9},
+    {"output": {"dominance_share": 0.9}},
+])
+def test_an_arm_with_its_own_dominance_share_is_refused(override):
+    """The run writes one dominance.csv for every arm, with one threshold."""
+    tree = config_to_dict(platforms(WEAK, horizon=4))
+    tree["experiment"] = {"name": "tipping", "arms": {"base": {}, "stricter": override}}
+    with pytest.raises(ConfigError, match=(
+            r"^experiment\.arms\.stricter\.output\.dominance_share: 0\.9 is not allowed; "
+            r"arms share output\.dominance_share \(the experiment's is 0\.8: the tipping files "
+            r"use one threshold\); set it for the whole experiment$")):
+        arm_configs(tree)
+    tree["output"] = {"dominance_share": 0.9}  # for the whole experiment: every arm has it
+    tree["experiment"]["arms"]["stricter"] = {}
+    assert {cfg.output.dominance_share for cfg in arm_configs(tree).values()} == {0.9}
+    tree["experiment"]["arms"]["stricter"] = {"output.dominance_share": 0.9}  # the same: fine
+    assert len(arm_configs(tree)) == 2
 
 
 def test_a_run_without_a_seller_side_writes_empty_seller_tables(tmp_path):

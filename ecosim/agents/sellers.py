@@ -17,7 +17,7 @@ The update is deterministic: a stock of sellers, not individual sellers, so no r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,10 +26,6 @@ from ecosim.config.schema import FirmConfig, SellersConfig
 
 if TYPE_CHECKING:
     from ecosim.agents.firm import Firm
-
-#: What the seller ledger records per step, firm and need (``SellerLedger``).
-SELLER_COLUMNS = ("sellers", "seller_target", "seller_joins", "seller_leaves", "gmv")
-
 
 def supportable_sellers(gmv: float, take_rate: float, assortment: float,
                         cfg: SellersConfig) -> float:
@@ -72,7 +68,7 @@ class SellerLedger:
     def empty(cls, horizon: int, n_firms: int, n_needs: int) -> SellerLedger:
         """NaN arrays for steps 0..horizon."""
         shape = (horizon + 1, n_firms, n_needs)
-        return cls(*(np.full(shape, np.nan) for _ in SELLER_COLUMNS))
+        return cls(**{column.name: np.full(shape, np.nan) for column in fields(cls)})
 
 
 def has_seller_side(cfg: FirmConfig) -> bool:

@@ -25,6 +25,11 @@ CHART_SIZE = (8.0, 4.8)
 TITLE_CHARS = 52
 
 
+def _literal(label: object) -> str:
+    """A name from a config as Matplotlib shows it literally: ``$`` would start mathtext."""
+    return str(label).replace("$", r"\$")
+
+
 def _style(fig: Figure) -> None:
     ax = fig.axes[0]
     ax.set_title(textwrap.fill(ax.get_title(loc="left"), TITLE_CHARS), loc="left",
@@ -86,11 +91,11 @@ def arms_figure(table: pd.DataFrame, kpi_label: str) -> Figure:
     high = np.nan_to_num(table["ci_high"].to_numpy(float) - means)
     ax.barh(y, means, color=[colours[a] for a in arms], alpha=0.85)
     ax.errorbar(means, y, xerr=[low, high], fmt="none", ecolor="black", capsize=6, linewidth=2)
-    ax.set_yticks(y, [table["label"].iloc[i] for i in range(len(arms))])
+    ax.set_yticks(y, [_literal(label) for label in table["label"]])
     ax.xaxis.set_major_formatter(lambda value, _pos: human(value))
     ax.set_xlabel(f"{kpi_label} (mean, 95 % interval over replications)")
     best = table.loc[table["mean"].idxmax()] if table["mean"].notna().any() else None
-    title = (f"Highest {kpi_label} at the horizon: {best['label']} "
+    title = (f"Highest {kpi_label} at the horizon: {_literal(best['label'])} "
              f"({human(float(best['mean']))})"
              if best is not None and math.isfinite(best["mean"]) else kpi_label)
     ax.set_title(title, loc="left")

@@ -1,7 +1,9 @@
 """An experiment's arms side by side: each KPI's mean with its 95 % interval, and robustness.
 
-The tables are Markdown, and every name taken from a config (arms, assumptions, the headline's
-label) is HTML-escaped: the page renders them as HTML.
+The tables are built as HTML, every cell escaped with ``html.escape``: names come from config
+files and from other people's run directories (arm labels, assumptions, the headline's label,
+the cells of ``robustness.csv``), and the page inserts the HTML as it is. (Markdown would turn
+a label such as ``[x](javascript:...)`` into a link: its metacharacters are not HTML.)
 
 Everything here reads a finished run directory through the reports' own reader
 (``ecosim.report.data.ReportData``): the page shows what ``summary.csv`` and ``robustness.csv``
@@ -50,23 +52,21 @@ def arm_table(data: ReportData, firm: str, kpi: str) -> pd.DataFrame:
     return table[list(ARM_COLUMNS)]
 
 
-def arm_markdown(table: pd.DataFrame, kpi: str) -> str:
-    """``arm_table`` as a Markdown table with the values formatted as the report formats them."""
-    name = html.escape(kpi_info(kpi).short)
-    lines = [f"| arm | {name} | 95 % interval | vs baseline | 95 % interval | n |",
-             "| --- | ---: | :---: | ---: | :---: | ---: |"]
+def arm_html(table: pd.DataFrame, kpi: str) -> str:
+    """``arm_table`` as an HTML table with the values formatted as the report formats them."""
+    rows = []
     for row in table.itertuples():
         diff = "baseline" if pd.isna(row.diff_mean) else format_difference(kpi, row.diff_mean)
         diff_ci = ("" if pd.isna(row.diff_mean)
                    else format_interval(kpi, row.diff_ci_low, row.diff_ci_high, difference=True))
         n = "" if pd.isna(row.n) else int(row.n)
-        lines.append(f"| {_cell(row.label)} | {format_value(kpi, row.mean)} | "
-                     f"{format_interval(kpi, row.ci_low, row.ci_high)} | {diff} | {diff_ci} | "
-                     f"{n} |")
-    return "\n".join(lines)
+        rows.append([row.label, format_value(kpi, row.mean),
+                     format_interval(kpi, row.ci_low, row.ci_high), diff, diff_ci, n])
+    return html_table(["arm", kpi_info(kpi).short, "95 % interval", "vs baseline",
+                       "95 % interval", "n"], rows, "lrcrcr")
 
 
-def robustness_markdown(data: ReportData) -> str:
+def robustness_html(data: ReportData) -> str:
     """The headline over the assumptions' variants (``robustness.csv``), or "" without one.
 
     One row per variant: the assumption, its level, the headline and its 95 % interval; the
@@ -84,18 +84,30 @@ def robustness_markdown(data: ReportData) -> str:
             return "n/a"
         return f"{100 * value:+.1f} %" if relative else format_value(kpi, value)
 
-    lines = [f"Headline: **{_cell(headline.label or kpi)}**", "",
-             "| design | assumption | level | headline | 95 % interval |",
-             "| --- | --- | --- | ---: | :---: |"]
-    for row in table.itertuples():
-        lines.append(f"| {row.design} | {_cell(row.assumption)} | {_cell(row.level)} | "
-                     f"{show(row.value)} | "
-                     f"[{show(row.low)}, {show(row.high)}] |")
+    rows = [[row.design, row.assumption, row.level, show(row.value),
+             f"[{show(row.low)}, {show(row.high)}]"] for row in table.itertuples()]
     low, high = table["value"].min(), table["value"].max()
-    lines += ["", f"Over the assumptions the headline ranges from {show(low)} to {show(high)}."]
-    return "\n".join(lines)
+    return "".join([
+        f"<p>Headline: <strong>{html.escape(str(headline.label or kpi))}</strong></p>",
+        html_table(["design", "assumption", "level", "headline", "95 % interval"], rows,
+                   "lllrc"),
+        f"<p>Over the assumptions the headline ranges from {html.escape(show(low))} to "
+        f"{html.escape(show(high))}.</p>"])
 
 
-def _cell(text: object) -> str:
-    """A name for a Markdown table cell: HTML-escaped, ``|`` and ``*`` kept literal."""
-    return html.escape(str(text)).replace("|", "&#124;").replace("*", "&#42;")
+def html_table(header: list[str], rows: list[list[object]], align: str) -> str:
+    """An HTML table; every header and cell is escaped text (no markup passes through).
+
+    Args:
+        header: the column names.
+        rows: the cells, any value (shown as ``str``).
+        align: one letter per column, ``l``, ``c`` or ``r`` (numbers right-aligned).
+    """
+    where = {"l": "left", "c": "center", "r": "right"}
+
+    def cells(tag: str, values: list[object]) -> str:
+        return "".join(f'<{tag} style="text-align: {where[a]}">{html.escape(str(v))}</{tag}>'
+                       for v, a in zip(values, align, strict=True))
+
+    body = "".join(f"<tr>{cells('td', row)}</tr>" for row in rows)
+    return f"<table><thead><tr>{cells('th', header)}</tr></thead><tbody>{body}</tbody></table>"

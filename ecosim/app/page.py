@@ -11,15 +11,13 @@ import html
 import os
 import re
 import threading
-import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import solara
 
 from ecosim.app.charts import arms_figure, kpi_figure
-from ecosim.app.compare import arm_markdown, arm_table, compared_kpis, robustness_markdown
+from ecosim.app.compare import arm_html, arm_table, compared_kpis, robustness_html
 from ecosim.app.form import (
     Field,
     apply_edits,
@@ -30,29 +28,27 @@ from ecosim.app.form import (
     parse_input,
     validate,
 )
-from ecosim.app.main import RESULTS_ENV
+from ecosim.app.main import RESULTS_ENV, RUNS_ROOTS_ENV
+from ecosim.app.run_dirs import openable_run_dir, readable_file, run_dir_for
 from ecosim.app.runner import RunJob, Snapshot
 from ecosim.app.series import KPIS, firm_series
 from ecosim.app.sources import SOURCE_KINDS, Source, experiment_names, load_source
 from ecosim.config import ConfigError
 
 PPTX_MIME = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
-#: Tables on the page: light rules, numbers right-aligned (Markdown's own alignment).
+#: Tables on the page: light rules (each cell sets its own alignment, numbers to the right).
 TABLE_CSS = ("<style>.ecosim-table table {border-collapse: collapse; font-size: 15px; "
              "margin: 8px 0} .ecosim-table th, .ecosim-table td {padding: 4px 12px; "
              "border-bottom: 1px solid #ddd}</style>")
 
 
 @solara.component
-def MarkdownTable(text: str, classes: list[str]) -> None:
-    """Markdown (a table, a line of text) rendered here, on the server.
+def HtmlTable(body: str, classes: list[str]) -> None:
+    """A table built by ``ecosim.app.compare`` (every cell escaped there), inserted as HTML.
 
-    ``solara.Markdown`` would load KaTeX from a CDN for formulas the page never shows; the text
-    is built by ``ecosim.app.compare``, which escapes every name taken from a config.
+    The only HTML the page inserts as it is; every other text goes through Solara's text
+    components, which show it as text.
     """
-    import markdown
-
-    body = markdown.markdown(text, extensions=["tables"])
     solara.HTML(unsafe_innerHTML=TABLE_CSS + body, classes=["ecosim-table", *classes])
 
 
@@ -61,21 +57,26 @@ def results_dir() -> Path:
     return Path(os.environ.get(RESULTS_ENV, "results/app"))
 
 
+def runs_roots() -> list[Path]:
+    """Where finished runs may be opened from: the results directory, then ``--runs-root``."""
+    listed = os.environ.get(RUNS_ROOTS_ENV, "")
+    return [Path(p) for p in listed.split(os.pathsep) if p] or [results_dir(), Path("results")]
+
+
 def css_name(key: str) -> str:
     """A CSS class for a config key: ``firms.bank.model`` -> ``ecosim-field-firms-bank-model``."""
     return "ecosim-field-" + re.sub(r"[^A-Za-z0-9_-]", "-", key)
 
 
 def new_run_dir(source: Source, name: str) -> Path:
-    """The run's directory: ``name`` under the results directory (an absolute path as is).
+    """The run's directory: ``name`` under the results directory, and nowhere else.
 
     A blank name gets a new ``<date>-<time>-<source>-<id>`` folder.
+
+    Raises:
+        ConfigError: a name that leads outside the results directory (``ecosim.app.run_dirs``).
     """
-    if name.strip():
-        path = Path(name.strip()).expanduser()
-        return path if path.is_absolute() else results_dir() / path
-    slug = re.sub(r"[^A-Za-z0-9]+", "_", source.name and Path(source.name).stem or "default")
-    return results_dir() / f"{time.strftime('%Y-%m-%d-%H%M%S')}-{slug}-{uuid.uuid4().hex[:6]}"
+    return run_dir_for(name, results_dir(), source.name and Path(source.name).stem or "default")
 
 
 @solara.component
@@ -200,11 +201,11 @@ def CompareArms(run_dir: Path) -> None:
 
     solara.FigureMatplotlib(arms_figure(table, kpi_info(kpi).short),
                             dependencies=[str(run_dir), firm, kpi], format="png")
-    MarkdownTable(arm_markdown(table, kpi), ["ecosim-compare-table"])
-    robustness = robustness_markdown(data)
+    HtmlTable(arm_html(table, kpi), ["ecosim-compare-table"])
+    robustness = robustness_html(data)
     if robustness:
-        MarkdownTable("#### Robustness over the assumptions\n\n" + robustness,
-                      ["ecosim-robustness"])
+        HtmlTable("<h4>Robustness over the assumptions</h4>" + robustness,
+                  ["ecosim-robustness"])
 
 
 @solara.component
@@ -212,8 +213,8 @@ def Downloads(run_dir: Path) -> None:
     """The run's report and deck."""
     with solara.Row(classes=["ecosim-downloads"]):
         for name, mime in (("report.md", "text/markdown"), ("deck.pptx", PPTX_MIME)):
-            path = run_dir / name
-            if path.is_file():
+            path = readable_file(run_dir, name)  # not a link out of the run directory
+            if path is not None:
                 solara.FileDownload(lambda p=path: p.read_bytes(), filename=name,
                                     label=f"Download {name}", mime_type=mime)
         solara.Text(f"Run directory: {run_dir}")
@@ -272,7 +273,11 @@ def Page() -> None:
         except ConfigError as error:
             set_problem(f"config error: {error}")
             return
-        run_dir = new_run_dir(source, run_name)
+        try:
+            run_dir = new_run_dir(source, run_name)
+        except ConfigError as error:
+            set_problem(str(error))
+            return
         set_shown(None)
         set_job(RunJob(configs, run_dir, raw=apply_edits(tree, edits),
                        overrides=as_overrides(edits), source=source.label()).start())
@@ -280,11 +285,10 @@ def Page() -> None:
     def open_run() -> None:
         from ecosim.report.deck import check_run_dir
 
-        path = Path(opened.strip()).expanduser()
-        path = path if path.is_absolute() else results_dir() / path
         try:
+            path = openable_run_dir(opened, runs_roots())  # under a runs root, or refused
             check_run_dir(path)  # complete and readable, as ecosim-deck requires
-        except ValueError as error:
+        except ValueError as error:  # ConfigError is one
             set_open_error(str(error))
             return
         set_open_error("")

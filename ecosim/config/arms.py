@@ -13,7 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from ecosim.config.errors import ConfigError
+from ecosim.config.errors import ConfigError, require
 from ecosim.config.paths import get_dotted, set_dotted
 from ecosim.config.schema import EcosimConfig
 from ecosim.config.validate import load_config, user_tree
@@ -61,7 +61,20 @@ def arm_configs(raw: DictConfig | Mapping[str, Any], changes: Sequence[Change] =
         for path, value in overrides.items():
             set_dotted(arm_tree, path, value)
         configs[name] = _changed(arm_tree, changes, f"experiment.arms.{name}.")
+        _check_dominance_share(configs[name], base, name)
     return configs
+
+
+def _check_dominance_share(cfg: EcosimConfig, base: EcosimConfig, arm: str) -> None:
+    """Refuse an arm with its own ``output.dominance_share``.
+
+    The run directory holds one ``dominance.csv`` and one ``tipping_summary.csv`` for all arms,
+    computed with one threshold, so every arm keeps the experiment's.
+    """
+    value, common = cfg.output.dominance_share, base.output.dominance_share
+    require(value == common, f"experiment.arms.{arm}.output.dominance_share", value,
+            f"arms share output.dominance_share (the experiment's is {common!r}: the tipping "
+            f"files use one threshold); set it for the whole experiment")
 
 
 def _changed(tree: dict[str, Any], changes: Sequence[Change], where: str) -> EcosimConfig:

@@ -27,7 +27,9 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-#: Columns of ``sellers.parquet`` after ``arm``, ``replication``, ``step``, ``firm``, ``need``.
+#: Columns of ``sellers.parquet`` after ``arm``, ``replication``, ``step``, ``firm``, ``need``:
+#: the one list of them (the ledger, ``agents.sellers.SellerLedger``, has one field of each name;
+#: metrics import nothing of ecosim, so the agents layer does not name them again).
 SELLER_COLUMNS = ("sellers", "gmv", "seller_target", "seller_joins", "seller_leaves")
 #: z of a two-sided 95 % interval (Wilson's interval for the share of replications that tip).
 Z95 = 1.959963984540054

@@ -45,6 +45,9 @@ class ReportData:
             over the same replications), and the default row is the run's headline with its
             interval over every replication.
         decisions: what firms with a strategy decided (``decisions.parquet``; empty without).
+        tipping, sellers: each arm's concentration per step and need, and its two-sided
+            marketplaces' sellers (``tipping.parquet``, ``sellers.parquet``:
+            ``metrics.tipping``); empty for a run directory written without them.
 
     Money and customer counts in every table are the market's (``customers.market_size``): the
     run records them so (``ecosim.model.History``), and the report shows them as they are.
@@ -60,6 +63,8 @@ class ReportData:
     metadata: dict[str, Any] = field(default_factory=dict)
     robustness: pd.DataFrame = field(default_factory=pd.DataFrame)
     decisions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    tipping: pd.DataFrame = field(default_factory=pd.DataFrame)
+    sellers: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def experiment(self) -> ExperimentConfig:
@@ -181,7 +186,9 @@ class ReportData:
                           kpis=getattr(result, "kpis", None),
                           metadata=dict(getattr(result, "metadata", {}) or {}),
                           robustness=getattr(result, "robustness", None),
-                          decisions=getattr(result, "decisions", None))
+                          decisions=getattr(result, "decisions", None),
+                          tipping=getattr(result, "tipping", None),
+                          sellers=getattr(result, "sellers", None))
 
     @classmethod
     def from_run_dir(cls, run_dir: str | Path) -> ReportData:
@@ -200,8 +207,12 @@ class ReportData:
                       if robustness_path.is_file() else None)
         decisions_path = run / "decisions.parquet"
         decisions = pd.read_parquet(decisions_path) if decisions_path.is_file() else None
+        tipping_path, sellers_path = run / "tipping.parquet", run / "sellers.parquet"
+        tipping = pd.read_parquet(tipping_path) if tipping_path.is_file() else None
+        sellers = pd.read_parquet(sellers_path) if sellers_path.is_file() else None
         return cls.gather(config, tables, summary=summary, shapley=shapley, metadata=metadata,
-                          robustness=robustness, decisions=decisions)
+                          robustness=robustness, decisions=decisions, tipping=tipping,
+                          sellers=sellers)
 
     @classmethod
     def gather(cls, config: EcosimConfig, tables: dict[str, pd.DataFrame],
@@ -209,7 +220,9 @@ class ReportData:
                metadata: dict[str, Any] | None = None,
                robustness: pd.DataFrame | None = None,
                kpis: pd.DataFrame | None = None,
-               decisions: pd.DataFrame | None = None) -> ReportData:
+               decisions: pd.DataFrame | None = None,
+               tipping: pd.DataFrame | None = None,
+               sellers: pd.DataFrame | None = None) -> ReportData:
         """A ReportData from a run's tables (already the market's), robustness anchored.
 
         ``kpis``, ``summary`` and ``shapley`` are recomputed from the tables when not given.
@@ -222,7 +235,8 @@ class ReportData:
             shapley = _shapley(config, kpis)
         data = cls(config=config, kpis=kpis, summary=summary, shapley=shapley,
                    metadata=dict(metadata or {}),
-                   decisions=decisions if decisions is not None else pd.DataFrame(), **tables)
+                   decisions=_frame(decisions), tipping=_frame(tipping),
+                   sellers=_frame(sellers), **tables)
         if robustness is None or robustness.empty:
             return data
         return replace(data, robustness=_anchored(data, robustness))

@@ -1,8 +1,12 @@
 """The report's tipping section: did the needs two-sided marketplaces serve tip, and when?
 
-Written only for runs with a two-sided marketplace (``marketplace.sellers``); the numbers come
-from ``unit_metrics`` (each firm's customers of each need) through ``metrics.tipping``, so a
-report rebuilt from a run directory says the same as ``tipping_summary.csv``.
+Written only for runs with a two-sided marketplace (``marketplace.sellers``) in some arm. The
+numbers come from the run's own diagnostics (``ReportData.tipping`` and ``.sellers``, i.e.
+``tipping.parquet`` and ``sellers.parquet``), which each arm recorded from its own config: the
+needs with a seller side are those of that arm, and the providers of a need at each step are the
+firms that offered it then (entry dates and closed units included). The section therefore says
+what ``dominance.csv`` and ``tipping_summary.csv`` say, for a report written after the run or
+redrawn from its directory.
 """
 
 from __future__ import annotations
@@ -11,45 +15,41 @@ import math
 
 import pandas as pd
 
-from ecosim.metrics.tipping import dominance, need_concentration, tipping_summary
+from ecosim.metrics.tipping import dominance, tipping_summary
 from ecosim.report.data import ReportData
 from ecosim.report.labels import display_name, names_of
 from ecosim.report.tables import markdown_table
 
 
-def two_sided_needs(data: ReportData) -> list[str]:
-    """The needs offered by a marketplace with a seller side, in the config's order."""
-    needs = {need for firm in data.config.firms.values()
-             if firm.model == "marketplace" and firm.marketplace.sellers is not None
-             for need in firm.offerings}
-    return [need for need in data.config.needs if need in needs]
+def two_sided_needs(data: ReportData) -> pd.DataFrame:
+    """The (arm, need) pairs in which a marketplace with a seller side offers the need.
+
+    Read from ``sellers.parquet`` (one row per step, two-sided marketplace and need of each
+    arm), so an arm that adds a seller side or an offering has its own pairs.
+    """
+    if data.sellers.empty:
+        return pd.DataFrame(columns=["arm", "need"])
+    return data.sellers[["arm", "need"]].drop_duplicates(ignore_index=True)
 
 
-def concentration(data: ReportData, needs: list[str]) -> pd.DataFrame:
-    """``need_concentration`` rows of every arm and replication, rebuilt from ``unit_metrics``."""
-    firms = list(data.config.firms)
-    offers = pd.DataFrame([[need in data.config.firms[f].offerings for need in needs]
-                           for f in firms], dtype=float).to_numpy()
-    frames = []
-    units = data.unit_metrics[data.unit_metrics["need"].isin(needs)]
-    for (arm, replication), run in units.groupby(["arm", "replication"], sort=False):
-        counts = run.pivot_table(index="step", columns=["firm", "need"], values="customers",
-                                 aggfunc="sum").reindex(
-            columns=pd.MultiIndex.from_product([firms, needs]), fill_value=0.0).fillna(0.0)
-        steps = len(counts)
-        customers = counts.to_numpy().reshape(steps, len(firms), len(needs))
-        offered = offers[None, :, :].repeat(steps, axis=0)
-        frames.append(need_concentration(customers, offered, firms, needs, arm, replication))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+def concentration(data: ReportData) -> pd.DataFrame:
+    """The rows of ``tipping.parquet`` for the needs a two-sided marketplace serves in each arm.
+
+    Rows keep the run's order (arms as played, then replication, step and need).
+    """
+    pairs = two_sided_needs(data)
+    if data.tipping.empty or pairs.empty:
+        return pd.DataFrame()
+    return data.tipping.merge(pairs, on=["arm", "need"], how="inner")
 
 
 def tipping_section(data: ReportData) -> list[str]:
     """Markdown lines: per arm and need, the replications that tipped and how fast."""
-    needs = two_sided_needs(data)
-    if not needs or data.unit_metrics.empty:
+    rows_of_needs = concentration(data)
+    if rows_of_needs.empty:
         return []
-    threshold = data.config.output.dominance_share
-    summary = tipping_summary(dominance(concentration(data, needs), threshold))
+    threshold = data.config.output.dominance_share  # one for every arm (config.arms)
+    summary = tipping_summary(dominance(rows_of_needs, threshold))
     if summary.empty:
         return []
     names, unit = names_of(data), data.step_unit
@@ -65,7 +65,8 @@ def tipping_section(data: ReportData) -> list[str]:
             f"leader's share, {unit} {data.horizon}": f"{row.leader_share:.1%}",
             "HHI": f"{row.hhi:.2f}"})
     return ["## Tipping", "",
-            f"Needs served by a two-sided marketplace. A need **tipped** in a replication when "
+            f"Needs served by a two-sided marketplace in the arm, offered by two firms or more. "
+            f"A need **tipped** in a replication when "
             f"one firm holds at least {threshold:.0%} of its served customers at {unit} "
             f"{data.horizon}; the interval is the 95% Wilson interval of the share of "
             f"replications; the time to dominance is the first {unit} a firm reached that "
