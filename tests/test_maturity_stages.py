@@ -25,7 +25,9 @@ CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 STAGES = ["stage_0_separate", "stage_1_partners", "stage_2_targeted", "stage_3_group_ltv",
           "stage_4_systemic"]
 CONTROL = "stage_3_unit_profit"  # stage 3 priced on each unit's profit instead of group LTV
-ARMS = [*STAGES[:3], CONTROL, *STAGES[3:]]
+# stage 3's pair in a market where delivery costs more to serve than it earns a customer
+COSTLY = ["stage_3_unit_profit_delivery_cost", "stage_3_group_ltv_delivery_cost"]
+ARMS = [*STAGES[:3], CONTROL, *STAGES[3:], *COSTLY]
 
 
 def composed(overrides: list[str] | None = None):
@@ -49,7 +51,7 @@ def test_the_headline_and_every_robustness_variant_validate() -> None:
     assert steps == [("stage_0_separate", "stage_1_partners"),
                      ("stage_1_partners", "stage_2_targeted"),
                      ("stage_2_targeted", CONTROL), ("stage_2_targeted", "stage_3_group_ltv"),
-                     ("stage_3_group_ltv", "stage_4_systemic")]
+                     tuple(COSTLY), ("stage_3_group_ltv", "stage_4_systemic")]
     assert set(exp.labels) == set(ARMS) and all(len(label) <= 30 for label in exp.labels.values())
     plan = prepare(raw, cfg)
     assert plan.count == 2 * len(exp.assumptions) + exp.robustness.grid ** 2
@@ -94,6 +96,17 @@ def test_the_control_differs_from_stage_3_in_the_objective_only() -> None:
     assert control == stage3  # same rule, costs, mechanisms, market and seed
 
 
+def test_the_costly_delivery_pair_adds_only_a_cost_to_serve_delivery() -> None:
+    configs = stages()
+    for costly, plain in zip(COSTLY, [CONTROL, "stage_3_group_ltv"], strict=True):
+        cfg, reference = configs[costly], configs[plain]
+        service = cfg.firms["bank"].investments.pop("delivery_service")
+        assert (service.capability, service.need) == ("unit", "delivery")
+        assert (service.capex, service.opex, service.ramp, service.start) == (0, 0, 0, 1)
+        assert service.cost_to_serve == 3.0  # above the 2.87 a customer earns at price 1.05
+        assert cfg == reference
+
+
 @pytest.mark.slow
 def test_only_the_group_ltv_stages_decide() -> None:
     threads = numba.get_num_threads()
@@ -102,9 +115,9 @@ def test_only_the_group_ltv_stages_decide() -> None:
         decisions = run_experiment(configs, progress=False).decisions
     finally:
         numba.set_num_threads(threads)
-    assert set(decisions["arm"]) == {CONTROL, "stage_3_group_ltv", "stage_4_systemic"}
+    assert set(decisions["arm"]) == {CONTROL, "stage_3_group_ltv", "stage_4_systemic", *COSTLY}
     assert set(decisions["rule"]) == {"pricing"}
     # reviews every 2 months from month 2: a price set at each (probes at the bounds excepted)
     assert set(decisions["step"]) <= set(range(2, 13, 2))
-    stage3 = decisions[decisions["arm"].isin([CONTROL, "stage_3_group_ltv"])]
+    stage3 = decisions[decisions["arm"].isin([CONTROL, "stage_3_group_ltv", *COSTLY])]
     assert set(stage3["key"]) <= {"offerings.delivery.price_index", "offerings.credit.price_index"}
