@@ -187,7 +187,10 @@ def test_ray_cluster_sweep_collects_to_the_joblib_tables(tmp_path: Path,
     assert on_ray.tables == local.tables and set(TABLES) <= set(local.tables)
     for table in [*local.tables, "summary"]:
         got, expected = sorted_rows(on_ray.read(table)), sorted_rows(local.read(table))
-        assert len(got) > 0 and set(got["job"]) == {0, 1}, table
+        # the default market has no strategy and no seller side: its decisions and sellers
+        # tables are empty (and must be equally empty); every other table has both jobs' rows
+        if table in (*TABLES, "summary", "tipping"):
+            assert len(got) > 0 and set(got["job"]) == {0, 1}, table
         # Bit for bit: both launchers give a job one numba thread (joblib: cores // workers with
         # a worker per core; Ray: num_cpus=1), and results do not depend on threads anyway.
         pd.testing.assert_frame_equal(got, expected, check_exact=True, obj=table)
