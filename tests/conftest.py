@@ -154,6 +154,13 @@ def run_model(cfg: EcosimConfig, replication: int = 0) -> History:
     return EcosystemModel(cfg, replication).run()
 
 
+def run_to_end(cfg: EcosimConfig) -> EcosystemModel:
+    """Run a config to its horizon and return the model (history, population, firms' log)."""
+    model = EcosystemModel(cfg)
+    model.run()
+    return model
+
+
 def step_through(cfg: EcosimConfig) -> tuple[EcosystemModel, np.ndarray]:
     """Run step by step; returns the model and providers [step 0..T, customer, need]."""
     model = EcosystemModel(cfg)

@@ -12,7 +12,18 @@ import math
 
 import numpy as np
 import pytest
-from conftest import HUGE_QUALITY, Z, assert_binomial, firm, fixed, market, need, offering, segment
+from conftest import (
+    HUGE_QUALITY,
+    Z,
+    assert_binomial,
+    firm,
+    fixed,
+    market,
+    need,
+    offering,
+    run_to_end,
+    segment,
+)
 
 from ecosim.config import EventConfig, config_to_dict, load_config
 from ecosim.config.errors import ConfigError
@@ -22,11 +33,6 @@ from ecosim.model import EcosystemModel
 N = 20_000
 
 
-def run(cfg):
-    """The model after its run (history and population)."""
-    model = EcosystemModel(cfg)
-    model.run()
-    return model
 
 
 def with_(cfg, **paths):
@@ -62,17 +68,17 @@ def bank_with_unit(unit_brand: str | None, budget: float = 0.0, awareness: str =
 
 
 def test_a_unit_under_a_known_brand_is_known_and_a_separate_brand_is_not():
-    umbrella = run(bank_with_unit(None)).history
-    separate = run(bank_with_unit("bank_eats")).history
+    umbrella = run_to_end(bank_with_unit(None)).history
+    separate = run_to_end(bank_with_unit("bank_eats")).history
     assert umbrella.unit_customers[1, 0, 1] == N  # every bank customer finds the unit
     assert separate.unit_customers[1, 0, 1] == 0  # nobody knows bank_eats
-    firm_mode = run(bank_with_unit("bank_eats", awareness="firm")).history
+    firm_mode = run_to_end(bank_with_unit("bank_eats", awareness="firm")).history
     assert firm_mode.unit_customers[1, 0, 1] == N  # awareness by firm ignores the brand
 
 
 def test_a_separate_brand_is_known_through_its_own_advertising():
     budget, n = 3_000.0, N
-    model = run(bank_with_unit("bank_eats", budget=budget))
+    model = run_to_end(bank_with_unit("bank_eats", budget=budget))
     reach = 1.0 - math.exp(-budget / (n * 1.0))
     assert_binomial(model.history.unit_customers[1, 0, 1], n, reach, "bank_eats reach")
     # its advertising is the firm's marketing spend (it pays for the unit's acquisition)
@@ -93,8 +99,8 @@ def three_firm_market(awareness: str, network: str = "watts_strogatz"):
 
 @pytest.mark.parametrize("network", ["watts_strogatz", "none"])
 def test_with_one_brand_per_firm_awareness_by_brand_is_awareness_by_firm(network):
-    assert_same_history(run(three_firm_market("brand", network)),
-                        run(three_firm_market("firm", network)))
+    assert_same_history(run_to_end(three_firm_market("brand", network)),
+                        run_to_end(three_firm_market("firm", network)))
 
 
 def test_a_separate_brand_spreads_by_word_of_mouth_among_its_users_neighbours():
@@ -138,7 +144,7 @@ def price_rise_market(experience: float, memory: float, rise_step: int, price: f
 @pytest.mark.parametrize("experience", [1.0, 1.5, 2.5])
 def test_the_churn_response_to_a_price_rise_falls_with_experience(experience):
     memory, effect, rise_step, price, quality = 0.3, 2.0, 6, 1.5, 1.0
-    h = run(price_rise_market(experience, memory, rise_step, price, quality,
+    h = run_to_end(price_rise_market(experience, memory, rise_step, price, quality,
                               alert_effect=effect)).history
     # satisfaction after rise_step - 1 kept purchases without noise (closed form)
     s = math.log(experience) * (1.0 - (1.0 - memory) ** (rise_step - 1))
@@ -150,7 +156,7 @@ def test_the_churn_response_to_a_price_rise_falls_with_experience(experience):
 
 def test_a_service_failure_triggers_a_search():
     noise, threshold, quality = 1.0, -1.0, 0.5
-    h = run(price_rise_market(1.0, 0.5, 3, 1.0, quality, noise=noise,
+    h = run_to_end(price_rise_market(1.0, 0.5, 3, 1.0, quality, noise=noise,
                               failure_threshold=threshold)).history
     p_fail = 0.5 * (1.0 + math.erf(threshold / noise / math.sqrt(2.0)))  # ln(1) = 0
     leave = 1.0 / (1.0 + math.exp(quality))
@@ -162,7 +168,7 @@ def test_satisfaction_with_memory_zero_is_off():
     off = price_rise_market(2.0, 0.0, 4, 1.3, noise=1.0, alert_effect=3.0, openness_effect=2.0,
                             failure_threshold=0.5)
     plain = price_rise_market(2.0, 0.0, 4, 1.3)
-    assert_same_history(run(off), run(plain))
+    assert_same_history(run_to_end(off), run_to_end(plain))
 
 
 # -- risk decisions ---------------------------------------------------------------------------
@@ -184,7 +190,7 @@ def lending_market(accuracy: float, max_risk: float | None, risk_pricing: float 
 
 
 def test_with_perfect_information_losses_are_the_approved_customers_true_risk():
-    model = run(lending_market(accuracy=1.0, max_risk=1.2))
+    model = run_to_end(lending_market(accuracy=1.0, max_risk=1.2))
     rho = model.population.true_risk()
     approved = model.population.provider[:, 0] == 0
     assert np.array_equal(approved, rho <= 1.2)  # declined exactly the risks above the line
@@ -193,9 +199,10 @@ def test_with_perfect_information_losses_are_the_approved_customers_true_risk():
 
 
 def test_with_no_information_approval_is_independent_of_risk():
-    everyone = run(lending_market(accuracy=0.0, max_risk=1.2)).population  # estimate = mean 1
+    # accuracy 0: every estimate is the mean, 1
+    everyone = run_to_end(lending_market(accuracy=0.0, max_risk=1.2)).population
     assert (everyone.provider[:, 0] == 0).all()
-    nobody = run(lending_market(accuracy=0.0, max_risk=0.9)).population
+    nobody = run_to_end(lending_market(accuracy=0.0, max_risk=0.9)).population
     assert (nobody.provider[:, 0] == -1).all()
 
 
@@ -205,7 +212,7 @@ def test_a_partial_estimate_is_the_posterior_mean_of_its_accuracy():
     # ~1e-4 here), and the lender loses 0.1 rho of it. Given the true risks, spend and losses
     # are sums of independent normal noises around known means.
     w, n = 0.5, N
-    model = run(lending_market(accuracy=w, max_risk=None, risk_pricing=1.0, n=n))
+    model = run_to_end(lending_market(accuracy=w, max_risk=None, risk_pricing=1.0, n=n))
     rho = model.population.true_risk()
     mean, var = 1.0, 4 * 0.25**2  # gamma(shape 4, scale 0.25)
     expected = mean + w * (rho - mean)
@@ -234,11 +241,11 @@ def test_pooled_data_add_to_the_lenders_accuracy_by_the_formula():
         return market(N, 2, {"pay": need(), "credit": need(risk_priced=True, base_loss=0.1)},
                       {"bank": bank}, risk=RiskConfig(enabled=True))
 
-    assert_same_history(run(pooled(0.0, 1.0)), run(pooled(0.5, 0.0)))
+    assert_same_history(run_to_end(pooled(0.0, 1.0)), run_to_end(pooled(0.5, 0.0)))
     # with risk prices too: the share counts the customer's other needs, so the estimate a
     # customer is priced with when paying is the one they chose with
-    assert_same_history(run(pooled(0.0, 1.0, 1.0)), run(pooled(0.5, 0.0, 1.0)))
-    unpooled = run(pooled(0.0, 0.0)).population.provider[:, 1]
+    assert_same_history(run_to_end(pooled(0.0, 1.0, 1.0)), run_to_end(pooled(0.5, 0.0, 1.0)))
+    unpooled = run_to_end(pooled(0.0, 0.0)).population.provider[:, 1]
     assert (unpooled == 0).all()  # accuracy 0: everyone looks average (1 <= max_risk 1)
 
 
@@ -249,7 +256,7 @@ def test_a_lender_never_declines_its_current_customers():
     bank.lending.accuracy, bank.lending.max_risk = 1.0, 0.5  # would decline most applicants
     cfg = market(2_000, 3, {"credit": need(risk_priced=True, base_loss=0.1)}, {"bank": bank},
                  risk=RiskConfig(enabled=True))  # openness 1: every occasion a full search
-    h = run(cfg).history
+    h = run_to_end(cfg).history
     assert (h.unit_customers[:, 0, 0] == 2_000).all()
 
 
@@ -268,12 +275,12 @@ def test_kept_estimation_noise_gives_the_same_history_as_drawing_it_each_step(mo
     rival.lending.accuracy, rival.lending.max_risk, rival.lending.risk_pricing = 0.2, 1.5, 0.5
     cfg = market(3_000, 6, {"pay": need(), "credit": need(risk_priced=True, base_loss=0.1)},
                  {"bank": bank, "rival": rival}, risk=RiskConfig(enabled=True))
-    kept = run(cfg)
+    kept = run_to_end(cfg)
     assert list(kept.population.noise_firms) == [0, 1]
     drawn = kept.population.noise[~np.isnan(kept.population.noise)]
     assert drawn.size > 3_000 and abs(drawn.mean()) < 4 / math.sqrt(drawn.size)  # N(0, 1)
     monkeypatch.setattr(model_module, "potential_lenders", lambda cfg: [])
-    fresh = run(cfg)
+    fresh = run_to_end(cfg)
     assert fresh.population.noise.size == 0
     assert_same_history(kept, fresh)
 
@@ -283,8 +290,8 @@ def test_lending_settings_do_nothing_while_risk_decisions_are_off():
     off = with_(on, customers__risk__enabled=False)
     plain = with_(off, firms__bank__lending__accuracy=0.0, firms__bank__lending__max_risk=None,
                   firms__bank__lending__risk_pricing=0.0)
-    assert_same_history(run(off), run(plain))
-    assert (run(on).population.provider[:, 0] == -1).any()  # on, the same settings decline
+    assert_same_history(run_to_end(off), run_to_end(plain))
+    assert (run_to_end(on).population.provider[:, 0] == -1).any()  # on, the same settings decline
 
 
 # -- trends and addressable wallets ----------------------------------------------------------
@@ -293,7 +300,7 @@ def test_a_growing_basket_grows_revenue_by_its_rate():
     growth = 0.05
     cfg = market(1_000, 5, {"x": need(basket_growth=growth)},
                  {"a": firm({"x": offering(quality=HUGE_QUALITY)}, {"x": 1.0})})
-    h = run(cfg).history
+    h = run_to_end(cfg).history
     for t in range(1, 6):
         assert h.revenue[t, 0, 0] == pytest.approx(1_000 * (1 + growth) ** t, rel=1e-12)
 
@@ -324,7 +331,7 @@ def test_the_addressable_wallet_is_the_wallet_of_the_needs_a_firm_offers():
                             initial_awareness=1.0),
                   "b": firm({"y": offering(quality=HUGE_QUALITY)}, {"y": 1.0},
                             initial_awareness=1.0)})
-    h = run(cfg).history
+    h = run_to_end(cfg).history
     table = segment_metrics(h, ["all"], ["a", "b"])
     row = table[(table.step == 2)].set_index("firm")
     assert row.loc["a", "addressable_wallet"] == 1_000.0

@@ -26,7 +26,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import firm, market, need, offering, segment
+from conftest import firm, market, need, offering, run_to_end, segment
 
 from ecosim.agents.strategies.portfolio import annuity
 from ecosim.config import ConfigError, config_to_dict, load_config
@@ -44,12 +44,6 @@ from ecosim.experiment import run_experiment, write_tables
 from ecosim.metrics.decisions import DECISION_COLUMNS
 from ecosim.metrics.tables import firm_metrics
 from ecosim.model import EcosystemModel
-
-
-def _run(cfg) -> EcosystemModel:
-    model = EcosystemModel(cfg)
-    model.run()
-    return model
 
 
 def _prices(model: EcosystemModel, need: str) -> np.ndarray:
@@ -72,7 +66,7 @@ def test_price_rule_finds_the_monopoly_logit_optimum() -> None:
     a, quality = 2.0, 2 * math.log(1.5)
     best = math.exp(quality / a) * (a - 1) ** (1 / a)  # 1.5: s* = 1 - 1/a = 0.5
     strategy = StrategyConfig(every=2, pricing=PricingRuleConfig(step=0.1, min_step=0.02))
-    model = _run(_monopoly(strategy, a, quality, n=50_000, horizon=120))
+    model = run_to_end(_monopoly(strategy, a, quality, n=50_000, horizon=120))
     prices = _prices(model, "x")
     # 59 decisions (steps 3, 5, ..., 119): 3 log rows a cycle of 4 (the 2nd and 3rd probes are
     # on one side; a cycle's judgement and the next probe are one row)
@@ -101,7 +95,7 @@ def test_price_rule_finds_the_optimum_while_the_customer_base_grows(start: float
     solo = firm({"x": offering(quality=quality, price_index=start, margin_rate=0.2)},
                 {"x": 0.02}, initial_awareness=0.05, budget=1500.0, reach_cost=1.0)
     solo.strategy = StrategyConfig(every=2, pricing=PricingRuleConfig(step=0.1, min_step=0.02))
-    model = _run(market(50_000, 120, {"x": need()}, {"solo": solo},
+    model = run_to_end(market(50_000, 120, {"x": need()}, {"solo": solo},
                         segments={"all": segment(price_sensitivity=a, openness=1.0)}))
     customers = model.history.customers[:, 0]
     assert customers[120] > 6 * customers[1]  # the drift is real
@@ -114,7 +108,7 @@ def test_price_rule_stays_within_its_bounds_and_is_reproducible() -> None:
     strategy = StrategyConfig(every=1, pricing=PricingRuleConfig(step=0.2, max_price=1.1))
     # a huge quality: demand never falls, the climber pushes up to max_price and stays there
     cfg = _monopoly(strategy, 1.0, 50.0, n=2000, horizon=20)
-    first, second = _run(cfg), _run(cfg)
+    first, second = run_to_end(cfg), run_to_end(cfg)
     assert first.decisions == second.decisions
     prices = _prices(first, "x")
     assert prices.max() <= 1.1 and prices.min() >= 0.5
@@ -151,7 +145,7 @@ def _steady(model: EcosystemModel, first: int) -> tuple[float, float]:
 @pytest.fixture(scope="module")
 def brute_force() -> tuple[float, float]:
     """The fixed price of unit a that maximises the group's, and the unit's, contribution."""
-    results = [_steady(_run(_ecosystem(p, None)), 10) for p in GRID]
+    results = [_steady(run_to_end(_ecosystem(p, None)), 10) for p in GRID]
     group, unit = np.array(results).T
     return float(GRID[group.argmax()]), float(GRID[unit.argmax()])
 
@@ -161,7 +155,7 @@ def test_group_ltv_prices_a_unit_below_break_even_where_the_group_gains(brute_fo
     assert group_best < BREAK_EVEN < unit_best  # the known answer of this market
     strategy = StrategyConfig(every=2, pricing=PricingRuleConfig(
         objective="group_ltv", needs=["a"], step=0.1, min_step=0.02))
-    model = _run(_ecosystem(1.5, strategy, horizon=120))
+    model = run_to_end(_ecosystem(1.5, strategy, horizon=120))
     late = _prices(model, "a")[-20:]
     # the group's contribution is flat near its best within a grid step (ln ratio 0.134)
     assert np.all(late < BREAK_EVEN), late
@@ -174,7 +168,7 @@ def test_unit_profit_prices_the_same_unit_above_break_even(brute_force) -> None:
     _, unit_best = brute_force
     strategy = StrategyConfig(every=2, pricing=PricingRuleConfig(needs=["a"], step=0.1,
                                                                  min_step=0.02))
-    late = _prices(_run(_ecosystem(1.5, strategy, horizon=120)), "a")[-20:]
+    late = _prices(run_to_end(_ecosystem(1.5, strategy, horizon=120)), "a")[-20:]
     assert np.all(late > BREAK_EVEN), late
     assert abs(np.log(late).mean() - math.log(unit_best)) < 0.25, (late, unit_best)
 
@@ -194,7 +188,7 @@ def _two_brands(margin_x: float, margin_y: float, strategy: StrategyConfig | Non
 @pytest.mark.parametrize("margins, winner", [((0.4, 0.1), "x"), ((0.1, 0.4), "y")])
 def test_allocation_moves_budget_to_the_brand_with_the_higher_return(margins, winner) -> None:
     strategy = StrategyConfig(every=3, allocation=AllocationRuleConfig(shift=0.2, floor=0.1))
-    model = _run(_two_brands(*margins, strategy))
+    model = run_to_end(_two_brands(*margins, strategy))
     marketing = model.firm_list[0].cfg.marketing
     budgets = {"x": marketing.budget, "y": marketing.brand_budgets["f_y"]}
     assert budgets["x"] + budgets["y"] == pytest.approx(4000.0, rel=1e-12)  # total kept
@@ -224,7 +218,7 @@ def _entry(response: ResponseRuleConfig, rival: dict,
         firms["old"] = firm({"x": offering(quality=0.0, convenience=0.5)}, {"x": 0.2},
                             initial_awareness=1.0)
     cfg = market(2000, 16, {"x": need()}, firms, segments={"all": segment(openness=0.3)})
-    return _run(cfg), cfg
+    return run_to_end(cfg), cfg
 
 
 @pytest.mark.parametrize("lag", [0, 3, 6])
@@ -275,7 +269,7 @@ def test_a_unit_that_keeps_losing_money_closes() -> None:
     # y costs 1 a customer and a step to serve against a margin of 0.2: it always loses
     f.investments = {"y": InvestmentConfig(capability="unit", need="y", cost_to_serve=1.0)}
     f.strategy = StrategyConfig(every=2, portfolio=PortfolioRuleConfig(close_after=3))
-    model = _run(market(2000, 14, {"x": need(), "y": need()}, {"f": f},
+    model = run_to_end(market(2000, 14, {"x": need(), "y": need()}, {"f": f},
                         segments={"all": segment(openness=0.0)}))
     [decision] = model.decisions
     # decisions at 3, 5, 7 see losses (windows from step 1): y closes at step 7
@@ -302,7 +296,7 @@ def test_a_held_back_unit_launches_when_its_case_beats_the_capex(above: bool) ->
     cfg = market(n, 10, {"x": need(), "y": need()}, {"f": f, "rival": rival},
                  segments={"all": segment(openness=0.0)})
     cfg.time.discount_rate = d
-    model = _run(cfg)
+    model = run_to_end(cfg)
     h = model.history
     if above:
         [decision] = model.decisions
@@ -319,7 +313,7 @@ def test_a_held_back_unit_launches_when_its_case_beats_the_capex(above: bool) ->
 def test_what_deciding_costs_is_paid_from_start() -> None:
     strategy = StrategyConfig(every=2, start=3, capex=500.0, opex=20.0,
                               pricing=PricingRuleConfig())
-    h = _run(_monopoly(strategy, 2.0, 1.0, n=500, horizon=8)).history
+    h = run_to_end(_monopoly(strategy, 2.0, 1.0, n=500, horizon=8)).history
     assert h.investment_cost[:, 0, 0].tolist() == [0, 0, 0, 500, 0, 0, 0, 0, 0]
     assert h.investment_cost[:, 0, 1].tolist() == [0, 0, 0, 20, 20, 20, 20, 20, 20]
 
@@ -344,10 +338,10 @@ def test_a_firm_without_decisions_gives_a_bit_identical_history() -> None:
                       segments={"all": segment(openness=0.3, habit_strength=1.0)},
                       events=[EventConfig(step=6, firm="rival", set={"marketing.budget": 0.0})])
 
-    plain = _history_arrays(_run(build(None)))
+    plain = _history_arrays(run_to_end(build(None)))
     # a block with no rule, and a response that never fires (no rival is better)
     for strategy in (StrategyConfig(), StrategyConfig(every=1, response=ResponseRuleConfig())):
-        model = _run(build(strategy))
+        model = run_to_end(build(strategy))
         assert model.decisions == []
         for name, array in _history_arrays(model).items():
             assert np.array_equal(array, plain[name]), name

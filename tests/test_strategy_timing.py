@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import HUGE_QUALITY, firm, market, need, offering, segment
+from conftest import HUGE_QUALITY, firm, market, need, offering, run_to_end, segment
 
 from ecosim.config.schema import (
     InvestmentConfig,
@@ -25,12 +25,6 @@ from ecosim.config.schema import (
     StrategyConfig,
 )
 from ecosim.model import EcosystemModel
-
-
-def _run(cfg) -> EcosystemModel:
-    model = EcosystemModel(cfg)
-    model.run()
-    return model
 
 
 def _launch(start: int, enters_at: int = 0) -> EcosystemModel:
@@ -43,7 +37,7 @@ def _launch(start: int, enters_at: int = 0) -> EcosystemModel:
     f.strategy = StrategyConfig(every=4, start=start, portfolio=PortfolioRuleConfig(
         launch=["y"], capex=0.0, expected_share=0.2, margin_per_customer=0.3))
     rival = firm({"y": offering(quality=1.0)}, {"y": 1.0}, initial_awareness=1.0)
-    return _run(market(500, 10, {"x": need(), "y": need()}, {"f": f, "rival": rival},
+    return run_to_end(market(500, 10, {"x": need(), "y": need()}, {"f": f, "rival": rival},
                        segments={"all": segment(openness=0.0)}))
 
 
@@ -71,8 +65,8 @@ def _solo(strategy: StrategyConfig, horizon: int = 12, quality: float = 1.0,
 @pytest.mark.parametrize("start, enters_at, first", [(1, 0, 3), (2, 0, 2), (1, 5, 7)])
 def test_pricing_first_probes_at_the_first_decision_with_a_window(start, enters_at,
                                                                   first) -> None:
-    model = _run(_solo(StrategyConfig(every=2, start=start, pricing=PricingRuleConfig(step=0.1)),
-                       enters_at=enters_at))
+    strategy = StrategyConfig(every=2, start=start, pricing=PricingRuleConfig(step=0.1))
+    model = run_to_end(_solo(strategy, enters_at=enters_at))
     # the cycle's 2nd and 3rd probes are on one side (high-low-low-high): first + 4 changes
     # nothing; first + 8 judges the cycle and sets the next probe
     assert [d.step for d in model.decisions] == [s for s in (first, first + 2, first + 6,
@@ -87,7 +81,7 @@ def test_the_strategy_capex_is_paid_on_entry_after_start() -> None:
     ent.enters_at = 5
     ent.strategy = StrategyConfig(every=2, start=1, capex=1000.0, opex=10.0,
                                   pricing=PricingRuleConfig())
-    model = _run(market(500, 10, {"x": need()}, {"inc": inc, "ent": ent},
+    model = run_to_end(market(500, 10, {"x": need()}, {"inc": inc, "ent": ent},
                         segments={"all": segment(openness=0.3)}))
     cost = model.history.investment_cost[:, 1]
     assert cost[:, 0].tolist() == [0.0] * 5 + [1000.0] + [0.0] * 5  # once, on entry
@@ -102,7 +96,7 @@ def test_a_closed_units_investment_stops_its_running_costs() -> None:
     f.investments = {"y": InvestmentConfig(capability="unit", need="y", capex=300.0,
                                            cost_to_serve=1.0, opex=500.0)}
     f.strategy = StrategyConfig(every=2, portfolio=PortfolioRuleConfig(close_after=3))
-    model = _run(market(2000, 14, {"x": need(), "y": need()}, {"f": f},
+    model = run_to_end(market(2000, 14, {"x": need(), "y": need()}, {"f": f},
                         segments={"all": segment(openness=0.0)}))
     assert [(d.step, d.key, d.new) for d in model.decisions] == [(7, "units.y", 0.0)]
     capex, opex, serve = model.history.investment_cost[:, 0].T
@@ -115,8 +109,8 @@ def test_a_closed_units_investment_stops_its_running_costs() -> None:
 
 def test_the_log_holds_one_net_change_per_key_and_step() -> None:
     # one unit: each judged cycle and the next cycle's first probe fall in the same step
-    model = _run(_solo(StrategyConfig(every=2, pricing=PricingRuleConfig(step=0.1, min_step=0.02)),
-                       horizon=40))
+    strategy = StrategyConfig(every=2, pricing=PricingRuleConfig(step=0.1, min_step=0.02))
+    model = run_to_end(_solo(strategy, horizon=40))
     rows = [(d.step, d.key) for d in model.decisions]
     assert len(rows) == len(set(rows)), rows
     # each row starts where the last ended: the log replays the published prices
@@ -132,7 +126,7 @@ def test_the_log_holds_one_net_change_per_key_and_step() -> None:
 def test_a_price_held_at_a_bound_says_so() -> None:
     # demand never falls (huge quality): the climber pushes up into max_price and is held there
     strategy = StrategyConfig(every=1, pricing=PricingRuleConfig(step=0.2, max_price=1.1))
-    model = _run(_solo(strategy, horizon=20, quality=HUGE_QUALITY, price_sensitivity=1.0))
+    model = run_to_end(_solo(strategy, horizon=20, quality=HUGE_QUALITY, price_sensitivity=1.0))
     held = [d for d in model.decisions if d.new == 1.1]
     assert held and all("capped at max_price 1.1" in d.reason for d in held)
     assert all("capped" not in d.reason for d in model.decisions if d.new < 1.1)
