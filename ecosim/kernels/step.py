@@ -585,117 +585,30 @@ def _experience(rules, market, state, satisfaction_key, i, k, need_id, j, chosen
 
 
 @njit(inline="always", cache=True)
-def _live_need(b, i, k, s, rules, market, customers, needs, state, books, reach, scratch,
-               known, brands_used, base_open, trial_firm, n_held_needs, start_mask, row, closed,
-               ended, risk):
-    """Lifecycle, occasions, triggers, choices and purchases of need k for customer i.
+def _need_start(rules, market, needs, state, scratch, start_mask, i, k, life_i, current, closed):
+    """Need k at the start of its turn: the provider it keeps, or whether its relationship ends.
 
-    Returns ``(known, brands_used, wallet, closed, ended)``: the updated bitmasks of known
-    awareness units and used brands, the reference-price spend of the occasions (the customer's
-    wallet for the need), the firms the customer leaves whole this step (``_joint_exit``) and the
-    needs whose relationship the lifecycle ended this step (not re-chosen, nor cross-sold, in
-    the step). Satisfaction (on when its memory > 0) scales looking around and the price alert,
-    and a service failure makes the next occasion a full search; with risk decisions on,
-    lenders that decline the customer are not considered.
+    The provider is dropped when it no longer offers the need (the firm left the market or
+    dropped the offering); the relationship ends when the customer left the firm whole this step
+    (``closed``) or when the lifecycle ends it, which may close the firm (``_joint_exit``).
+    Returns ``(current, ended, closed)``.
     """
-    offered, context_firms, model_firms, bundle_saving, context_on, plain, unit_firms, \
-        lenders, own_units = reach
-    firm_since, held, group_count, extra = scratch[0], scratch[1], scratch[2], scratch[3]
-    captured, keys = scratch[7], scratch[13]
-    key, step = rules.key, rules.step
-    need_id = needs.need_id[k]
-    life_i = customers.life[i]
-    current = state.provider[i, k]
+    firm_since, held, group_count = scratch[0], scratch[1], scratch[2]
+    step = rules.step
     if current >= 0 and not market.available[current, k]:
-        # the firm left the market or dropped the offering
         _move(state, market, firm_since, held, group_count, start_mask, step, i, k, current,
               OUTSIDE)
         current = OUTSIDE
     if current >= 0 and closed & _bit(current):  # the customer left this firm whole
         _move(state, market, firm_since, held, group_count, start_mask, step, i, k, current,
               OUTSIDE)
-        return known, _brands_in_use(market, state, i), 0.0, closed, ended | _bit(k)
-    if _lifecycle_ends(rules, market, needs, keys, k, life_i, current):
-        closed = _joint_exit(rules, i, need_id, current, closed)
+        return OUTSIDE, True, closed
+    if _lifecycle_ends(rules, market, needs, scratch[13], k, life_i, current):
+        closed = _joint_exit(rules, i, needs.need_id[k], current, closed)
         _move(state, market, firm_since, held, group_count, start_mask, step, i, k, current,
               OUTSIDE)
-        return known, _brands_in_use(market, state, i), 0.0, closed, ended | _bit(k)
-    n_occasions = _occasions(rules, needs, state, keys, i, k, life_i)
-    if n_occasions == MAX_PURCHASES:
-        books.capped[b] = 1
-    if n_occasions == 0:
-        return known, brands_used, 0.0, closed, ended
-    basket = draw_at(needs.basket_dist[k], needs.basket_p[k, 0], needs.basket_p[k, 1],
-                     keys[CK_NEED], keys[CK_NEED_NORMAL], need_id) * row[INCOME_SCALE] \
-        * needs.basket_scale[k]
-    behaviour = rules.behaviour
-    sat_on = behaviour[SAT_MEMORY] > 0.0
-    openness = base_open
-    failed = False
-    if current >= 0:
-        alert = behaviour[PRICE_ALERT]
-        rise = market.price_rise[current, k]
-        if sat_on:
-            satisfaction = state.satisfaction[i, k]
-            if satisfaction != 0.0:
-                openness = base_open * np.exp(-behaviour[SAT_OPENNESS] * satisfaction)
-                if rise > 0.0:
-                    alert *= np.exp(-behaviour[SAT_ALERT] * satisfaction)
-            failed = (state.flags[i, k] & FAILED) != 0
-        openness += alert * rise
-    t_in_step = 0.0
-    wallet = 0.0
-    for j in range(n_occasions):
-        candidates, full = _trigger(keys, k, need_id, j, current, 1.0 if failed else openness,
-                                    known, trial_firm, market, group_count, offered[k],
-                                    context_firms[k], context_on, closed, unit_firms, own_units)
-        if failed:  # the service failure has made this occasion a search
-            failed = False
-            state.flags[i, k] &= NOT_FAILED
-        if lenders[k] & candidates:
-            candidates &= ~_declined(rules, market, group_count, n_held_needs, keys[CK_RISK],
-                                     risk, candidates, lenders[k], current)
-        if not full and candidates == _bit(current):
-            chosen = current  # autopilot: no choice
-        else:
-            if not plain or trial_firm >= 0:
-                _extra_utility(extra, market, bundle_saving, held, group_count, current, k,
-                               trial_firm, row, candidates, model_firms[k], rules,
-                               keys[CK_RISK], risk, n_held_needs, lenders[k])
-            chosen = _choose_provider(key, STREAM_CHOICE, step, i, k, need_id, j, current,
-                                      state.habit[i, k], candidates, full, extra, brands_used,
-                                      row, market, behaviour[TASTE_SCALE],
-                                      behaviour[SHOCK_SCALE], scratch[10], scratch[11])
-        if chosen == current and chosen >= 0:
-            h = state.habit[i, k]
-            state.habit[i, k] = min(1.0, h + behaviour[HABIT_GAIN] * market.experience[chosen, k]
-                                    * (1.0 - h))
-        elif chosen != current:
-            _move(state, market, firm_since, held, group_count, start_mask, step, i, k, current,
-                  chosen)
-            if chosen >= 0:
-                known |= _bit(market.unit[chosen, k])
-            brands_used = _brands_in_use(market, state, i)
-        current = chosen
-        wallet += basket
-        if books.tx.shape[1] > 0:
-            # every purchase advances the clock of the step, whoever sells it: the times are
-            # sequential order statistics of all n_occasions
-            t_in_step = _next_purchase_time(key, step, i, need_id, j, n_occasions, t_in_step)
-        if chosen >= 0:
-            _purchase(b, i, k, s, step, chosen, basket, t_in_step, state.since[i, k], market,
-                      books, held, group_count, n_held_needs, captured, rules, risk,
-                      keys[CK_RISK])
-            if sat_on:
-                failed = _experience(rules, market, state, keys[CK_SATISFACTION], i, k, need_id,
-                                     j, chosen)
-            if rules.lifecycle_kind != CONTRACTUAL and _dropout(rules, state, i, k, need_id, j,
-                                                                life_i):
-                _move(state, market, firm_since, held, group_count, start_mask, step, i, k,
-                      current, OUTSIDE)
-                brands_used = _brands_in_use(market, state, i)
-                break
-    return known, brands_used, wallet, closed, ended
+        return OUTSIDE, True, closed
+    return current, False, closed
 
 
 @njit(cache=True, _nrt=False)
@@ -950,9 +863,13 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
     """Advance the customers of block b, in index order, into the block's ledgers."""
     n, n_needs = state.provider.shape
     n_firms = market.available.shape[0]
-    plain = reach[5]
+    offered, context_firms, model_firms, bundle_saving, context_on, plain, unit_firms, \
+        lenders, own_units = reach
+    firm_since, held, group_count, extra, captured = scratch[0], scratch[1], scratch[2], \
+        scratch[3], scratch[7]
     behaviour = rules.behaviour
     risk_on = behaviour[RISK_ON] > 0.0
+    sat_on = behaviour[SAT_MEMORY] > 0.0
     order = scratch[5]
     streams, keys = scratch[12], scratch[13]
     streams[CK_ORDER] = stream_key(rules.key, STREAM_ORDER, rules.step)
@@ -971,6 +888,7 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
         if plain:  # what _extra_utility would write for every firm but a referrer
             scratch[3][:] = 0.0
         row = customers.traits[i]
+        life_i = customers.life[i]
         s = customers.segment[i]
         start_mask = state.customer_of[i]
         known = state.aware[i]
@@ -998,10 +916,97 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
                     ended |= _bit(k)
                     brands_used = _brands_in_use(market, state, i)
                 continue
-            known, brands_used, spent, closed, ended = _live_need(
-                b, i, k, s, rules, market, customers, needs, state, books, reach, scratch,
-                known, brands_used, base_open, trial_firm, n_held_needs, start_mask, row, closed,
-                ended, risk)
+            # the need's turn (docs/model.md "Step order"): lifecycle, occasions, triggers,
+            # choices and purchases; satisfaction (on when its memory > 0) scales looking around
+            # and the price alert, and a service failure makes the next occasion a full search;
+            # with risk decisions on, lenders that decline the customer are not considered.
+            # Written out here rather than in an inlined phase: Numba copies an inlined
+            # function's IR per block with its whole scope, and this loop is most of the kernel
+            current, lapsed, closed = _need_start(rules, market, needs, state, scratch,
+                                                  start_mask, i, k, life_i, state.provider[i, k],
+                                                  closed)
+            if lapsed:
+                brands_used = _brands_in_use(market, state, i)
+                ended |= _bit(k)
+                continue
+            n_occasions = _occasions(rules, needs, state, keys, i, k, life_i)
+            if n_occasions == MAX_PURCHASES:
+                books.capped[b] = 1
+            if n_occasions == 0:
+                continue
+            need_id = needs.need_id[k]
+            basket = draw_at(needs.basket_dist[k], needs.basket_p[k, 0], needs.basket_p[k, 1],
+                             keys[CK_NEED], keys[CK_NEED_NORMAL], need_id) * row[INCOME_SCALE] \
+                * needs.basket_scale[k]
+            openness = base_open
+            failed = False
+            if current >= 0:
+                alert = behaviour[PRICE_ALERT]
+                rise = market.price_rise[current, k]
+                if sat_on:
+                    satisfaction = state.satisfaction[i, k]
+                    if satisfaction != 0.0:
+                        openness = base_open * np.exp(-behaviour[SAT_OPENNESS] * satisfaction)
+                        if rise > 0.0:
+                            alert *= np.exp(-behaviour[SAT_ALERT] * satisfaction)
+                    failed = (state.flags[i, k] & FAILED) != 0
+                openness += alert * rise
+            t_in_step = 0.0
+            spent = 0.0
+            for j in range(n_occasions):
+                candidates, full = _trigger(keys, k, need_id, j, current,
+                                            1.0 if failed else openness, known, trial_firm,
+                                            market, group_count, offered[k], context_firms[k],
+                                            context_on, closed, unit_firms, own_units)
+                if failed:  # the service failure has made this occasion a search
+                    failed = False
+                    state.flags[i, k] &= NOT_FAILED
+                if lenders[k] & candidates:
+                    candidates &= ~_declined(rules, market, group_count, n_held_needs,
+                                             keys[CK_RISK], risk, candidates, lenders[k],
+                                             current)
+                if not full and candidates == _bit(current):
+                    chosen = current  # autopilot: no choice
+                else:
+                    if not plain or trial_firm >= 0:
+                        _extra_utility(extra, market, bundle_saving, held, group_count, current,
+                                       k, trial_firm, row, candidates, model_firms[k], rules,
+                                       keys[CK_RISK], risk, n_held_needs, lenders[k])
+                    chosen = _choose_provider(rules.key, STREAM_CHOICE, rules.step, i, k,
+                                              need_id, j, current, state.habit[i, k],
+                                              candidates, full, extra, brands_used, row, market,
+                                              behaviour[TASTE_SCALE], behaviour[SHOCK_SCALE],
+                                              scratch[10], scratch[11])
+                if chosen == current and chosen >= 0:
+                    h = state.habit[i, k]
+                    state.habit[i, k] = min(1.0, h + behaviour[HABIT_GAIN]
+                                            * market.experience[chosen, k] * (1.0 - h))
+                elif chosen != current:
+                    _move(state, market, firm_since, held, group_count, start_mask, rules.step,
+                          i, k, current, chosen)
+                    if chosen >= 0:
+                        known |= _bit(market.unit[chosen, k])
+                    brands_used = _brands_in_use(market, state, i)
+                current = chosen
+                spent += basket
+                if books.tx.shape[1] > 0:
+                    # every purchase advances the clock of the step, whoever sells it: the
+                    # times are sequential order statistics of all n_occasions
+                    t_in_step = _next_purchase_time(rules.key, rules.step, i, need_id, j,
+                                                    n_occasions, t_in_step)
+                if chosen >= 0:
+                    _purchase(b, i, k, s, rules.step, chosen, basket, t_in_step,
+                              state.since[i, k], market, books, held, group_count, n_held_needs,
+                              captured, rules, risk, keys[CK_RISK])
+                    if sat_on:
+                        failed = _experience(rules, market, state, keys[CK_SATISFACTION], i, k,
+                                             need_id, j, chosen)
+                    if rules.lifecycle_kind != CONTRACTUAL and _dropout(rules, state, i, k,
+                                                                        need_id, j, life_i):
+                        _move(state, market, firm_since, held, group_count, start_mask,
+                              rules.step, i, k, current, OUTSIDE)
+                        brands_used = _brands_in_use(market, state, i)
+                        break
             wallet += spent
             books.sf[b, SF_WALLET, s, n_firms] += spent
             books.sk[b, s, k] += spent
