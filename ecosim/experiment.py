@@ -149,7 +149,7 @@ def git_commit() -> str | None:
 
 
 #: The kernels whose compilation is most of a first run's time (module, function).
-HEAVY_KERNELS = (("ecosim.kernels.step", "_step_customers"),
+HEAVY_KERNELS = (("ecosim.kernels.step", "_step_groups"),
                  ("ecosim.kernels.population", "_sample_customers"))
 _told_compiling = False
 

@@ -29,8 +29,9 @@ Conventions:
     * A relationship ended by the lifecycle is not re-chosen in the same step.
 
 Notes:
-    ``_step_customers`` is jitted and parallel over fixed blocks of customers (see
-    ``accounting``), so totals are identical for any thread count.
+    ``_step_customers`` runs ``_step_groups`` on Numba's thread count (``threads``) over fixed
+    groups of blocks of customers (see ``accounting``), so totals are identical for any thread
+    count.
 
     Speed and compile time. The hot phases are inlined into ``_step_block`` at Numba's IR level
     (a call that passes the market's, the state's and the books' arrays costs hundreds of
@@ -46,7 +47,7 @@ Notes:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ecosim.kernels.accounting import (
     BLOCK,
@@ -166,6 +167,7 @@ from ecosim.kernels.state import (
     SHOCK_SCALE,
     TASTE_SCALE,
 )
+from ecosim.kernels.threads import run_ranges
 
 # Per-customer keys of the streams drawn for every customer-need (``rng.customer_key``): computed
 # once per customer, each draw then costs one round of the mixer instead of four.
@@ -809,7 +811,6 @@ def _close_books(b, i, s, rules, market, customers, state, books, scratch, known
                 f_ledger[b, F_CHURNED_SINGLE if single else F_CHURNED_MULTI, f] += 1.0
 
 
-@njit(parallel=True, cache=True)
 def _step_customers(rules, market, customers, needs, state, books):
     """Advance every customer by one step and fill the per-block ledgers.
 
@@ -832,14 +833,22 @@ def _step_customers(rules, market, customers, needs, state, books):
             transaction rows (capacity 0 for no log), their counts, and ``capped`` set to 1 in a
             block where a cap bound (purchases per step or log capacity).
     """
+    reach = _reach(market, rules.behaviour[RISK_ON] > 0.0)
+    run_ranges(_step_groups, books.cohort.shape[0], rules, market, customers, needs, state, books,
+               reach)
+
+
+@njit(nogil=True, cache=True)
+def _step_groups(first, last, rules, market, customers, needs, state, books, reach):
+    """Advance the customers of the cohort groups ``first .. last - 1`` (``threads.run_ranges``).
+
+    A group's blocks run in order, on one thread: they share its cohort ledger.
+    """
     n = state.provider.shape[0]
     n_blocks = (n + BLOCK - 1) // BLOCK
     n_groups = books.cohort.shape[0]  # the cohort ledger's groups of blocks (accounting)
-    reach = _reach(market, rules.behaviour[RISK_ON] > 0.0)
     n_firms, n_needs = market.available.shape
-    for group in prange(n_groups):
-        g = np.int64(group)  # prange's index is int64 before parallelisation, uint64 after
-        # the group's blocks in order, on one thread: they share its cohort ledger
+    for g in range(first, last):
         for b in range(g * n_blocks // n_groups, (g + 1) * n_blocks // n_groups):
             # per-customer scratch: firm_since, held, group_count, extra, start_provider, order,
             # priority, captured, products, risk (lenders' noise, then rho), a choice's options
