@@ -36,6 +36,7 @@ from ecosim.kernels.population import (
 from ecosim.kernels.rng import STREAM_NETWORK
 from ecosim.kernels.state import Books, Customers, Market, Needs, Rules, State, need_ids
 from ecosim.kernels.step import N_TX, _step_customers
+from ecosim.kernels.threads import run_ranges
 
 
 def dist_args(spec: DistSpec) -> tuple[int, float, float]:
@@ -253,9 +254,9 @@ class CustomerPopulation:
                       if self.lifecycle_kind == CONTRACTUAL
                       else [cfg.lifecycle.rate, cfg.lifecycle.dropout])
         life_args = [dist_args(spec) for spec in life_specs]
-        _sample_customers(
-            self.key, np.cumsum(weights) / weights.sum(), factor_dist, factor_p,
-            sw[0], np.array(sw[1:]), np.array([a[0] for a in life_args], np.int64),
+        run_ranges(
+            _sample_customers, self.n, self.key, np.cumsum(weights) / weights.sum(), factor_dist,
+            factor_p, sw[0], np.array(sw[1:]), np.array([a[0] for a in life_args], np.int64),
             np.array([a[1:] for a in life_args]),
             np.array([s.age_band for s in segments], np.uint8),
             np.array([s.income_band for s in segments], np.uint8),
@@ -331,10 +332,10 @@ class CustomerPopulation:
         """
         share_cum = np.cumsum(initial_share.T, axis=1)
         units = self.units(offers, initial_awareness)
-        _initial_state(self.key, units.launch_p, share_cum, offers.available, units.unit,
-                       np.float32(self.cfg.initial_habit), self.need_id,
-                       self.lifecycle_kind == NONCONTRACTUAL, self.flags, self.provider,
-                       self.habit, self.since, self.aware, self.customer_of, self.unit_of)
+        run_ranges(_initial_state, self.n, self.key, units.launch_p, share_cum, offers.available,
+                   units.unit, np.float32(self.cfg.initial_habit), self.need_id,
+                   self.lifecycle_kind == NONCONTRACTUAL, self.flags, self.provider, self.habit,
+                   self.since, self.aware, self.customer_of, self.unit_of)
 
     def spread_awareness(self, step: int, offers: Offers, policies: Policies,
                          users: np.ndarray) -> None:
@@ -348,20 +349,20 @@ class CustomerPopulation:
         if self.unit_of is not self.customer_of and self.indptr.shape[0] == 0:
             unit_share = np.array([np.count_nonzero((self.unit_of >> np.uint64(u)) & np.uint64(1))
                                    for u in range(units.active.shape[0])]) / self.n
-        _spread_awareness(self.key, step, units.active, units.reach_p, units.word_of_mouth,
-                          units.launch_p, offers.active,
-                          np.ascontiguousarray(policies.firm_real[:, REFERRAL_RATE]),
-                          units.firm_unit, unit_share, firm_share,
-                          float(self.cfg.network.degree), self.indptr, self.indices, self.traits,
-                          self.customer_of, self.unit_of, self.unit_of is self.customer_of,
-                          self.aware, self.trial)
+        run_ranges(_spread_awareness, n_blocks(self.n), self.key, step, units.active,
+                   units.reach_p, units.word_of_mouth, units.launch_p, offers.active,
+                   np.ascontiguousarray(policies.firm_real[:, REFERRAL_RATE]), units.firm_unit,
+                   unit_share, firm_share, float(self.cfg.network.degree), self.indptr,
+                   self.indices, self.traits, self.customer_of, self.unit_of,
+                   self.unit_of is self.customer_of, self.aware, self.trial)
 
     def apply_trends(self, step: int) -> None:
         """Prevalence and basket of trending needs at ``step`` (docs/model.md, "Trends")."""
         trending = self.prevalence_growth != 0.0
         if trending.any():
             prevalence = np.minimum(1.0, self.prevalence * (1.0 + self.prevalence_growth) ** step)
-            _update_prevalence(self.key, prevalence, self.need_id, trending, self.flags)
+            run_ranges(_update_prevalence, self.n, self.key, prevalence, self.need_id, trending,
+                       self.flags)
         self.basket_scale = (1.0 + self.basket_growth) ** step
 
     def live_and_choose(self, step: int, offers: Offers, policies: Policies,
@@ -401,7 +402,7 @@ class CustomerPopulation:
         """
         code, p1, p2 = dist_args(self.cfg.risk.relative)
         out = np.empty(self.n)
-        _true_risks(self.key, code, p1, p2, out)
+        run_ranges(_true_risks, self.n, self.key, code, p1, p2, out)
         return out
 
     def transactions(self) -> np.ndarray:

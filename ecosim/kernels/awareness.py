@@ -16,30 +16,34 @@ referred with probability ``1 - (1 - rate_f)^m`` (``m = degree × share`` withou
 referred customer learns of ``f``'s brand and carries its trial incentive through the step.
 
 Notes:
-    ``_spread_awareness`` is jitted and parallel over customers. It reads only last step's
+    ``_spread_awareness`` is jitted and run on Numba's thread count over blocks of customers
+    (``threads.run_ranges``). It reads only last step's
     ``customer_of``/``unit_of`` and writes only ``aware``, so the update is synchronous.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ecosim.kernels.accounting import BLOCK
 from ecosim.kernels.population import SOCIAL
 from ecosim.kernels.rng import STREAM_AWARENESS, uniform
 
 
-@njit(parallel=True, cache=True)
-def _spread_awareness(key, step, unit_active, reach_p, wom_q, launch_p, firm_active,
-                      referral_rate, firm_unit, unit_share, firm_share, mean_field_degree, indptr,
-                      indices, traits, customer_of, unit_of, units_are_firms, aware, trial):
+@njit(nogil=True, cache=True)
+def _spread_awareness(first, last, key, step, unit_active, reach_p, wom_q, launch_p,
+                      firm_active, referral_rate, firm_unit, unit_share, firm_share,
+                      mean_field_degree, indptr, indices, traits, customer_of, unit_of,
+                      units_are_firms, aware, trial):
     """One step of awareness and referrals for every customer, in place on ``aware``/``trial``.
 
     Awareness is held of *units* (``customers.awareness``): brands, or firms. Knowing a brand is
     knowing every offering under it.
 
     Args:
+        first, last: the blocks of customers ``first .. last - 1`` (``accounting.BLOCK``
+            customers each; ``threads.run_ranges``).
         key: replication key.
         step: current step (>= 1).
         unit_active: (U,) whether each unit has an offering in the market.
@@ -65,7 +69,6 @@ def _spread_awareness(key, step, unit_active, reach_p, wom_q, launch_p, firm_act
     n_units = unit_active.shape[0]
     n_firms = firm_active.shape[0]
     networked = indptr.shape[0] > 0
-    n_blocks = (n + BLOCK - 1) // BLOCK
     # Units and firms whose neighbour counts a customer can need: any active unit they do not
     # know yet (word of mouth), and referral firms they do not use (see below).
     referring = np.uint64(0)
@@ -76,7 +79,7 @@ def _spread_awareness(key, step, unit_active, reach_p, wom_q, launch_p, firm_act
     for u in range(n_units):
         if unit_active[u]:
             all_active |= np.uint64(1) << np.uint64(u)
-    for b in prange(n_blocks):
+    for b in range(first, last):
         unit_users = np.zeros(n_units, np.int64)
         firm_users = np.zeros(n_firms, np.int64)
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):

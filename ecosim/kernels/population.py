@@ -8,7 +8,7 @@ Notes:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ecosim.kernels.distributions import draw
 from ecosim.kernels.rng import (
@@ -40,14 +40,15 @@ def _pick(cum, u):
     return cum.shape[0]
 
 
-@njit(parallel=True, cache=True)
-def _sample_customers(key, segment_cum, factor_dist, factor_p, switch_dist, switch_p, life_dist,
-                      life_p, seg_age_band, seg_income_band, informativeness, n_age_bands,
-                      income_scale, prevalence, need_id, segment, age_band, income_band, traits,
-                      life, flags):
+@njit(nogil=True, cache=True)
+def _sample_customers(first, last, key, segment_cum, factor_dist, factor_p, switch_dist, switch_p,
+                      life_dist, life_p, seg_age_band, seg_income_band, informativeness,
+                      n_age_bands, income_scale, prevalence, need_id, segment, age_band,
+                      income_band, traits, life, flags):
     """Draw each customer's segment, factors, socio-demographics, lifecycle and needs.
 
     Args:
+        first, last: the customers ``first .. last - 1`` (``threads.run_ranges``).
         key: replication key (``rng.run_key``).
         segment_cum: (S,) cumulative segment weights, last = 1.
         factor_dist, factor_p: (S, 6) family codes and (S, 6, 2) parameters of the six factors.
@@ -62,10 +63,9 @@ def _sample_customers(key, segment_cum, factor_dist, factor_p, switch_dist, swit
         need_id: (K,) stable id of each need (keys its draws; see ``state.need_ids``).
         segment, age_band, income_band, traits, life, flags: outputs, one row per customer.
     """
-    n = segment.shape[0]
     n_segments = segment_cum.shape[0]
     n_income = income_scale.shape[0]
-    for i in prange(n):
+    for i in range(first, last):
         s = min(_pick(segment_cum, uniform(key, STREAM_TRAITS, 0, i, 0)), n_segments - 1)
         segment[i] = s
         for j in range(6):
@@ -94,12 +94,13 @@ def _sample_customers(key, segment_cum, factor_dist, factor_p, switch_dist, swit
                 prevalence[k] else np.uint8(0)
 
 
-@njit(parallel=True, cache=True)
-def _initial_state(key, initial_awareness, share_cum, offered, unit, initial_habit, need_id,
-                   trial_made, flags, provider, habit, since, aware, customer_of, unit_of):
+@njit(nogil=True, cache=True)
+def _initial_state(first, last, key, initial_awareness, share_cum, offered, unit, initial_habit,
+                   need_id, trial_made, flags, provider, habit, since, aware, customer_of, unit_of):
     """Step-0 awareness and providers.
 
     Args:
+        first, last: the customers ``first .. last - 1`` (``threads.run_ranges``).
         key: replication key.
         initial_awareness: (U,) share of customers who know each awareness unit (brand or firm).
         share_cum: (K, F) cumulative initial shares of the firms in each need (last <= 1).
@@ -115,7 +116,7 @@ def _initial_state(key, initial_awareness, share_cum, offered, unit, initial_hab
     n, n_needs = provider.shape
     n_firms = offered.shape[0]
     n_units = initial_awareness.shape[0]
-    for i in prange(n):
+    for i in range(first, last):
         known = np.uint64(0)
         using = np.uint64(0)
         units = np.uint64(0)
@@ -141,8 +142,8 @@ def _initial_state(key, initial_awareness, share_cum, offered, unit, initial_hab
         unit_of[i] = units
 
 
-@njit(parallel=True, cache=True)
-def _update_prevalence(key, prevalence, need_id, trending, flags):
+@njit(nogil=True, cache=True)
+def _update_prevalence(first, last, key, prevalence, need_id, trending, flags):
     """Who has each trending need at this step's prevalence, in place on ``flags``.
 
     A customer has need k when their fixed draw (the one ``_sample_customers`` used) is below
@@ -150,7 +151,7 @@ def _update_prevalence(key, prevalence, need_id, trending, flags):
     the same ones in every arm. Only needs with ``trending[k]`` are touched.
     """
     n, n_needs = flags.shape
-    for i in prange(n):
+    for i in range(first, last):
         for k in range(n_needs):
             if trending[k]:
                 if uniform(key, STREAM_PREVALENCE, 0, i, need_id[k]) < prevalence[k]:
@@ -159,8 +160,8 @@ def _update_prevalence(key, prevalence, need_id, trending, flags):
                     flags[i, k] &= np.uint8(0xFE)
 
 
-@njit(parallel=True, cache=True)
-def _true_risks(key, code, p1, p2, out):
+@njit(nogil=True, cache=True)
+def _true_risks(first, last, key, code, p1, p2, out):
     """Each customer's true relative risk, as the step kernel draws it (``step._true_risk``)."""
-    for i in prange(out.shape[0]):
+    for i in range(first, last):
         out[i] = draw(code, p1, p2, key, STREAM_RISK, 0, i, 0)

@@ -36,7 +36,7 @@ def _executor() -> ThreadPoolExecutor:
 def split(n_items: int, n_threads: int) -> list[tuple[int, int]]:
     """``[first, last)`` ranges of ``n_items`` for ``n_threads``: contiguous, in order, none empty.
 
-    Sizes differ by at most one item, the larger ones first (``prange``'s static schedule).
+    Sizes differ by at most one item (a static schedule, as ``prange``'s).
     """
     parts = max(1, min(n_threads, n_items))
     return [(t * n_items // parts, (t + 1) * n_items // parts) for t in range(parts)]

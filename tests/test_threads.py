@@ -1,0 +1,56 @@
+"""``kernels.threads``: nogil kernels over contiguous ranges, identical for any thread count."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+from numba import njit
+
+from ecosim.kernels.threads import run_ranges, split
+
+
+@njit(nogil=True, cache=True)
+def _fill(first, last, out):
+    """Each item writes only its own slot (what ``run_ranges`` requires)."""
+    for i in range(first, last):
+        out[i] = 3 * i + 1
+
+
+@njit(nogil=True, cache=True)
+def _fail_at(first, last, bad):
+    for i in range(first, last):
+        if i == bad:
+            raise ValueError("bad item")
+
+
+@pytest.mark.parametrize("n_items, n_threads", [(0, 2), (1, 2), (7, 2), (10, 3), (64, 2), (5, 8)])
+def test_split_partitions_the_items_in_order(n_items, n_threads):
+    ranges = split(n_items, n_threads)
+    assert ranges[0][0] == 0 and ranges[-1][1] == n_items
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    sizes = [last - first for first, last in ranges]
+    assert len(ranges) == max(1, min(n_threads, n_items))
+    assert max(sizes) - min(sizes) <= 1
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_run_ranges_covers_every_item_once(threads):
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        out = np.zeros(1001, np.int64)
+        run_ranges(_fill, out.shape[0], out)
+    finally:
+        numba.set_num_threads(previous)
+    np.testing.assert_array_equal(out, 3 * np.arange(1001) + 1)
+
+
+def test_an_error_in_another_thread_is_raised_to_the_caller():
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    try:
+        with pytest.raises(ValueError, match="bad item"):
+            run_ranges(_fail_at, 100, 99)  # the last range: a pool thread when there are two
+    finally:
+        numba.set_num_threads(previous)
