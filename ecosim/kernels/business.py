@@ -34,7 +34,7 @@ SILO, VALUE_STREAM = 0, 1
 TARGET_NONE, TARGET_SOCIODEMOGRAPHIC, TARGET_BEHAVIOURAL = 0, 1, 2
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True, _nrt=False)
 def _in_bundle(bundle_mask, f, k):
     return (bundle_mask[f] >> np.uint64(k)) & np.uint64(1)
 

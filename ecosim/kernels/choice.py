@@ -55,7 +55,7 @@ _CELL_SHIFT = np.uint64(54)
 _GUMBEL_LOW, _GUMBEL_HIGH = _gumbel_brackets(1 << 10, 1e-9)
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def _choice_slot(need_id, option, occasion):
     """Draw slot of one (need, option, occasion) triple: injective, and stable across arms.
 
@@ -67,7 +67,7 @@ def _choice_slot(need_id, option, occasion):
             + np.uint64(occasion))
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True, _nrt=False)
 def _utility(trait_row, f, k, current, habit_ik, brands_used, market):
     """Deterministic utility of firm ``f`` for need ``k`` (see module docstring)."""
     u = (market.quality[f, k] - trait_row[PRICE_SENS] * market.log_price[f, k]

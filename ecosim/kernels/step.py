@@ -180,7 +180,7 @@ TX_CUSTOMER, TX_TIME, TX_NEED, TX_FIRM, TX_AMOUNT, TX_MARGIN = range(6)
 N_TX = 6
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def _bit(f):
     return np.uint64(1) << np.uint64(f)
 
