@@ -1,4 +1,4 @@
-"""``kernels.threads``: nogil kernels over contiguous ranges, identical for any thread count."""
+"""``kernels.threads`` and ``kernels.jit``: range kernels on threads, scalar helpers typed once."""
 
 from __future__ import annotations
 
@@ -54,3 +54,19 @@ def test_an_error_in_another_thread_is_raised_to_the_caller():
             run_ranges(_fail_at, 100, 99)  # the last range: a pool thread when there are two
     finally:
         numba.set_num_threads(previous)
+
+
+def test_scalar_compiles_the_one_signature_its_annotations_state():
+    from ecosim.kernels.jit import scalar, signature_of
+    from ecosim.kernels.rng import STREAM_ORDER, stream_key, uniform
+
+    assert str(signature_of(uniform.py_func)) == "(uint64, int64, int64, int64, int64) -> float64"
+    # constants and literals are converted to it, not compiled again
+    assert len(stream_key.overloads) == 1 and len(uniform.overloads) == 1
+    assert stream_key(np.uint64(7), STREAM_ORDER, 0) == stream_key(7, np.int64(STREAM_ORDER), 0)
+
+    def untyped(x, y: int) -> float:
+        return x + y
+
+    with pytest.raises(TypeError, match="untyped: annotation 'x' is missing"):
+        scalar(untyped)

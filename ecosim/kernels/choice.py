@@ -23,8 +23,9 @@ Notes:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, uint64
 
+from ecosim.kernels.jit import scalar
 from ecosim.kernels.population import (
     BRAND_AFF,
     CONV_SENS,
@@ -35,7 +36,7 @@ from ecosim.kernels.population import (
 )
 from ecosim.kernels.rng import STREAM_TASTE, bits_at, customer_key, gumbel_of, stream_key
 
-OUTSIDE = -1
+OUTSIDE = np.int64(-1)  # a numpy scalar: Numba types it int64, not a literal of its own
 
 
 def _gumbel_brackets(cells: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
@@ -55,8 +56,8 @@ _CELL_SHIFT = np.uint64(54)
 _GUMBEL_LOW, _GUMBEL_HIGH = _gumbel_brackets(1 << 10, 1e-9)
 
 
-@njit(cache=True)
-def _choice_slot(need_id, option, occasion):
+@scalar
+def _choice_slot(need_id: int, option: int, occasion: int) -> uint64:
     """Draw slot of one (need, option, occasion) triple: injective, and stable across arms.
 
     ``need_id`` is the need's stable id (from its name, so declaring needs in another order
@@ -144,7 +145,8 @@ def _choose_provider(key, stream, step, i, k, need_id, occasion, current, habit_
     f = 0
     while mask:
         if mask & np.uint64(1):
-            v = _utility(trait_row, f, k, current, habit_ik, brands_used, market) + extra[f]
+            v = _utility(trait_row, np.int64(f), k, np.int64(current), habit_ik, brands_used,
+                         market) + extra[f]
             bt = bits_at(taste_key, _choice_slot(need_id, f, 0))
             bs = bits_at(shock_key, _choice_slot(need_id, f, occasion))
             hashes[0, f] = bt

@@ -12,7 +12,9 @@ independence of the draws across each coordinate (chi-square and correlation tes
 of every distribution family built on it.
 
 Notes:
-    All functions are ``@njit(inline="always")`` scalar functions for use inside other kernels.
+    All functions are scalar functions for use inside other kernels, each compiled for the one
+    signature its annotations state (``jit.scalar``): a constant argument does not make a new
+    specialisation, and LLVM inlines them into their callers.
     ``hash_draw`` is four rounds of the mixer: the stream, the step, the customer and the slot.
     A kernel that draws many values of one customer computes the first three once
     (``stream_key``, ``customer_key``) and pays one round per draw (``bits_at``, ``uniform_at``,
@@ -22,7 +24,9 @@ Notes:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, uint64
+from numba import uint64
+
+from ecosim.kernels.jit import scalar
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -57,7 +61,7 @@ STREAM_RISK = 20  # a customer's true relative risk, and each lender's estimatio
 _NORMAL_SPACE = 1 << 20  # normals draw their uniforms from stream + this, never shared
 
 
-@njit(cache=True)
+@scalar
 def mix64(z: uint64) -> uint64:
     """SplitMix64 finaliser: a bijective avalanche mix of a 64-bit word."""
     z = (z ^ (z >> _S30)) * _M1
@@ -65,13 +69,13 @@ def mix64(z: uint64) -> uint64:
     return z ^ (z >> _S31)
 
 
-@njit(cache=True)
+@scalar
 def run_key(seed: int, replication: int) -> uint64:
     """The key of one replication of one seed; every draw of that replication starts from it."""
     return mix64(mix64(np.uint64(seed) * _GOLDEN + _GOLDEN) + np.uint64(replication) * _GOLDEN)
 
 
-@njit(cache=True)
+@scalar
 def stream_key(key: uint64, stream: int, step: int) -> uint64:
     """The key of one stream at one step: the first two rounds of ``hash_draw``.
 
@@ -82,13 +86,13 @@ def stream_key(key: uint64, stream: int, step: int) -> uint64:
     return mix64(h ^ (np.uint64(step) * _M1))
 
 
-@njit(cache=True)
+@scalar
 def customer_key(stream_key: uint64, customer: int) -> uint64:
     """The key of one customer's draws in a stream at a step (``stream_key``): round three."""
     return mix64(stream_key ^ np.uint64(customer))
 
 
-@njit(cache=True)
+@scalar
 def bits_at(customer_key: uint64, slot: int) -> uint64:
     """``hash_draw``'s 64 bits from a customer's key (``customer_key``): the last round.
 
@@ -98,56 +102,56 @@ def bits_at(customer_key: uint64, slot: int) -> uint64:
     return mix64(customer_key ^ (np.uint64(slot) * _M2))
 
 
-@njit(cache=True)
+@scalar
 def hash_draw(key: uint64, stream: int, step: int, customer: int, slot: int) -> uint64:
     """64 random bits for one coordinate tuple (four rounds of ``mix64``)."""
     return bits_at(customer_key(stream_key(key, stream, step), customer), slot)
 
 
-@njit(cache=True)
+@scalar
 def uniform(key: uint64, stream: int, step: int, customer: int, slot: int) -> float:
     """A uniform draw in the open interval (0, 1)."""
     bits = hash_draw(key, stream, step, customer, slot) >> _S11
     return (np.float64(bits) + 0.5) * _TWO_M53
 
 
-@njit(cache=True)
+@scalar
 def uniform_of(bits: uint64) -> float:
     """The uniform in (0, 1) that ``uniform`` makes of a hash (``hash_draw``'s 64 bits)."""
     return (np.float64(bits >> _S11) + 0.5) * _TWO_M53
 
 
-@njit(cache=True)
+@scalar
 def gumbel_of(bits: uint64) -> float:
     """The standard Gumbel draw of a hash: ``gumbel`` from bits already computed."""
     return -np.log(-np.log(uniform_of(bits)))
 
 
-@njit(cache=True)
+@scalar
 def gumbel(key: uint64, stream: int, step: int, customer: int, slot: int) -> float:
     """A standard Gumbel draw (the noise of a logit choice)."""
     return -np.log(-np.log(uniform(key, stream, step, customer, slot)))
 
 
-@njit(cache=True)
+@scalar
 def uniform_at(customer_key: uint64, slot: int) -> float:
     """``uniform`` from a customer's key in the stream (``customer_key``): the same draw."""
     return uniform_of(bits_at(customer_key, slot))
 
 
-@njit(cache=True)
+@scalar
 def normal_stream_key(key: uint64, stream: int, step: int) -> uint64:
     """The stream key (``stream_key``) of the uniforms behind ``normal`` draws of a stream."""
     return stream_key(key, stream + _NORMAL_SPACE, step)
 
 
-@njit(cache=True)
+@scalar
 def normal_key(key: uint64, stream: int, step: int, customer: int) -> uint64:
     """The customer key (``customer_key``) of the uniforms behind ``normal`` draws of a stream."""
     return customer_key(normal_stream_key(key, stream, step), customer)
 
 
-@njit(cache=True)
+@scalar
 def normal_at(normal_key: uint64, slot: int) -> float:
     """``normal`` from the customer's ``normal_key``: Box–Muller on its two uniforms."""
     u1 = uniform_at(normal_key, 2 * slot)
@@ -155,13 +159,13 @@ def normal_at(normal_key: uint64, slot: int) -> float:
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
-@njit(cache=True)
+@scalar
 def normal(key: uint64, stream: int, step: int, customer: int, slot: int) -> float:
     """A standard normal draw (Box–Muller on two uniforms of a stream space of its own)."""
     return normal_at(normal_key(key, stream, step, customer), slot)
 
 
-@njit(cache=True)
+@scalar
 def poisson(key: uint64, stream: int, step: int, customer: int, slot: int, lam: float) -> int:
     """A Poisson(``lam``) count by inversion (``lam`` per step is small in practice)."""
     u = uniform(key, stream, step, customer, slot)
@@ -187,7 +191,7 @@ _D0, _D1, _D2, _D3 = 7.784695709041462e-03, 3.224671290700398e-01, 2.44513413714
 _P_LOW = 0.02425
 
 
-@njit(cache=True)
+@scalar
 def normal_quantile(u: float) -> float:
     """The standard normal quantile of ``u`` in (0, 1) (Acklam's approximation, rel. err. 1e-9).
 
@@ -208,7 +212,7 @@ def normal_quantile(u: float) -> float:
             / (((((_B0 * r + _B1) * r + _B2) * r + _B3) * r + _B4) * r + 1.0))
 
 
-@njit(cache=True)
+@scalar
 def quantile_normal(key: uint64, stream: int, step: int, customer: int, slot: int) -> float:
     """A standard normal draw from one uniform by its quantile (``normal_quantile``)."""
     return normal_quantile(uniform(key, stream, step, customer, slot))

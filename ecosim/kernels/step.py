@@ -47,7 +47,7 @@ Notes:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, uint64
 
 from ecosim.kernels.accounting import (
     BLOCK,
@@ -107,6 +107,7 @@ from ecosim.kernels.business import (
 )
 from ecosim.kernels.choice import OUTSIDE, _choose_provider, _utility
 from ecosim.kernels.distributions import draw_at
+from ecosim.kernels.jit import scalar
 from ecosim.kernels.lifecycle import (
     CONTRACTUAL,
     MAX_PURCHASES,
@@ -180,12 +181,12 @@ TX_CUSTOMER, TX_TIME, TX_NEED, TX_FIRM, TX_AMOUNT, TX_MARGIN = range(6)
 N_TX = 6
 
 
-@njit(cache=True)
-def _bit(f):
+@scalar
+def _bit(f: int) -> uint64:
     return np.uint64(1) << np.uint64(f)
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True, _nrt=False)
 def _cell(market, f, segment, age_band, income_band, n_income):
     """Targeting cell of a customer as firm f sees them."""
     targeting = market.firm_int[f, TARGETING]
@@ -268,7 +269,7 @@ def _known_firms(known, unit_firms, own_units, k):
     return firms
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True, _nrt=False)
 def _risk_estimate(rules, market, group_count, n_held_needs, risk_key, f, risk, provider_k):
     """Lender f's estimate of the customer's relative risk ``rho`` (docs/model.md).
 
@@ -297,7 +298,7 @@ def _risk_estimate(rules, market, group_count, n_held_needs, risk_key, f, risk, 
     return b[RISK_MEAN] + w * (rho - b[RISK_MEAN]) + np.sqrt(w * (1.0 - w)) * b[RISK_SD] * z
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True, _nrt=False)
 def _risk_price(market, f, estimate):
     """Lender f's price multiplier for an estimate: ``max(estimate, 0.05) ** risk_pricing``."""
     pricing = market.firm_real[f, RISK_PRICING]
@@ -306,7 +307,7 @@ def _risk_price(market, f, estimate):
     return max(estimate, 0.05) ** pricing
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True, _nrt=False)
 def _declined(rules, market, group_count, n_held_needs, risk_key, risk, candidates, lenders_k,
               current):
     """The lenders among ``candidates`` (other than the current provider) that decline."""
@@ -317,8 +318,9 @@ def _declined(rules, market, group_count, n_held_needs, risk_key, risk, candidat
     f = 0
     while mask:
         if mask & np.uint64(1):
-            if _risk_estimate(rules, market, group_count, n_held_needs, risk_key, f,
-                              risk, current) > market.firm_real[f, MAX_RISK]:
+            if _risk_estimate(rules, market, group_count, np.int64(n_held_needs), risk_key,
+                              np.int64(f), risk, np.int64(current)) \
+                    > market.firm_real[f, MAX_RISK]:
                 declined |= _bit(f)
         mask >>= np.uint64(1)
         f += 1
@@ -352,8 +354,9 @@ def _extra_utility(extra, market, bundle_saving, held, group_count, current, k, 
                         u += row[CONV_SENS] * market.firm_real[g, ENTRY_BONUS]
                 if lenders_k & _bit(f) and market.firm_real[f, RISK_PRICING] > 0.0:
                     u -= row[PRICE_SENS] * np.log(_risk_price(
-                        market, f, _risk_estimate(rules, market, group_count, n_held_needs,
-                                                  risk_key, f, risk, current)))
+                        market, f, _risk_estimate(rules, market, group_count,
+                                                  np.int64(n_held_needs), risk_key, np.int64(f),
+                                                  risk, np.int64(current))))
             if f == trial_firm:
                 u += market.firm_real[f, INCENTIVE]
             extra[f] = u
@@ -361,7 +364,7 @@ def _extra_utility(extra, market, bundle_saving, held, group_count, current, k, 
         f += 1
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True, _nrt=False)
 def _brands_in_use(market, state, i):
     """Bitmask of the brands of the offerings customer i uses now (familiarity)."""
     brands = np.uint64(0)
@@ -390,7 +393,7 @@ def _need_order(order_key, need_id, order, priority):
         order[j] = k
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True, _nrt=False)
 def _move(state, market, firm_since, held, group_count, start_mask, step, i, k, old, new):
     """Change the provider of need k from ``old`` to ``new`` (either may be OUTSIDE)."""
     if old >= 0:
@@ -516,9 +519,9 @@ def _purchase(b, i, k, s, step, chosen, basket, t_in_step, since_ik, market, boo
     spend = basket * market.price[chosen, k] * _bundle_price_factor(
         market.firm_real, market.firm_int, market.bundle_mask, held[chosen], chosen, k)
     if rules.behaviour[RISK_ON] > 0.0 and market.loss_rate[chosen, k] > 0.0:
-        spend *= _risk_price(market, chosen, _risk_estimate(rules, market, group_count,
-                                                            n_held_needs, risk_key, chosen,
-                                                            risk, chosen))
+        estimate = _risk_estimate(rules, market, group_count, np.int64(n_held_needs), risk_key,
+                                  np.int64(chosen), risk, np.int64(chosen))
+        spend *= _risk_price(market, np.int64(chosen), estimate)
         loss = spend * market.loss_rate[chosen, k] * risk[risk.shape[0] - 1]
     else:
         loss = spend * market.loss_rate[chosen, k] * _pooled_loss_factor(
@@ -631,7 +634,7 @@ def _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch, bran
     if attention < 1.0 and uniform(rules.key, STREAM_ATTENTION, rules.step, i,
                                    need_id * 64 + f) >= attention:
         return False
-    current = state.provider[i, k]
+    current = np.int64(state.provider[i, k])
     candidates = _bit(f)
     if current >= 0:
         candidates |= _bit(current)
@@ -687,16 +690,18 @@ def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, s
         best_gain = -np.inf
         for r in range(n_needs):
             k = order[r]
-            current = state.provider[i, k]
+            current = np.int64(state.provider[i, k])
             if (not market.available[f, k] or current == f or not (state.flags[i, k] & HAS_NEED)
                     or state.flags[i, k] & DEAD or ended & _bit(k)):
                 continue
-            if lenders[k] & _bit(f) and _declined(rules, market, group_count, n_held_needs,
-                                                 keys[CK_RISK], risk, _bit(f), lenders[k],
-                                                 current):
+            if lenders[k] & _bit(f) and _declined(rules, market, group_count,
+                                                 np.int64(n_held_needs), keys[CK_RISK], risk,
+                                                 _bit(f), lenders[k], current):
                 continue
             if value_stream:  # one coordinated best offer: the largest utility gain
-                gain = _utility(row, f, k, current, 0.0, brands_used, market)
+                # no habit term: f is not the current provider
+                gain = _utility(row, np.int64(f), k, current, np.float32(0.0), brands_used,
+                                market)
                 if current >= 0:
                     gain -= _utility(row, current, k, current, state.habit[i, k], brands_used,
                                      market)
@@ -918,7 +923,7 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
         for r in range(n_needs):
             k = order[r]
             if not (state.flags[i, k] & HAS_NEED):
-                p = state.provider[i, k]
+                p = np.int64(state.provider[i, k])
                 if p >= 0:  # the need has faded (a falling prevalence trend)
                     _move(state, market, scratch[0], scratch[1], scratch[2], start_mask,
                           rules.step, i, k, p, OUTSIDE)
@@ -932,8 +937,8 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
             # Written out here rather than in an inlined phase: Numba copies an inlined
             # function's IR per block with its whole scope, and this loop is most of the kernel
             current, lapsed, closed = _need_start(rules, market, needs, state, scratch,
-                                                  start_mask, i, k, life_i, state.provider[i, k],
-                                                  closed)
+                                                  start_mask, i, k, life_i,
+                                                  np.int64(state.provider[i, k]), closed)
             if lapsed:
                 brands_used = _brands_in_use(market, state, i)
                 ended |= _bit(k)
@@ -971,7 +976,7 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
                     failed = False
                     state.flags[i, k] &= NOT_FAILED
                 if lenders[k] & candidates:
-                    candidates &= ~_declined(rules, market, group_count, n_held_needs,
+                    candidates &= ~_declined(rules, market, group_count, np.int64(n_held_needs),
                                              keys[CK_RISK], risk, candidates, lenders[k],
                                              current)
                 if not full and candidates == _bit(current):
@@ -1022,7 +1027,7 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
         if closed:  # needs that arose before the joint exit: the relationships the customer had
             # with the firm at the start of the step end too
             for k in range(n_needs):
-                p = state.provider[i, k]
+                p = np.int64(state.provider[i, k])
                 if p >= 0 and closed & _bit(p) and scratch[4][k] == p:
                     _move(state, market, scratch[0], scratch[1], scratch[2], start_mask,
                           rules.step, i, k, p, OUTSIDE)

@@ -1,0 +1,39 @@
+"""``scalar``: a jitted scalar helper compiled for exactly one signature, read from its annotations.
+
+Numba compiles a called function once per distinct tuple of argument types, and a constant
+argument (a stream number, a slot, ``0``) is typed as its own literal: ``stream_key`` alone was
+compiled 19 times in the customer step, one per stream constant. Helpers called from many kernels
+with constants therefore declare their signature: they are compiled once (when their module is
+imported, or loaded from Numba's cache), and a call converts its arguments to it. They are not
+inlined in Numba's IR: LLVM inlines them into their callers, with the same arithmetic.
+
+Annotation names: ``uint64``, ``int`` (int64), ``float`` (float64), ``bool``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numba
+from numba import njit
+
+_TYPES = {"uint64": numba.uint64, "int": numba.int64, "float": numba.float64,
+          "bool": numba.boolean}
+
+
+def signature_of(func: Callable[..., Any]) -> numba.core.typing.Signature:
+    """The Numba signature ``func``'s annotations state (every argument and the return)."""
+    hints = inspect.get_annotations(func)
+    names = list(inspect.signature(func).parameters)
+    try:
+        return _TYPES[str(hints["return"])](*(_TYPES[str(hints[name])] for name in names))
+    except KeyError as missing:
+        raise TypeError(f"{func.__qualname__}: annotation {missing} is missing or not one of "
+                        f"{sorted(_TYPES)}") from None
+
+
+def scalar(func: Callable[..., Any]) -> Any:
+    """``njit`` for one signature, the one ``func``'s annotations state; cached on disk."""
+    return njit(signature_of(func), cache=True)(func)
