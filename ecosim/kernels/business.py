@@ -16,7 +16,8 @@ A firm's *group* is the ecosystem it belongs to: itself for an ecosystem, its ho
   the share of the customer's needs the group serves.
 
 Notes:
-    Scalar helpers, jitted and inlined into the customer step kernel.
+    Scalar helpers, jitted and inlined into the customer step kernel (by Numba's IR inlining,
+    or by LLVM for those compiled as ordinary jitted functions).
 """
 
 from __future__ import annotations

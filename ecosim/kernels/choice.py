@@ -17,7 +17,8 @@ the same brand, else 0. A draw depends only on its coordinates, not on who else 
 arms share their shocks (common random numbers).
 
 Notes:
-    Scalar helpers, jitted and inlined into the customer step kernel.
+    Scalar helpers, jitted and inlined into the customer step kernel (by Numba's IR inlining,
+    or by LLVM for those compiled as ordinary jitted functions).
 """
 
 from __future__ import annotations

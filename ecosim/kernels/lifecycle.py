@@ -12,7 +12,8 @@ customer's for the need, whoever provides it). Purchase times inside a step are 
 order statistics of uniforms, so the transaction log is an exact continuous-time BG/NBD sample.
 
 Notes:
-    Scalar helpers, jitted and inlined into the customer step kernel.
+    Scalar helpers, jitted and inlined into the customer step kernel (by Numba's IR inlining,
+    or by LLVM for those compiled as ordinary jitted functions).
 """
 
 from __future__ import annotations

@@ -33,15 +33,19 @@ Notes:
     groups of blocks of customers (see ``accounting``), so totals are identical for any thread
     count.
 
-    Speed and compile time. The hot phases are inlined into ``_step_block`` at Numba's IR level
-    (a call that passes the market's, the state's and the books' arrays costs hundreds of
-    arguments). Numba re-analyses an inlined function at every call site and then types and
-    lowers the whole result, so the rare phases — a cross-sell contact, a service failure's
-    experience, a dropout, a joint exit — are compiled apart, once, and called; integer
-    arguments that could be typed two ways (a literal, an unsigned loop index) are cast to int64
-    so that each kernel is compiled for one signature only. Random draws of a customer reuse the
-    customer's key of each stream (``CK_*``, ``rng.customer_key``): one round of the mixer per
-    draw instead of four, the same bits.
+    Speed and compile time. Numba's IR inlining (``inline="always"``) copies the callee, with
+    its whole scope, once per block and at every call site, then types and lowers the result, so
+    it is kept for the phases called once (``_need_order``, ``_trigger``, ``_purchase``, the
+    choice, the books), and the need's turn is written out in ``_step_block`` itself. Small
+    helpers used in many places (``_move``, ``_brands_in_use``, the risk estimate, ``_bit``, the
+    random numbers) are ordinary jitted functions compiled without reference counting, which
+    LLVM inlines into the kernel (no call is left in the hot loop), and rare phases — a
+    cross-sell contact, a service failure's experience, a dropout, a joint exit — are compiled
+    apart and called. Integer arguments that could be typed several ways (a literal, an int8
+    provider, an unsigned index) are cast to int64, and scalar helpers declare their one
+    signature (``jit.scalar``), so that each function is compiled once. Random draws of a
+    customer reuse the customer's key of each stream (``CK_*``, ``rng.customer_key``): one round
+    of the mixer per draw instead of four, the same bits.
 """
 
 from __future__ import annotations
