@@ -532,7 +532,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "software": {"python": platform.python_version(), "numba": numba.__version__,
                      "numpy": np.__version__, "mesa": mesa.__version__,
                      "numba_threads": numba.get_num_threads(),
-                     "numba_threading_layer": numba.threading_layer()},
+                     # the kernels run on Python threads (ecosim.kernels.threads), not on a
+                     # Numba threading layer
+                     "threading": "python threads (kernels.threads.run_ranges)"},
         "ecosim": [m.as_dict() for m in ecosim_rows],
         "mesa": mesa_row.as_dict(),
         "speedup_vs_mesa": speedups,
@@ -595,7 +597,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"- time per step at {row.customers:,} ({row.variant}): " + ", ".join(
             f"{name} {100 * t / total:.0f} %" for name, t in phases.items()))
     print(f"- numba: {results['software']['numba_threads']} threads "
-          f"({results['software']['numba_threading_layer']}); "
+          f"({results['software']['threading']}); "
           f"load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after")
     print(f"- equivalence check ({check['steps']} steps, ecosim {check['customers_ecosim']:,} vs "
           f"Mesa {check['customers_mesa']:,} customers): "

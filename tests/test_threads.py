@@ -70,3 +70,63 @@ def test_scalar_compiles_the_one_signature_its_annotations_state():
 
     with pytest.raises(TypeError, match="untyped: annotation 'x' is missing"):
         scalar(untyped)
+
+
+def _fill_in_child(queue):
+    out = np.zeros(101, np.int64)
+    run_ranges(_fill, out.shape[0], out)
+    queue.put(int(out.sum()))
+
+
+def test_a_forked_child_runs_ranges_on_its_own_pool():
+    import multiprocessing
+
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    try:
+        run_ranges(_fill, 10, np.zeros(10, np.int64))  # the parent's pool exists before the fork
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        child = context.Process(target=_fill_in_child, args=(queue,))
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0, "the child hung or failed (a pool inherited without threads)"
+        assert queue.get(timeout=5) == int((3 * np.arange(101) + 1).sum())
+    finally:
+        numba.set_num_threads(previous)
+
+
+@njit(nogil=True, cache=True)
+def _slow_fill_fail_first(first, last, out):
+    """The first range fails at once; the others take a while to write their slots."""
+    if first == 0:
+        raise ValueError("first range failed")
+    for i in range(first, last):
+        x = 0.0
+        for j in range(200_000):
+            x += np.sqrt(j + i)
+        out[i] = x
+
+
+def test_every_range_finishes_before_an_error_is_raised():
+    previous = numba.get_num_threads()
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    try:
+        out = np.zeros(40)
+        ranges = split(out.shape[0], numba.get_num_threads())
+        with pytest.raises(ValueError, match="first range failed"):
+            run_ranges(_slow_fill_fail_first, out.shape[0], out)
+        # nothing is left writing once the caller sees the error
+        assert np.all(out[ranges[0][1]:] > 0) and np.all(out[:ranges[0][1]] == 0)
+    finally:
+        numba.set_num_threads(previous)
+
+
+def test_scalar_takes_annotations_as_types_too():
+    from ecosim.kernels.jit import signature_of
+
+    def typed(x: int, y: float) -> bool:  # real types, as without postponed annotations
+        return x > y
+
+    typed.__annotations__ = {"x": int, "y": float, "return": bool}
+    assert str(signature_of(typed)) == "(int64, float64) -> bool"

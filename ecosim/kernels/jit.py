@@ -7,7 +7,11 @@ with constants therefore declare their signature: they are compiled once (when t
 imported, or loaded from Numba's cache), and a call converts its arguments to it. They are not
 inlined in Numba's IR: LLVM inlines them into their callers, with the same arithmetic.
 
-Annotation names: ``uint64``, ``int`` (int64), ``float`` (float64), ``bool``.
+Annotations: ``uint64``, ``int`` (int64), ``float`` (float64), ``bool``, as names (``from
+__future__ import annotations``) or as the types themselves. Called from Python, a helper takes
+only values its signature holds: a negative or too large value for a uint64 (or int64) argument
+raises ``OverflowError`` instead of wrapping around (inside kernels, integers convert bit for
+bit).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from numba import njit
 
 _TYPES = {"uint64": numba.uint64, "int": numba.int64, "float": numba.float64,
           "bool": numba.boolean}
+_TYPES.update({int: numba.int64, float: numba.float64, bool: numba.boolean,
+               numba.uint64: numba.uint64})
 
 
 def signature_of(func: Callable[..., Any]) -> numba.core.typing.Signature:
@@ -28,10 +34,10 @@ def signature_of(func: Callable[..., Any]) -> numba.core.typing.Signature:
     hints = inspect.get_annotations(func)
     names = list(inspect.signature(func).parameters)
     try:
-        return _TYPES[str(hints["return"])](*(_TYPES[str(hints[name])] for name in names))
+        return _TYPES[hints["return"]](*(_TYPES[hints[name]] for name in names))
     except KeyError as missing:
         raise TypeError(f"{func.__qualname__}: annotation {missing} is missing or not one of "
-                        f"{sorted(_TYPES)}") from None
+                        f"{sorted(name for name in _TYPES if isinstance(name, str))}") from None
 
 
 def scalar(func: Callable[..., Any]) -> Any:

@@ -1,8 +1,9 @@
 """Sampling the customer population and its state at step 0.
 
 Notes:
-    ``_sample_customers`` and ``_initial_state`` are jitted and parallel over customers; every
-    draw is keyed by the customer index, so the population does not depend on the thread count.
+    ``_sample_customers`` and ``_initial_state`` are jitted range kernels run on Numba's thread
+    count (``threads.run_ranges``); every draw is keyed by the customer index, so the population
+    does not depend on the thread count.
 """
 
 from __future__ import annotations

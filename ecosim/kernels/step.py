@@ -38,14 +38,14 @@ Notes:
     it is kept for the phases called once (``_need_order``, ``_trigger``, ``_purchase``, the
     choice, the books), and the need's turn is written out in ``_step_block`` itself. Small
     helpers used in many places (``_move``, ``_brands_in_use``, the risk estimate, ``_bit``, the
-    random numbers) are ordinary jitted functions compiled without reference counting, which
-    LLVM inlines into the kernel (no call is left in the hot loop), and rare phases — a
-    cross-sell contact, a service failure's experience, a dropout, a joint exit — are compiled
-    apart and called. Integer arguments that could be typed several ways (a literal, an int8
-    provider, an unsigned index) are cast to int64, and scalar helpers declare their one
-    signature (``jit.scalar``), so that each function is compiled once. Random draws of a
-    customer reuse the customer's key of each stream (``CK_*``, ``rng.customer_key``): one round
-    of the mixer per draw instead of four, the same bits.
+    random numbers) are ordinary jitted functions, those taking arrays compiled without
+    reference counting as ``_step_block`` is; LLVM inlines them into the kernel (no call is left
+    in the hot loop). Rare phases (a cross-sell contact, a service failure's experience, a
+    dropout, a joint exit) are compiled apart and called. Integer arguments that could be typed
+    several ways (a literal, an int8 provider, an unsigned index) are cast to int64, and scalar
+    helpers declare their one signature (``jit.scalar``), so that each function is compiled
+    once. Random draws of a customer reuse the customer's key of each stream (``CK_*``,
+    ``rng.customer_key``): one round of the mixer per draw instead of four, the same bits.
 """
 
 from __future__ import annotations

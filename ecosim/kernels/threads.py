@@ -12,15 +12,26 @@ own slots, so results are identical whatever the number of threads (as with ``pr
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 import numba
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+
+
+def _forget_pool() -> None:
+    """In a forked child: the parent's pool threads do not exist here, so start a new pool."""
+    global _pool, _pool_lock
+    _pool = None
+    _pool_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _executor() -> ThreadPoolExecutor:
@@ -46,8 +57,9 @@ def run_ranges(kernel: Callable[..., Any], n_items: int, *args: Any) -> None:
     """Call ``kernel(first, last, *args)`` on ``split(n_items, numba.get_num_threads())``.
 
     ``kernel`` must be compiled with ``nogil=True`` and write only to the slots of its own items.
-    The calling thread runs the first range itself; an exception in any range is raised here
-    once every range has finished.
+    The calling thread runs the first range itself. Every range runs to its end before anything
+    is raised: then the calling thread's exception, else the first range's that failed. Not to be
+    called from inside a kernel this runs (the pool's threads would wait on themselves).
     """
     ranges = split(n_items, numba.get_num_threads())
     if len(ranges) == 1:
@@ -57,5 +69,6 @@ def run_ranges(kernel: Callable[..., Any], n_items: int, *args: Any) -> None:
     try:
         kernel(*ranges[0], *args)
     finally:
-        for future in futures:
-            future.result()
+        wait(futures)  # no range may still be writing when this returns or raises
+    for future in futures:
+        future.result()
