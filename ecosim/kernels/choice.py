@@ -35,7 +35,7 @@ from ecosim.kernels.population import (
     PRICE_SENS,
     SWITCH_COST,
 )
-from ecosim.kernels.rng import STREAM_TASTE, bits_at, customer_key, gumbel_of, stream_key
+from ecosim.kernels.rng import bits_at, gumbel_of
 
 OUTSIDE = np.int64(-1)  # a numpy scalar: Numba types it int64, not a literal of its own
 
@@ -109,7 +109,7 @@ def _bracket(bits_taste, bits_shock, taste_scale, shock_scale):
 
 
 @njit(inline="always", cache=True)
-def _choose_provider(key, stream, step, i, k, need_id, occasion, current, habit_ik, candidates,
+def _choose_provider(taste_key, shock_key, k, need_id, occasion, current, habit_ik, candidates,
                      with_outside, extra, brands_used, trait_row, market, taste_scale,
                      shock_scale, seen, hashes):
     """The option chosen on one triggered occasion of need ``k``.
@@ -117,8 +117,10 @@ def _choose_provider(key, stream, step, i, k, need_id, occasion, current, habit_
     A firm of ``candidates``, or OUTSIDE (only when ``with_outside``: a full search).
 
     ``candidates`` is the bitmask of firms compared; ``extra[f]`` is utility from business models
-    and policies (bundle, entry bonus, incentives, a contact's annoyance). ``stream`` and
-    ``occasion`` key the occasion's shocks (purchases and contacts have streams of their own).
+    and policies (bundle, entry bonus, incentives, a contact's annoyance). ``taste_key`` is the
+    customer's key of ``STREAM_TASTE`` at step 0 and ``shock_key`` their key of the occasion's
+    stream at this step (purchases and contacts have streams of their own; ``rng.customer_key``);
+    with ``occasion`` they key the draws. Tastes are not hashed when ``taste_scale`` is 0.
     ``seen`` (float64, 2 x 65) and ``hashes`` (uint64, 2 x 65) are scratch: per option (firm f
     at f, the outside option at 64) its utility and upper bound, and its two hashes.
 
@@ -131,11 +133,12 @@ def _choose_provider(key, stream, step, i, k, need_id, occasion, current, habit_
     arithmetic as evaluating every option, so the choice is identical; when a single option
     survives, it is the largest and nothing is evaluated.
     """
-    taste_key = customer_key(stream_key(key, STREAM_TASTE, 0), i)
-    shock_key = customer_key(stream_key(key, stream, step), i)
     floor = -np.inf
+    tasting = taste_scale > 0.0  # without tastes their hashes are never read: not computed
+    bt = np.uint64(0)
     if with_outside:
-        bt = bits_at(taste_key, _choice_slot(need_id, MAX_INDEX, 0))
+        if tasting:
+            bt = bits_at(taste_key, _choice_slot(need_id, MAX_INDEX, 0))
         bs = bits_at(shock_key, _choice_slot(need_id, MAX_INDEX, occasion))
         hashes[0, 64] = bt
         hashes[1, 64] = bs
@@ -148,7 +151,8 @@ def _choose_provider(key, stream, step, i, k, need_id, occasion, current, habit_
         if mask & np.uint64(1):
             v = _utility(trait_row, np.int64(f), k, np.int64(current), habit_ik, brands_used,
                          market) + extra[f]
-            bt = bits_at(taste_key, _choice_slot(need_id, f, 0))
+            if tasting:
+                bt = bits_at(taste_key, _choice_slot(need_id, f, 0))
             bs = bits_at(shock_key, _choice_slot(need_id, f, occasion))
             hashes[0, f] = bt
             hashes[1, f] = bs

@@ -144,6 +144,7 @@ from ecosim.kernels.rng import (
     STREAM_POLICY,
     STREAM_RISK,
     STREAM_SATISFACTION,
+    STREAM_TASTE,
     bits_at,
     customer_key,
     normal_at,
@@ -177,8 +178,8 @@ from ecosim.kernels.threads import run_ranges
 # Per-customer keys of the streams drawn for every customer-need (``rng.customer_key``): computed
 # once per customer, each draw then costs one round of the mixer instead of four.
 (CK_ORDER, CK_OPEN, CK_OCCURRENCE, CK_LIFECYCLE, CK_CONTEXT, CK_SATISFACTION, CK_POLICY, CK_NEED,
- CK_NEED_NORMAL, CK_RISK) = range(10)
-N_CK = 10
+ CK_NEED_NORMAL, CK_RISK, CK_TASTE, CK_CHOICE) = range(12)
+N_CK = 12
 
 # Transaction log columns (float64 rows): customer, time, need, firm, amount, contribution.
 TX_CUSTOMER, TX_TIME, TX_NEED, TX_FIRM, TX_AMOUNT, TX_MARGIN = range(6)
@@ -646,7 +647,8 @@ def _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch, bran
                    candidates, model_firms[k], rules, scratch[13][CK_RISK], risk, n_held_needs,
                    lenders[k])
     extra[f] -= annoyance
-    chosen = _choose_provider(rules.key, STREAM_CONTACT, rules.step, i, k, need_id, f, current,
+    shock_key = customer_key(stream_key(rules.key, STREAM_CONTACT, rules.step), i)
+    chosen = _choose_provider(scratch[13][CK_TASTE], shock_key, k, need_id, f, current,
                               state.habit[i, k], candidates, current < 0, extra, brands_used, row,
                               market, rules.behaviour[TASTE_SCALE], rules.behaviour[SHOCK_SCALE],
                               scratch[10], scratch[11])
@@ -900,6 +902,8 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
     streams[CK_NEED] = stream_key(rules.key, STREAM_NEED, 0)  # a need's basket: fixed
     streams[CK_NEED_NORMAL] = normal_stream_key(rules.key, STREAM_NEED, 0)
     streams[CK_RISK] = normal_stream_key(rules.key, STREAM_RISK, 0)  # lenders' noise: fixed
+    streams[CK_TASTE] = stream_key(rules.key, STREAM_TASTE, 0)  # persistent tastes: fixed
+    streams[CK_CHOICE] = stream_key(rules.key, STREAM_CHOICE, rules.step)  # purchases' shocks
     for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
         for c in range(N_CK):
             keys[c] = customer_key(streams[c], i)
@@ -990,7 +994,7 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
                         _extra_utility(extra, market, bundle_saving, held, group_count, current,
                                        k, trial_firm, row, candidates, model_firms[k], rules,
                                        keys[CK_RISK], risk, n_held_needs, lenders[k])
-                    chosen = _choose_provider(rules.key, STREAM_CHOICE, rules.step, i, k,
+                    chosen = _choose_provider(keys[CK_TASTE], keys[CK_CHOICE], k,
                                               need_id, j, current, state.habit[i, k],
                                               candidates, full, extra, brands_used, row, market,
                                               behaviour[TASTE_SCALE], behaviour[SHOCK_SCALE],
