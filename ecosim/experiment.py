@@ -177,7 +177,7 @@ def announce_compilation() -> None:
     global _told_compiling
     if not _told_compiling and kernels_cached() is False:
         print("ecosim: compiling the simulation kernels for this machine (the first run after "
-              "an install or an update takes a minute or two; later runs load them from the "
+              "an install or an update takes about half a minute; later runs load them from the "
               "cache)...", file=sys.stderr, flush=True)
         log.info("compiling the simulation kernels (not in the Numba cache yet)")
     _told_compiling = True
