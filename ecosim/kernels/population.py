@@ -114,7 +114,7 @@ def _initial_state(first, last, key, initial_awareness, share_cum, offered, unit
         flags, provider, habit, since, aware, customer_of, unit_of: the state arrays, written in
             place.
     """
-    n, n_needs = provider.shape
+    n_needs = provider.shape[1]
     n_firms = offered.shape[0]
     n_units = initial_awareness.shape[0]
     for i in range(first, last):
@@ -151,7 +151,7 @@ def _update_prevalence(first, last, key, prevalence, need_id, trending, flags):
     ``prevalence[k]``, so a rising prevalence adds customers and a falling one removes them,
     the same ones in every arm. Only needs with ``trending[k]`` are touched.
     """
-    n, n_needs = flags.shape
+    n_needs = flags.shape[1]
     for i in range(first, last):
         for k in range(n_needs):
             if trending[k]:

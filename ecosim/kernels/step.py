@@ -908,7 +908,7 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
         for c in range(N_CK):
             keys[c] = customer_key(streams[c], i)
         if plain:  # what _extra_utility would write for every firm but a referrer
-            scratch[3][:] = 0.0
+            extra[:] = 0.0
         row = customers.traits[i]
         life_i = customers.life[i]
         s = customers.segment[i]
@@ -933,7 +933,7 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
             if not (state.flags[i, k] & HAS_NEED):
                 p = np.int64(state.provider[i, k])
                 if p >= 0:  # the need has faded (a falling prevalence trend)
-                    _move(state, market, scratch[0], scratch[1], scratch[2], start_mask,
+                    _move(state, market, firm_since, held, group_count, start_mask,
                           rules.step, i, k, p, OUTSIDE)
                     ended |= _bit(k)
                     brands_used = _brands_in_use(market, state, i)
@@ -1037,7 +1037,7 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
             for k in range(n_needs):
                 p = np.int64(state.provider[i, k])
                 if p >= 0 and closed & _bit(p) and scratch[4][k] == p:
-                    _move(state, market, scratch[0], scratch[1], scratch[2], start_mask,
+                    _move(state, market, firm_since, held, group_count, start_mask,
                           rules.step, i, k, p, OUTSIDE)
                     ended |= _bit(k)
             brands_used = _brands_in_use(market, state, i)
