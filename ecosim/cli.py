@@ -120,7 +120,7 @@ def _app(raw: DictConfig) -> float | None:
         log.info("numba threads: %d", threads)
     try:
         result = run_experiment(configs, progress=False if sweeping else None,
-                                transactions_dir=out_dir)  # the log streams into the run dir
+                                run_dir=out_dir)  # cohorts and log stream into the run dir
         if plan is not None:
             print(f"ecosim: robustness: {plan.count} variants of the assumptions (tornado"
                   f"{' and map' if plan.maps else ''})", flush=True)

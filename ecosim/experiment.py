@@ -26,11 +26,14 @@ from tqdm.auto import tqdm
 
 import ecosim
 from ecosim.config import EcosimConfig, config_to_dict
+from ecosim.metrics import cohorts as cohorts_module
 from ecosim.metrics import tables
+from ecosim.metrics import transaction_log as txlog
+from ecosim.metrics.cohorts import CohortLog
 from ecosim.metrics.decisions import concat_decisions, decisions_table
 from ecosim.metrics.summary import experiment_summary, run_kpis, shapley_split
 from ecosim.metrics.tipping import need_concentration, seller_table, tipping_outputs
-from ecosim.metrics.transaction_log import TransactionLog, partial_path, publish
+from ecosim.metrics.transaction_log import TransactionLog
 from ecosim.model import EcosystemModel
 
 log = logging.getLogger(__name__)
@@ -45,9 +48,10 @@ class RunResult:
     """The tables of a run, concatenated over replications (and arms), plus metadata.
 
     The purchase log (``output.transactions``) is either ``transactions``, the whole log in
-    memory (``run_experiment`` without ``transactions_dir``: small runs), or ``transaction_log``,
-    the Parquet file it was streamed to (under its partial name until ``write_tables``
-    publishes it as ``transactions.parquet``).
+    memory (``run_experiment`` without ``run_dir``: small runs), or ``transaction_log``, the
+    Parquet file it was streamed to (under its partial name until ``write_tables`` publishes it
+    as ``transactions.parquet``). So is the cohort table: ``cohort_retention`` in memory, or
+    ``cohort_log``, streamed (``cohort_retention`` is then None; ``retention`` reads it).
     """
 
     config: EcosimConfig
@@ -55,9 +59,10 @@ class RunResult:
     unit_metrics: pd.DataFrame
     segment_metrics: pd.DataFrame
     segment_needs: pd.DataFrame
-    cohort_retention: pd.DataFrame
+    cohort_retention: pd.DataFrame | None
     transactions: pd.DataFrame | None = None
     transaction_log: Path | None = None
+    cohort_log: Path | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     arm_configs: dict[str, EcosimConfig] = field(default_factory=dict)
     robustness: pd.DataFrame | None = None  # the headline over assumptions (ecosim.robustness)
@@ -93,6 +98,13 @@ class RunResult:
             kpis = run_kpis(self.firm_metrics, self.config.time.discount_rate)
             self._derived = (self.firm_metrics, kpis, None)
         return self._derived[1]
+
+    def retention(self, cohorts: list[int] | None = None) -> pd.DataFrame:
+        """The ``cohort_retention`` rows of ``cohorts`` (all when None), in memory or streamed."""
+        source = self.cohort_retention if self.cohort_retention is not None else self.cohort_log
+        if source is None:
+            raise ValueError("this result has no cohort table")
+        return cohorts_module.read_cohorts(source, cohorts)
 
     def shapley(self) -> pd.DataFrame:
         """Shapley split of each reported KPI's uplift between the experiment's factors."""
@@ -200,7 +212,8 @@ YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
         transaction_log: TransactionLog | None = None,
-        on_step: Callable[[], None] | None = None) -> RunResult:
+        on_step: Callable[[], None] | None = None,
+        cohort_log: CohortLog | None = None) -> RunResult:
     """Simulate every replication of a validated config and gather the tidy tables.
 
     Args:
@@ -214,6 +227,9 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
             whole log in ``RunResult.transactions``.
         on_step: called after every simulated step (the page's progress bar); an exception it
             raises stops the run there (the page's cancel button).
+        cohort_log: the cohort table each step's cohorts are written to as the run plays (the
+            caller closes it; ``RunResult.cohort_retention`` is then None); without one, the
+            model keeps the cohort triangle and the run returns the table in memory.
 
     Returns:
         The run's tables, one block of rows per replication.
@@ -228,6 +244,7 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
     segments = list(cfg.customers.segments)
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in (*TABLES, *TIPPING_TABLES,
                                                                   "transactions")}
+    tables_kept = [name for name in TABLES if name != "cohort_retention" or cohort_log is None]
     decisions: list[pd.DataFrame] = []
     warnings: list[str] = []
     started = time.perf_counter()
@@ -236,7 +253,9 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
     streamed = cfg.output.transactions and transaction_log is not None
     for replication in range(cfg.replications):
         sink = transaction_log.sink(arm, replication) if streamed else None
-        model = EcosystemModel(cfg, replication, transaction_sink=sink)
+        model = EcosystemModel(cfg, replication, transaction_sink=sink,
+                               cohort_sink=(cohort_log.sink(arm, replication)
+                                            if cohort_log is not None else None))
         memory = model.population.nbytes()
         for _ in range(cfg.time.horizon):
             model.step()
@@ -249,12 +268,13 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
             "unit_metrics": tables.unit_metrics(h, firms, needs, arm, replication),
             "segment_metrics": tables.segment_metrics(h, segments, firms, arm, replication),
             "segment_needs": tables.segment_needs(h, segments, needs, arm, replication),
-            "cohort_retention": tables.cohort_retention(h, firms, cfg.time.discount_rate, arm,
-                                                        replication),
             "tipping": need_concentration(h.unit_customers, h.offered, firms, needs, arm,
                                           replication),
             "sellers": seller_table(model.sellers.ledger, firms, needs, arm, replication),
         }
+        if cohort_log is None:
+            frames["cohort_retention"] = cohorts_module.cohort_retention(
+                h, firms, cfg.time.discount_rate, arm, replication)
         decisions.append(decisions_table(model.decisions, arm, replication))
         if cfg.output.transactions and not streamed:
             frames["transactions"] = tables.transactions(h, firms, needs, arm, replication)
@@ -288,7 +308,8 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
     }
     return RunResult(
         config=cfg,
-        **{name: pd.concat(parts[name], ignore_index=True) for name in TABLES},
+        **{name: pd.concat(parts[name], ignore_index=True) if name in tables_kept else None
+           for name in TABLES},
         transactions=(pd.concat(parts["transactions"], ignore_index=True)
                       if cfg.output.transactions and not streamed else None),
         **{name: pd.concat(parts[name], ignore_index=True) for name in TIPPING_TABLES},
@@ -296,7 +317,7 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
 
 
 def run_experiment(configs: dict[str, EcosimConfig], progress: bool | None = None,
-                   transactions_dir: str | Path | None = None,
+                   run_dir: str | Path | None = None,
                    on_step: Callable[[], None] | None = None) -> RunResult:
     """Play every arm × replication on common random numbers and stack the tables.
 
@@ -305,30 +326,36 @@ def run_experiment(configs: dict[str, EcosimConfig], progress: bool | None = Non
             Arms share seed and replications, so replication r sees the same customers and
             shocks in every arm.
         progress: as in ``run``.
-        transactions_dir: the run directory the purchase log of the arms with
-            ``output.transactions`` is streamed to, step by step
-            (``ecosim.metrics.transaction_log``; ``RunResult.transaction_log`` is the finished
-            file, which ``write_tables`` publishes). Without it the log is gathered whole in
-            memory (``RunResult.transactions``), which suits small runs only.
+        run_dir: the run directory the cohort table, and the purchase log of the arms with
+            ``output.transactions``, are streamed to, step by step
+            (``ecosim.metrics.cohorts``, ``ecosim.metrics.transaction_log``;
+            ``RunResult.cohort_log`` and ``RunResult.transaction_log`` are the finished files,
+            which ``write_tables`` publishes). Without it both are gathered whole in memory
+            (``RunResult.cohort_retention``, ``RunResult.transactions``): small runs only.
         on_step: as in ``run``, over every arm's steps.
 
     Returns:
         One RunResult whose tables carry every arm; its config is the baseline's.
 
     Raises:
-        tables.NonFiniteError: as ``run``; the partial log is removed.
+        tables.NonFiniteError: as ``run``; the partial files are removed.
     """
-    log_file = None
-    transaction_log = (TransactionLog.for_configs(transactions_dir, configs)
-                       if transactions_dir is not None else None)
+    log_file = cohort_file = None
+    transaction_log = cohort_log = None
     try:
+        if run_dir is not None:
+            transaction_log = TransactionLog.for_configs(run_dir, configs)
+            cohort_log = CohortLog.for_configs(run_dir, configs)
         results = [run(cfg, arm=name, progress=progress, transaction_log=transaction_log,
-                       on_step=on_step) for name, cfg in configs.items()]
+                       on_step=on_step, cohort_log=cohort_log) for name, cfg in configs.items()]
         if transaction_log is not None:
             log_file = transaction_log.close()
+        if cohort_log is not None:
+            cohort_file = cohort_log.close()
     except BaseException:
-        if transaction_log is not None:
-            transaction_log.abort()
+        for stream in (transaction_log, cohort_log):
+            if stream is not None:
+                stream.abort()
         raise
     first = results[0]
     metadata = dict(first.metadata)
@@ -340,9 +367,10 @@ def run_experiment(configs: dict[str, EcosimConfig], progress: bool | None = Non
     return RunResult(
         config=first.config,
         **{name: pd.concat([getattr(r, name) for r in results], ignore_index=True)
-           for name in TABLES},
+           if cohort_file is None or name != "cohort_retention" else None for name in TABLES},
         transactions=pd.concat(transactions, ignore_index=True) if transactions else None,
         transaction_log=log_file,
+        cohort_log=cohort_file,
         **{name: pd.concat([getattr(r, name) for r in results], ignore_index=True)
            for name in TIPPING_TABLES},
         metadata=metadata,
@@ -406,8 +434,8 @@ def start_run_dir(out_dir: str | Path, configs: dict[str, EcosimConfig]) -> Path
 
     The directory must be writable and have room for the tables (``output_bytes``). A
     ``metadata.json`` left by an earlier run is removed, so that a run killed from now on never
-    leaves old results that look complete beside its new config, and so is the partial
-    transaction log of a run killed before.
+    leaves old results that look complete beside its new config, and so are the partial
+    transaction log and cohort table of a run killed before.
 
     Raises:
         OSError: the directory cannot be written, or has too little free space (``ENOSPC``).
@@ -418,7 +446,8 @@ def start_run_dir(out_dir: str | Path, configs: dict[str, EcosimConfig]) -> Path
         raise OSError(errno.ENOSPC, f"not enough free disk space: the tables need about "
                                     f"{need / 1e6:.1f} MB, {free / 1e6:.1f} MB free")
     (out / "metadata.json").unlink(missing_ok=True)
-    partial_path(out).unlink(missing_ok=True)
+    txlog.partial_path(out).unlink(missing_ok=True)
+    cohorts_module.partial_path(out).unlink(missing_ok=True)
     return out
 
 
@@ -435,11 +464,15 @@ def write_tables(result: RunResult, out_dir: str | Path) -> Path:
     atomic_write(out / "config.yaml", lambda p: p.write_text(config_text))
     for name in TABLES:
         frame = getattr(result, name)
-        atomic_write(out / f"{name}.parquet", lambda p, f=frame: f.to_parquet(p, index=False))
+        if frame is not None:
+            atomic_write(out / f"{name}.parquet",
+                         lambda p, f=frame: f.to_parquet(p, index=False))
+    if result.cohort_log is not None:  # streamed as the run played: renamed into place
+        result.cohort_log = cohorts_module.publish(result.cohort_log, out)
     atomic_write(out / "decisions.parquet",
                  lambda p: result.decisions.to_parquet(p, index=False))
     if result.transaction_log is not None:  # streamed as the run played: renamed into place
-        result.transaction_log = publish(result.transaction_log, out)
+        result.transaction_log = txlog.publish(result.transaction_log, out)
     elif result.transactions is not None:
         atomic_write(out / "transactions.parquet",
                       lambda p: result.transactions.to_parquet(p, index=False))

@@ -65,7 +65,9 @@ class History:
     segment_captured: np.ndarray  # [t, s, f + 1] reference-price spend bought from each firm
     segment_need_wallet: np.ndarray  # [t, s, k] reference-price spend of each need that arose
     offered: np.ndarray  # [t, f, k] 1 when the firm offers the need in the step
-    cohort_alive: np.ndarray  # [t, f, c] customers of cohort c still unbroken at step t
+    # [t, f, c] customers of cohort c still unbroken at step t; no c columns when the model
+    # hands its cohorts to a cohort sink instead (ecosim.metrics.cohorts)
+    cohort_alive: np.ndarray
     cohort_contribution: np.ndarray  # [t, f, c] gross margin - losses - partner fees, cohort c
     # rows per step, one per purchase of a simulated customer (not weighted), see step.py;
     # empty when the model hands them to a transaction sink instead
@@ -80,11 +82,12 @@ class History:
             self.investment_cost = np.zeros((*self.customers.shape, 3))
 
     @classmethod
-    def empty(cls, horizon: int, n_firms: int, n_needs: int, n_segments: int) -> History:
-        """Zeroed arrays for steps 0..horizon."""
+    def empty(cls, horizon: int, n_firms: int, n_needs: int, n_segments: int,
+              cohorts: bool = True) -> History:
+        """Zeroed arrays for steps 0..horizon; without ``cohorts``, no cohort columns."""
         t = horizon + 1
         fk, f = (t, n_firms, n_needs), (t, n_firms)
-        sf, cohort = (t, n_segments, n_firms + 1), (t, n_firms, t)
+        sf, cohort = (t, n_segments, n_firms + 1), (t, n_firms, t if cohorts else 0)
         return cls(*(np.zeros(shape) for shape in
                      (fk, fk, fk, fk, fk, fk, fk, f, f, f, f, f, f, f, f, f, fk, fk, fk, f, f, f,
                       f, sf, sf, (t, n_segments), sf, (t, n_segments, n_needs), fk, cohort,
@@ -101,14 +104,22 @@ class EcosystemModel(mesa.Model):
             handed to as the step ends (``ecosim.metrics.transaction_log``), step 0's trial
             purchases first; the model keeps none of them. Without a sink it keeps them all in
             ``history.transactions``: the whole log in memory, for small runs.
+        cohort_sink: what each step's cohorts are handed to as the step ends, step 0's first:
+            ``(step, alive, contribution)`` per firm and cohort 0..step
+            (``ecosim.metrics.cohorts``); the history then keeps no cohort triangle
+            (``cohort_alive`` and ``cohort_contribution`` have no cohort columns). Without a
+            sink the history keeps it whole: steps² × firms numbers, for small runs.
     """
 
     def __init__(self, cfg: EcosimConfig, replication: int = 0,
-                 transaction_sink: Callable[[np.ndarray], None] | None = None) -> None:
+                 transaction_sink: Callable[[np.ndarray], None] | None = None,
+                 cohort_sink: Callable[[int, np.ndarray, np.ndarray], None] | None = None
+                 ) -> None:
         """Build firms, customers and their state at step 0."""
         super().__init__(seed=cfg.seed * 1_000_003 + replication)
         self.cfg = cfg
         self.transaction_sink = transaction_sink
+        self.cohort_sink = cohort_sink
         #: market customers each simulated customer stands for (customers.market_size / n)
         self.weight = cfg.customers.weight
         self.need_names = list(cfg.needs)
@@ -133,7 +144,8 @@ class EcosystemModel(mesa.Model):
         #: two-sided marketplaces' sellers (docs/model.md, "Two-sided marketplaces")
         self.sellers = SellerMarket(self.firm_list, self.need_index, cfg.time.horizon)
         self.history = History.empty(cfg.time.horizon, len(self.firm_list), len(self.need_names),
-                                     len(cfg.customers.segments))
+                                     len(cfg.customers.segments),
+                                     cohorts=cohort_sink is None)
         #: last step's simulated (unweighted) customers of each firm, for word of mouth
         self.simulated_customers = np.zeros(len(self.firm_list))
         self.offers = self.publish_offers(step=0)
@@ -221,8 +233,9 @@ class EcosystemModel(mesa.Model):
             h.customers[0, f] = self.simulated_customers[f] * w
             h.segment_customers[0, :, f] = np.bincount(pop.segment[users],
                                                        minlength=segments) * w
-            h.cohort_alive[0, f, 0] = h.customers[0, f]
         h.segment_customers[0, :, -1] = np.bincount(pop.segment, minlength=segments) * w
+        # cohort 0 is the customers present at the start; nothing is earned in step 0
+        self._cohorts(0, h.customers[0][:, None].copy(), np.zeros((len(self.firm_list), 1)))
         if self.cfg.output.transactions:
             # step 0 of the log: non-contractually, the trial purchases of the relationships
             # that exist at the start, made at t = 0 before the run (so the log's BG/NBD summary
@@ -291,10 +304,17 @@ class EcosystemModel(mesa.Model):
         h.segment_captured[step] = sf[acc.SF_CAPTURED]
         h.segment_need_wallet[step] = sk
         h.offered[step] = self.offers.available
-        h.cohort_alive[step, :, :step + 1] = cohort[acc.C_ALIVE]
-        h.cohort_contribution[step, :, :step + 1] = cohort[acc.C_CONTRIBUTION]
+        self._cohorts(step, cohort[acc.C_ALIVE], cohort[acc.C_CONTRIBUTION])
         if self.cfg.output.transactions:
             self._log(self.population.transactions())
+
+    def _cohorts(self, step: int, alive: np.ndarray, contribution: np.ndarray) -> None:
+        """The step's cohorts [firm, cohort 0..step]: to the sink, or into the history."""
+        if self.cohort_sink is not None:
+            self.cohort_sink(step, alive, contribution)
+        else:
+            self.history.cohort_alive[step, :, :step + 1] = alive
+            self.history.cohort_contribution[step, :, :step + 1] = contribution
 
     def _log(self, rows: np.ndarray) -> None:
         """One step's purchase rows: to the sink, or kept in the history without one."""

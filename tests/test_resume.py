@@ -108,7 +108,7 @@ def test_a_rerun_removes_the_old_mark_before_it_simulates(
     (job / "metadata.json").write_text(json.dumps({"seed": 1}))
     marked_while_simulating = []
 
-    def killed(configs, progress=None, transactions_dir=None):
+    def killed(configs, progress=None, run_dir=None):
         marked_while_simulating.append((job / "metadata.json").exists())
         raise RuntimeError("killed")
 

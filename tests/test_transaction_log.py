@@ -94,7 +94,7 @@ def test_the_streamed_file_equals_the_whole_log_written_at_the_end(in_memory, tm
 def test_run_experiment_streams_into_the_run_dir_and_write_tables_publishes(in_memory,
                                                                             tmp_path) -> None:
     configs, whole, firm_metrics = in_memory
-    result = run_experiment(configs, progress=False, transactions_dir=tmp_path)
+    result = run_experiment(configs, progress=False, run_dir=tmp_path)
     assert result.transactions is None and result.transaction_log == partial_path(tmp_path)
     assert not (tmp_path / FILE).exists()  # not before the run writes its tables
     write_tables(result, tmp_path)
@@ -194,7 +194,7 @@ def test_a_failed_run_removes_its_log_and_an_earlier_runs(in_memory, tmp_path,
     original = EcosystemModel.step
     monkeypatch.setattr(EcosystemModel, "step", fail_at_step_four)
     with pytest.raises(RuntimeError, match="the run fails"):
-        run_experiment(configs, progress=False, transactions_dir=tmp_path)
+        run_experiment(configs, progress=False, run_dir=tmp_path)
     assert not (tmp_path / FILE).exists() and not partial_path(tmp_path).exists()
 
 

@@ -181,7 +181,7 @@ class RunJob:
                                   "page writes a new one", str(self.run_dir))
         self._created = not self.run_dir.exists()
         start_run_dir(self.run_dir, self.configs)
-        result = run_experiment(self.configs, progress=False, transactions_dir=self.run_dir,
+        result = run_experiment(self.configs, progress=False, run_dir=self.run_dir,
                                 on_step=self._step)
         if plan is not None:
             self._set("running", "robustness: the assumptions' variants")

@@ -304,38 +304,6 @@ def segment_needs(h: HistoryLike, segments: list[str], needs: list[str], arm: st
     return _tag(frame, arm, replication)
 
 
-def cohort_retention(h: HistoryLike, firms: list[str], discount_rate: float, arm: str = "base",
-                     replication: int = 0) -> pd.DataFrame:
-    """One row per (firm, cohort, age): survival of unbroken relationships and realized LTV.
-
-    Cohort ``c`` is the customers acquired at step ``c`` (cohort 0 = the customers present at the
-    start, whose earlier tenure is unknown). ``alive_frac`` is 1 at age 0.
-    """
-    n = h.cohort_alive.shape[0]
-    cohort, step = np.triu_indices(n)  # every (cohort, step >= cohort), cohort by cohort
-    ages = step - cohort
-    discount = (1.0 + discount_rate) ** ages
-    parts = []
-    for f, firm in enumerate(firms):
-        acquired = h.cohort_alive[cohort, f, cohort]
-        keep = acquired != 0
-        if not keep.any():
-            continue
-        alive = h.cohort_alive[step, f, cohort]
-        # realized LTV: the discounted margin summed over each cohort's ages (row-wise cumsum)
-        grid = np.zeros((n, n))
-        grid[cohort, ages] = h.cohort_contribution[step, f, cohort] / discount
-        ltv = np.cumsum(grid, axis=1)[cohort, ages] / np.where(keep, acquired, 1.0)
-        parts.append(pd.DataFrame({
-            "firm": np.full(int(keep.sum()), firm, dtype=object), "cohort": cohort[keep],
-            "age": ages[keep], "acquired": whole(acquired[keep]), "alive": whole(alive[keep]),
-            "alive_frac": alive[keep] / acquired[keep], "cum_margin_per_acquired": ltv[keep]}))
-    columns = ["firm", "cohort", "age", "acquired", "alive", "alive_frac",
-               "cum_margin_per_acquired"]
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
-    return _tag(frame, arm, replication)
-
-
 def transactions(h: HistoryLike, firms: list[str], needs: list[str], arm: str = "base",
                  replication: int = 0) -> pd.DataFrame:
     """The whole purchase log a run kept in ``h.transactions``, as ``transaction_frame``.

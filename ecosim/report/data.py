@@ -17,6 +17,7 @@ import pandas as pd
 import yaml
 
 from ecosim.config import EcosimConfig, ExperimentConfig, load_config
+from ecosim.metrics.cohorts import read_cohorts
 from ecosim.metrics.headline import (
     Headline,
     Verdict,
@@ -25,6 +26,7 @@ from ecosim.metrics.headline import (
     verdict,
 )
 from ecosim.metrics.summary import experiment_summary, run_kpis, shapley_split
+from ecosim.report.retention import figure_cohorts
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,10 @@ class ReportData:
 
     Attributes:
         config: the (baseline arm's) config; ``config.experiment`` holds the question and arms.
-        firm_metrics, unit_metrics, cohort_retention: the tidy tables of docs/design.md §4.
+        firm_metrics, unit_metrics: the tidy tables of docs/design.md §4.
+        cohort_retention: the rows of that table the retention figure may draw
+            (``retention.figure_cohorts``: four cohorts); a long run's whole triangle is never
+            loaded.
         kpis: one row per (arm, replication, firm) with every KPI (``metrics.summary.run_kpis``).
         summary: per (arm, firm, kpi): mean, sd, 95% CI, n and the paired difference to the
             first arm (``metrics.summary.experiment_summary``).
@@ -179,9 +184,12 @@ class ReportData:
     def from_result(cls, result: Any) -> ReportData:
         """Gather a ``RunResult`` (or any object with its attributes)."""
         shapley = result.shapley() if callable(getattr(result, "shapley", None)) else None
+        cohorts = figure_cohorts(result.config.time.horizon)
+        retention = (result.retention(cohorts) if callable(getattr(result, "retention", None))
+                     else read_cohorts(result.cohort_retention, cohorts))
         return cls.gather(result.config, {"firm_metrics": result.firm_metrics,
                                            "unit_metrics": result.unit_metrics,
-                                           "cohort_retention": result.cohort_retention},
+                                           "cohort_retention": retention},
                           summary=result.summary, shapley=shapley,
                           kpis=getattr(result, "kpis", None),
                           metadata=dict(getattr(result, "metadata", {}) or {}),
@@ -196,7 +204,9 @@ class ReportData:
         run = Path(run_dir)
         config = load_config(yaml.safe_load((run / "config.yaml").read_text()))
         tables = {name: pd.read_parquet(run / f"{name}.parquet")
-                  for name in ("firm_metrics", "unit_metrics", "cohort_retention")}
+                  for name in ("firm_metrics", "unit_metrics")}
+        tables["cohort_retention"] = read_cohorts(run / "cohort_retention.parquet",
+                                                  figure_cohorts(config.time.horizon))
         summary_path, shapley_path = run / "summary.csv", run / "shapley.csv"
         summary = pd.read_csv(summary_path) if summary_path.is_file() else None
         shapley = pd.read_csv(shapley_path) if shapley_path.is_file() else None

@@ -36,14 +36,23 @@ def _shade(colour: str, rank: int) -> tuple[float, float, float]:
     return tuple(c + (1.0 - c) * mix for c in rgb)
 
 
+def figure_cohorts(horizon: int) -> list[int]:
+    """The cohorts the retention figure may draw (a report reads only these rows of the table).
+
+    Cohort 0 (customers at the start), cohort 1 and two acquisition cohorts spread over the run.
+    """
+    return list(dict.fromkeys([0, 1] + [round(horizon * k / (COHORTS_SHOWN + 1))
+                                        for k in (1, 2)]))
+
+
 def pick_cohorts(cohort_retention: pd.DataFrame, horizon: int) -> list[int]:
-    """Cohort 0 (customers at the start) and up to three acquisition cohorts spread over the run.
+    """Of ``figure_cohorts``, those present: up to three acquisition cohorts and cohort 0.
 
     Only cohorts with at least two ages observed are drawn: a curve needs two points.
     """
-    wanted = [0, 1] + [round(horizon * k / (COHORTS_SHOWN + 1)) for k in (1, 2)]
+    wanted = figure_cohorts(horizon)
     present = set(cohort_retention.loc[cohort_retention["acquired"] > 0, "cohort"])
-    chosen = [c for c in dict.fromkeys(wanted) if c in present and c <= horizon - 1]
+    chosen = [c for c in wanted if c in present and c <= horizon - 1]
     return chosen[:COHORTS_SHOWN + 1]
 
 
