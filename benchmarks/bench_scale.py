@@ -46,7 +46,7 @@ RESULTS = Path(__file__).with_name("scale_results.json")
 WARMUP_CUSTOMERS = 2_000
 #: Parts of ``limits.memory_estimate`` that grow with the customers, and those that do not.
 SCALING = ("population", "network", "ledgers", "cell_ledgers", "buffers")
-FIXED = ("history", "all_tables", "transactions", "base")
+FIXED = ("history", "all_tables", "cohorts", "transactions", "base")
 
 
 def _sizes(text: str) -> list[int]:
@@ -64,6 +64,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=3, help="steps timed per size (default 3)")
     parser.add_argument("--budget-gb", type=float, default=24.0,
                         help="memory budget for the largest-market figure, in GB (1e9 bytes)")
+    parser.add_argument("--basket-cache", choices=("auto", "on", "off"), default="auto",
+                        help="the run's basket_cache: auto (null: on up to 2**27 customer-needs, "
+                             "as the ecosim command runs), on or off")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
     parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -84,7 +87,11 @@ def _peak_rss() -> int:
     return peak if sys.platform == "darwin" else peak * 1024
 
 
-def _config(n_customers: int):
+#: ``--basket-cache`` -> the ``basket_cache`` override.
+BASKET_CACHE = {"auto": "null", "on": "true", "off": "false"}
+
+
+def _config(n_customers: int, basket_cache: str = "auto"):
     """The default market at ``n_customers``, composed as the ``ecosim`` command composes it."""
     from hydra import compose, initialize_config_dir
 
@@ -93,21 +100,22 @@ def _config(n_customers: int):
 
     register_configs()
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        raw = compose("config", overrides=[f"customers.n={n_customers}"])
+        raw = compose("config", overrides=[f"customers.n={n_customers}",
+                                           f"basket_cache={BASKET_CACHE[basket_cache]}"])
     return load_config(raw)
 
 
-def measure(n_customers: int, steps: int) -> dict[str, Any]:
+def measure(n_customers: int, steps: int, basket_cache: str = "auto") -> dict[str, Any]:
     """Build and step the default market at ``n_customers`` in this process (the worker)."""
     import numba
 
-    from ecosim.config.limits import memory_estimate, total_memory
+    from ecosim.config.limits import BASKET_BYTES, basket_cache_on, memory_estimate, total_memory
     from ecosim.model import EcosystemModel
 
-    warm = EcosystemModel(_config(WARMUP_CUSTOMERS))
+    warm = EcosystemModel(_config(WARMUP_CUSTOMERS, basket_cache))
     warm.step()
     del warm
-    cfg = _config(n_customers)
+    cfg = _config(n_customers, basket_cache)
     baseline, baseline_peak = _rss(), _peak_rss()
 
     start = time.perf_counter()
@@ -131,6 +139,8 @@ def measure(n_customers: int, steps: int) -> dict[str, Any]:
     base = baseline or baseline_peak
     return {
         "customers": n_customers, "needs": n_needs, "firms": len(cfg.firms),
+        "basket_cache": basket_cache_on(cfg),
+        "basket_cache_bytes_per_customer": BASKET_BYTES * n_needs * basket_cache_on(cfg),
         "network": {"kind": cfg.customers.network.kind, "degree": cfg.customers.network.degree,
                     "rewire": cfg.customers.network.rewire},
         "numba_threads": numba.get_num_threads(),
@@ -157,10 +167,10 @@ def measure(n_customers: int, steps: int) -> dict[str, Any]:
     }
 
 
-def _run_worker(n_customers: int, steps: int) -> dict[str, Any]:
+def _run_worker(n_customers: int, steps: int, basket_cache: str) -> dict[str, Any]:
     """``measure`` in a fresh interpreter; its JSON is the last line of its output."""
     command = [sys.executable, "-m", "benchmarks.bench_scale", "--worker", str(n_customers),
-               "--steps", str(steps)]
+               "--steps", str(steps), "--basket-cache", basket_cache]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"the worker for {n_customers:,} customers failed "
@@ -168,15 +178,29 @@ def _run_worker(n_customers: int, steps: int) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def largest_market(row: dict[str, Any], budget_bytes: float) -> dict[str, Any]:
-    """Customers that fit in ``budget_bytes``, linear in the bytes per customer of ``row``."""
+def largest_market(row: dict[str, Any], budget_bytes: float,
+                   auto: bool = True) -> dict[str, Any]:
+    """Customers that fit in ``budget_bytes``, linear in the bytes per customer of ``row``.
+
+    With ``auto`` (the run's ``basket_cache`` left null) a market above ``BASKET_CACHE_AUTO``
+    customer-needs runs without the basket cache: when ``row`` was measured with it and the fit
+    lands there, the cache's bytes (8 per customer-need, allocated whole) are taken off.
+    """
+    from ecosim.config.limits import BASKET_CACHE_AUTO
+
     baseline = row["rss_bytes"]["baseline_after_warmup"] or row["rss_bytes"]["peak_before_build"]
     per_customer = row["peak_bytes_per_customer"]
+    method = ("measured peak RSS at the largest size run, extrapolated linearly: "
+              "(budget - baseline RSS after warm-up) / peak bytes per customer")
+    customers = int((budget_bytes - baseline) / per_customer)
+    if auto and row["basket_cache"] and customers * row["needs"] > BASKET_CACHE_AUTO:
+        per_customer -= row["basket_cache_bytes_per_customer"]
+        customers = int((budget_bytes - baseline) / per_customer)
+        method += ("; that market is above the basket cache's automatic limit, so the cache's "
+                   "bytes per customer are taken off the measured peak")
     return {"budget_bytes": budget_bytes, "measured_at_customers": row["customers"],
             "baseline_bytes": baseline, "peak_bytes_per_customer": per_customer,
-            "customers": int((budget_bytes - baseline) / per_customer),
-            "method": "measured peak RSS at the largest size run, extrapolated linearly: "
-                      "(budget - baseline RSS after warm-up) / peak bytes per customer"}
+            "customers": customers, "method": method}
 
 
 def _number(value: float | None, spec: str) -> str:
@@ -220,7 +244,7 @@ def markdown(rows: list[dict[str, Any]], fit: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     args = parse_args(argv)
     if args.worker is not None:
-        print(json.dumps(measure(args.worker, args.steps)))
+        print(json.dumps(measure(args.worker, args.steps, args.basket_cache)))
         return None
     import numba
     import numpy as np
@@ -231,12 +255,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     load_before = os.getloadavg()
     rows = []
     for n in args.customers:
-        rows.append(_run_worker(n, args.steps))
+        rows.append(_run_worker(n, args.steps, args.basket_cache))
         r = rows[-1]
         print(f"{n:,} customers: build {r['build_s']:.1f} s, step {r['median_step_s']:.2f} s, "
               f"peak {r['peak_bytes_per_customer']:.0f} B/customer", flush=True)
     largest = max(rows, key=lambda r: r["customers"])
-    fit = largest_market(largest, args.budget_gb * 1e9)
+    fit = largest_market(largest, args.budget_gb * 1e9, auto=args.basket_cache == "auto")
     results = {
         "benchmark": "bench_scale",
         "command": " ".join([Path(sys.executable).name, "-m", "benchmarks.bench_scale",
@@ -245,6 +269,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
         "git_commit": git_commit(),
         "market": "conf/config.yaml (Hydra compose, customers.n overridden)",
         "steps": args.steps,
+        "basket_cache": args.basket_cache,
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                     "processor": platform.processor() or platform.machine(),
                     "memory_bytes": os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"),

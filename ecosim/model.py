@@ -18,7 +18,12 @@ from ecosim.agents.policies import StepResults
 from ecosim.agents.population import CustomerPopulation, Offers, Policies
 from ecosim.agents.sellers import SellerMarket
 from ecosim.agents.strategies import Decision
-from ecosim.config.limits import brand_names, potential_lenders, separate_brands
+from ecosim.config.limits import (
+    basket_cache_on,
+    brand_names,
+    potential_lenders,
+    separate_brands,
+)
 from ecosim.config.schema import MAX_BRANDS, EcosimConfig
 from ecosim.kernels import accounting as acc
 from ecosim.kernels.lifecycle import NONCONTRACTUAL
@@ -135,7 +140,7 @@ class EcosystemModel(mesa.Model):
             cfg.customers, dict(cfg.needs), len(cfg.firms),
             self.run_key, [cfg.seed, replication], cfg.time.horizon,
             cfg.output.transactions, separate_units=separate_brands(cfg),
-            lenders=potential_lenders(cfg))
+            lenders=potential_lenders(cfg), basket_cache=basket_cache_on(cfg))
         self.firm_list = [
             Firm(self, name, index, firm_cfg, [e for e in cfg.events if e.firm == name],
                  self.population.n_cells)

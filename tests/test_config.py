@@ -372,8 +372,6 @@ def machine_8gib(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(("path", "value", "key"), [
     ("customers/n", 3_000_000_000, "customers.n"),
     ("customers/n", 10**12, "customers.n"),
-    ("time/horizon", 3650, "time.horizon"),
-    ("time/horizon", 32767, "time.horizon"),
 ])
 def test_runs_that_do_not_fit_in_memory_are_refused(machine_8gib: None, path: str, value: int,
                                                     key: str) -> None:
@@ -384,6 +382,19 @@ def test_runs_that_do_not_fit_in_memory_are_refused(machine_8gib: None, path: st
     assert message.startswith(f"{key}: {value} is not allowed; expected a run that fits in "
                               "this machine's 8.0 GiB of memory"), message
     assert "GiB" in message.split("needs about")[1]
+
+
+def test_a_long_daily_run_of_ten_firms_fits_since_the_cohort_table_streams(
+        machine_8gib: None) -> None:
+    """Ten years of daily steps and 10 firms: the cohort triangle (67 million rows, refused
+    before it streamed) is no longer held; the run fits in 8 GiB."""
+    from ecosim.config.limits import memory_estimate, total_memory
+
+    raw = _market(**{"time/horizon": 3650, "firms/bank/initial_share": {},
+                     **{f"firms/f{i}": {"offerings": {"banking": {}}} for i in range(9)}})
+    raw["events"] = []
+    cfg = load_config(raw)
+    assert len(cfg.firms) == 10 and total_memory(memory_estimate(cfg)) < 2 * 2**30
 
 
 def test_memory_estimate_matches_the_population_and_ledgers() -> None:
@@ -539,6 +550,32 @@ def test_a_network_too_large_for_its_indices_is_refused_before_anything_runs(
             "needs": {"a": {}}, "firms": {"f": {"offerings": {"a": {}}}}}
     with pytest.raises(ConfigError, match=r"^customers.n: .*32-bit customer indices"):
         load_config(tree)
+
+
+def test_the_streamed_cohort_table_is_estimated_at_one_row_group_whatever_the_horizon() -> None:
+    """The CLI streams the cohort table (steps² / 2 × firms rows): the estimate holds one row
+    group, one step's rows and the firms × steps running sums, and the history grows linearly
+    with the horizon (no cohort triangle)."""
+    from ecosim.config.limits import COHORT_ROW_GROUP, TABLE_BYTES_PER_CELL, memory_estimate
+    from ecosim.metrics.cohorts import ROW_GROUP_ROWS
+
+    assert COHORT_ROW_GROUP == ROW_GROUP_ROWS
+    short, long = (load_config(_market(**{"time/horizon": h, "events": []})) for h in (12, 3650))
+    f = len(long.firms)
+    assert memory_estimate(short)["cohorts"] == pytest.approx(
+        TABLE_BYTES_PER_CELL * 9 * f * 13 * 14 / 2 + 16 * f * 13)  # all of it: 13 steps
+    assert memory_estimate(long)["cohorts"] == pytest.approx(
+        TABLE_BYTES_PER_CELL * 9 * (COHORT_ROW_GROUP + f * 3651) + 16 * f * 3651)
+    assert memory_estimate(long)["history"] / memory_estimate(short)["history"] == \
+        pytest.approx(3651 / 13)
+
+
+def test_the_basket_cache_costs_eight_bytes_per_customer_need() -> None:
+    from ecosim.config.limits import memory_estimate
+
+    kept, drawn = (load_config(_market(basket_cache=setting)) for setting in (True, False))
+    extra = memory_estimate(kept)["population"] - memory_estimate(drawn)["population"]
+    assert extra == 8 * kept.customers.n * len(kept.needs)
 
 
 def test_the_streamed_transaction_log_is_estimated_at_one_row_group_and_one_step() -> None:

@@ -367,13 +367,15 @@ def test_optional_state_costs_memory_only_when_on():
     from ecosim.config.limits import memory_estimate
     from ecosim.config.schema import SatisfactionConfig
 
-    cases = [  # (config, bytes per customer, bytes per customer-need)
+    cases = [  # (config, bytes per customer, bytes per customer-need): the basket cache off
         (bank_with_unit(None), 64, 8),
         (bank_with_unit("bank_eats"), 72, 8),
         (bank_with_unit("bank_eats", awareness="firm"), 64, 8),
         (price_rise_market(1.5, 0.3, 2, 1.1), 64, 12),
         (lending_market(0.5, None, n=100), 80, 8),  # rho and the one lender's noise
     ]
+    cases = [(dataclasses.replace(cfg, basket_cache=False), *sizes) for cfg, *sizes in cases]
+    cases.append((bank_with_unit(None), 64, 16))  # the cache, on by default in a small market
     for cfg, per_customer, per_need in cases:
         got = EcosystemModel(cfg).population.nbytes()
         assert (got["per_customer"], got["per_customer_need"]) == (per_customer, per_need)

@@ -8,6 +8,8 @@ word of mouth on a small-world network and a price rise mid-run.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -193,10 +195,12 @@ def test_realized_ltv_of_a_cohort(monopoly, run_model):
 
 
 def test_memory_per_customer_and_per_customer_need(market, need, offering, firm):
-    """docs/design.md §2.2: at most 64 bytes per customer and 8 per customer-need, K = F = 8."""
+    """docs/model.md "Memory": at most 64 bytes per customer and 8 per customer-need, K = F = 8,
+    plus 8 per customer-need for the basket cache when it is on."""
     needs = {f"n{k}": need() for k in range(8)}
     firms = {f"f{j}": firm({f"n{j}": offering()}) for j in range(8)}
-    model = EcosystemModel(market(1000, 2, needs, firms))
-    sizes = model.population.nbytes()
-    assert sizes["per_customer"] <= 64, sizes
-    assert sizes["per_customer_need"] <= 8, sizes
+    cfg = market(1000, 2, needs, firms)
+    for cache, per_need in ((False, 8), (True, 16)):
+        sizes = EcosystemModel(dataclasses.replace(cfg, basket_cache=cache)).population.nbytes()
+        assert sizes["per_customer"] <= 64, sizes
+        assert sizes["per_customer_need"] <= per_need, sizes

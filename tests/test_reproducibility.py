@@ -154,3 +154,45 @@ def test_grouped_cohort_ledgers_give_the_same_history(config, run_model, monkeyp
         elif field.name != "transactions":
             assert np.array_equal(getattr(one, field.name), getattr(per_block, field.name),
                                   equal_nan=True), field.name
+
+
+def test_the_basket_cache_does_not_change_the_history(config, run_model):
+    """Baskets kept once drawn give the run that drawing them at every use gives, bit for bit
+    (lognormal and gamma baskets; the purchase log's amounts included)."""
+    kept = dataclasses.replace(config, basket_cache=True)
+    drawn = dataclasses.replace(config, basket_cache=False)
+    assert EcosystemModel(kept).population.basket.shape == (N, 2)
+    assert EcosystemModel(drawn).population.basket.shape == (0, 2)
+    assert_identical(run_model(kept), run_model(drawn))
+
+
+def test_the_basket_cache_with_every_mechanism_on():
+    """Five income bands, a trending basket, risk, satisfaction: the same history either way;
+    the cache holds each need's basket once drawn (NaN where no occasion arose) and costs
+    8 bytes per customer-need."""
+    from benchmarks.bench_step import all_on_config
+
+    cfg = all_on_config(5000, 6)
+    assert len(cfg.customers.sociodemo.income_scale) > 1
+    assert any(need.basket_growth != 0 for need in cfg.needs.values())
+    kept = EcosystemModel(dataclasses.replace(cfg, basket_cache=True))
+    drawn = EcosystemModel(dataclasses.replace(cfg, basket_cache=False))
+    assert_identical(kept.run(), drawn.run())
+    basket = kept.population.basket
+    assert np.isfinite(basket).mean() > 0.5 and (basket[np.isfinite(basket)] > 0).all()
+    assert (kept.population.nbytes()["per_customer_need"]
+            == drawn.population.nbytes()["per_customer_need"] + 8)
+
+
+def test_the_basket_cache_is_kept_up_to_a_gibibyte_unless_set():
+    from ecosim.config.limits import BASKET_CACHE_AUTO, basket_cache_on
+    from ecosim.config.schema import EcosimConfig
+
+    cfg = EcosimConfig()
+    cfg.needs = {f"n{k}": None for k in range(8)}  # only the count matters here
+    for n, expected in ((1000, True), (BASKET_CACHE_AUTO // 8, True),
+                        (BASKET_CACHE_AUTO // 8 + 1, False)):
+        cfg.customers.n = n
+        assert basket_cache_on(cfg) is expected, n
+        for setting in (True, False):
+            assert basket_cache_on(dataclasses.replace(cfg, basket_cache=setting)) is setting

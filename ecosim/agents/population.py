@@ -190,7 +190,8 @@ class CustomerPopulation:
 
     def __init__(self, cfg: CustomersConfig, needs: dict[str, NeedConfig], n_firms: int, key: int,
                  network_seed: list[int], horizon: int, transactions: bool = False,
-                 separate_units: bool = False, lenders: Sequence[int] = ()) -> None:
+                 separate_units: bool = False, lenders: Sequence[int] = (),
+                 basket_cache: bool = False) -> None:
         """Sample the population: traits, needs and network (no relationships yet).
 
         Args:
@@ -206,6 +207,8 @@ class CustomerPopulation:
                 otherwise they are the same bitmask.
             lenders: the firms whose estimation noise of each customer is kept with risk
                 decisions on (8 bytes per customer each; ``model.potential_lenders``).
+            basket_cache: keep each customer-need's basket once drawn (8 bytes per
+                customer-need; ``config.limits.basket_cache``); the same results either way.
         """
         self.cfg = cfg
         self.key = np.uint64(key)
@@ -221,6 +224,9 @@ class CustomerPopulation:
         self.age_band = np.empty(n, np.uint8)
         self.income_band = np.empty(n, np.uint8)
         self.traits = np.empty((n, N_TRAITS), np.float32)
+        # basket draw × income multiplier per customer-need, NaN until first drawn; no rows
+        # without the cache (the step kernel then draws it at every use)
+        self.basket = np.full((n if basket_cache else 0, n_needs), np.nan)
         self.life = np.empty((n, 2), np.float32)
         self.flags = np.empty((n, n_needs), np.uint8)
         self.provider = np.full((n, n_needs), -1, np.int8)
@@ -385,7 +391,7 @@ class CustomerPopulation:
                    np.array([[math.log(max(e, 1e-9)) for e in row]
                              for row in offers.experience.tolist()])),
             Customers(self.traits, self.life, self.segment, self.age_band, self.income_band,
-                      self.rho, self.noise, self.noise_firms),
+                      self.rho, self.noise, self.noise_firms, self.basket),
             Needs(self.need_id, self.occurrence, self.hazard_scale, self.basket_dist,
                   self.basket_p, self.basket_scale),
             State(self.provider, self.habit, self.since, self.flags, self.aware,
@@ -427,6 +433,7 @@ class CustomerPopulation:
                                               self.customer_of, *separate, self.fatigue,
                                               self.trial)) // self.n
         per_need = sum(a.nbytes for a in (self.provider, self.habit, self.since, self.flags,
-                                          self.satisfaction)) // (self.n * self.n_needs)
+                                          self.satisfaction, self.basket)
+                       ) // (self.n * self.n_needs)
         return {"per_customer": per_customer, "per_customer_need": per_need,
                 "network": self.indptr.nbytes + self.indices.nbytes}

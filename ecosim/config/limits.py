@@ -38,6 +38,8 @@ PER_CUSTOMER_NEED_BYTES = 8
 #: ... plus the bitmask of used brands (separate brands) and satisfaction (when on).
 UNIT_BYTES = 8
 SATISFACTION_BYTES = 4
+#: ... and each customer-need's basket with the basket cache on (float64; ``basket_cache``).
+BASKET_BYTES = 8
 RISK_BYTES = 8  # the true relative risk; and per potential lender, its estimation noise
 #: Peak bytes per network link (edge end; ``customers.n × degree`` links) while the network is
 #: built, beside its int64 ``indptr``: the int32 neighbour lists that stay (4) and, until they are
@@ -52,6 +54,9 @@ TRANSACTION_BYTES = 160
 #: Purchases the streamed log gathers before it writes a row group (the same number as
 #: ``ecosim.metrics.transaction_log.ROW_GROUP_ROWS``, which tests/test_config.py checks).
 TRANSACTION_ROW_GROUP = 1 << 16
+#: Rows the streamed cohort table gathers before it writes a row group (the same number as
+#: ``ecosim.metrics.cohorts.ROW_GROUP_ROWS``, which tests/test_config.py checks).
+COHORT_ROW_GROUP = 1 << 20
 #: The interpreter, numba, pandas and the figures, whatever the market.
 BASE_BYTES = 2**29
 #: Most purchases of one need a customer makes in a step (``kernels.lifecycle.MAX_PURCHASES``).
@@ -127,6 +132,25 @@ def potential_lenders(cfg: EcosimConfig) -> list[int]:
             if firm.model != "marketplace" and risky & set(firm.offerings)]
 
 
+#: Customer-needs up to which a run keeps every basket draw when ``basket_cache`` is null:
+#: 2**27, a cache of 1 GiB (16.7 million customers with 8 needs).
+BASKET_CACHE_AUTO = 1 << 27
+
+
+def basket_cache_on(cfg: EcosimConfig) -> bool:
+    """Whether the run keeps each customer-need's basket draw (``basket_cache``).
+
+    A customer's basket for a need (the draw from the need's basket distribution times the
+    income multiplier) is fixed for the run; kept, it is drawn once instead of at every
+    occasion-bearing step (a normal and an exponential: about a fifth of a step's time), for
+    8 bytes per customer-need. ``null`` keeps it up to ``BASKET_CACHE_AUTO`` customer-needs.
+    Results are the same bit for bit either way.
+    """
+    if cfg.basket_cache is not None:
+        return cfg.basket_cache
+    return cfg.customers.n * len(cfg.needs) <= BASKET_CACHE_AUTO
+
+
 def separate_brands(cfg: EcosimConfig) -> bool:
     """Whether awareness units can differ from firms: held of brands, and brands not one per firm.
 
@@ -151,13 +175,14 @@ def memory_estimate(cfg: EcosimConfig) -> dict[str, float]:
     Returns:
         ``population``, ``network``, ``ledgers`` (per-block step ledgers) and ``buffers`` (the
         step's transaction buffers) grow with ``customers.n``; ``cell_ledgers`` (per-block
-        cross-sell ledgers) also with the age × income cells; ``history`` (arrays over steps,
-        cohorts: steps² × firms) and ``tables`` (result tables of one replication, cohort table
-        steps² / 2 × firms) with ``time.horizon``; ``all_tables`` is ``tables`` times replications
-        and arms, ``transactions`` the purchase log held while it is streamed to Parquet
-        (``output.transactions``: one row group plus one step's purchases; a library caller
-        of ``run_experiment`` without a directory holds the whole log instead), ``base`` the
-        interpreter and libraries.
+        cross-sell ledgers) also with the age × income cells; ``history`` (arrays over steps)
+        and ``tables`` (result tables of one replication) with ``time.horizon``;
+        ``all_tables`` is ``tables`` times replications and arms, ``cohorts`` the cohort table
+        held while it is streamed to Parquet (a row group and one step's rows: the cohort
+        table is steps² / 2 × firms rows), ``transactions`` the purchase log held while it is
+        streamed (``output.transactions``: one row group plus one step's purchases), ``base``
+        the interpreter and libraries. The CLI streams both; a library caller of
+        ``run_experiment`` without a run directory holds them whole instead.
     """
     from ecosim.kernels.accounting import BLOCK, N_C, N_CELL, N_F, N_FK, N_SF, n_cohort_groups
 
@@ -167,9 +192,9 @@ def memory_estimate(cfg: EcosimConfig) -> dict[str, float]:
     cells = max(1, s, customers.sociodemo.age_bands * len(customers.sociodemo.income_scale))
     blocks = -(-n // BLOCK)
     links = 0 if customers.network.kind == "none" else n * customers.network.degree
-    rows = {"firm": t * f * 25, "unit": t * f * k * 13, "segment": t * s * (f + 1) * 10,
-            "cohort": f * t * (t + 1) / 2 * 9}
+    rows = {"firm": t * f * 25, "unit": t * f * k * 13, "segment": t * s * (f + 1) * 10}
     tables = TABLE_BYTES_PER_CELL * sum(rows.values())
+    cohort_rows = min(f * t * (t + 1) / 2, COHORT_ROW_GROUP + f * t)
     purchases = 0.0
     buffers = 0.0
     if cfg.output.transactions:
@@ -185,15 +210,17 @@ def memory_estimate(cfg: EcosimConfig) -> dict[str, float]:
                                   + RISK_BYTES * customers.risk.enabled
                                   * (1 + len(potential_lenders(cfg)))
                                   + (PER_CUSTOMER_NEED_BYTES + SATISFACTION_BYTES
-                                     * (customers.satisfaction.memory > 0)) * k),
+                                     * (customers.satisfaction.memory > 0)
+                                     + BASKET_BYTES * basket_cache_on(cfg)) * k),
         "network": float(links) * NETWORK_BYTES_PER_LINK + 8.0 * (n + 1) * (links > 0),
         "ledgers": 8.0 * (blocks * (N_FK * f * k + N_F * f + N_SF * s * (f + 1) + s * k)
                           + n_cohort_groups(blocks) * N_C * f * t),
         "cell_ledgers": 8.0 * blocks * N_CELL * f * cells,
         "buffers": buffers,
-        "history": 8.0 * t * (11 * f * k + 11 * f + 2 * s * (f + 1) + s + s * k + 2 * f * t),
+        "history": 8.0 * t * (11 * f * k + 11 * f + 2 * s * (f + 1) + s + s * k),
         "tables": tables,
         "all_tables": tables * cfg.replications * n_arms(cfg),
+        "cohorts": TABLE_BYTES_PER_CELL * 9 * cohort_rows + 16.0 * f * t,
         "transactions": purchases * TRANSACTION_BYTES,
         "base": float(BASE_BYTES),
     }

@@ -791,6 +791,9 @@ class EcosimConfig:
     seed: int = 0
     replications: int = 1
     threads: int | None = None  # numba threads; None = all cores. Results do not depend on it.
+    # keep each customer-need's basket draw: ~20 % faster steps for 8 bytes per customer-need;
+    # None = up to 2**27 customer-needs (config.limits.basket_cache_on). Same results either way.
+    basket_cache: bool | None = None
     time: TimeConfig = field(default_factory=TimeConfig)
     customers: CustomersConfig = field(default_factory=CustomersConfig)
     needs: dict[str, NeedConfig] = field(default_factory=dict)

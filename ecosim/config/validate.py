@@ -833,7 +833,7 @@ def _check_memory(cfg: EcosimConfig) -> None:
         "customers.n": parts["population"] + parts["network"] + parts["ledgers"]
         + parts["buffers"],
         "customers.sociodemo.age_bands": parts["cell_ledgers"],
-        "time.horizon": parts["history"] + parts["tables"],
+        "time.horizon": parts["history"] + parts["tables"] + parts["cohorts"],
         "replications": parts["all_tables"] - parts["tables"],
         "output.transactions": parts["transactions"],
     }

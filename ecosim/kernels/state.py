@@ -5,7 +5,8 @@ forty-odd positional arrays, and a phase reads ``market.price[f, k]`` or ``state
 
 * ``Rules``: the step's scalars and the behaviour parameters shared by every customer.
 * ``Market``: what firms offer this step, per (firm, need), and their business models/policies.
-* ``Customers``: what is fixed about each customer (traits, lifecycle draws, bands).
+* ``Customers``: what is fixed about each customer (traits, lifecycle draws, bands, and the
+  basket of each need once drawn, with the basket cache on).
 * ``Needs``: what is fixed about each need (stable id, occurrence, basket distribution).
 * ``State``: what changes, per customer and per customer-need (updated in place).
 * ``Books``: the per-block ledgers and the transaction log the kernel fills.
@@ -23,7 +24,7 @@ Market = namedtuple("Market", [
     "loss_rate", "brand", "price_rise", "hazard_scale", "firm_real", "firm_int", "bundle_mask",
     "contact_p", "unit", "log_experience"])
 Customers = namedtuple("Customers", ["traits", "life", "segment", "age_band", "income_band",
-                                     "risk", "noise", "noise_firms"])
+                                     "risk", "noise", "noise_firms", "basket"])
 Needs = namedtuple("Needs", ["need_id", "occurrence", "hazard_scale", "basket_dist", "basket_p",
                              "basket_scale"])
 State = namedtuple("State", ["provider", "habit", "since", "flags", "aware", "customer_of",

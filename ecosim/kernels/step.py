@@ -890,6 +890,7 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
     behaviour = rules.behaviour
     risk_on = behaviour[RISK_ON] > 0.0
     sat_on = behaviour[SAT_MEMORY] > 0.0
+    cached = customers.basket.shape[0] > 0
     order = scratch[5]
     streams, keys = scratch[12], scratch[13]
     streams[CK_ORDER] = stream_key(rules.key, STREAM_ORDER, rules.step)
@@ -957,9 +958,15 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
             if n_occasions == 0:
                 continue
             need_id = needs.need_id[k]
-            basket = draw_at(needs.basket_dist[k], needs.basket_p[k, 0], needs.basket_p[k, 1],
-                             keys[CK_NEED], keys[CK_NEED_NORMAL], need_id) * row[INCOME_SCALE] \
-                * needs.basket_scale[k]
+            # the customer's basket for the need is fixed for the run (its trend aside): kept
+            # in customers.basket once drawn when the cache is on (a row per customer)
+            base = customers.basket[i, k] if cached else np.nan
+            if base != base:
+                base = draw_at(needs.basket_dist[k], needs.basket_p[k, 0], needs.basket_p[k, 1],
+                               keys[CK_NEED], keys[CK_NEED_NORMAL], need_id) * row[INCOME_SCALE]
+                if cached:
+                    customers.basket[i, k] = base
+            basket = base * needs.basket_scale[k]
             openness = base_open
             failed = False
             if current >= 0:
