@@ -385,17 +385,21 @@ def _need_order(order_key, need_id, order, priority):
     """The customer's needs in the order they arise this step, into ``order``.
 
     Each need gets a random priority keyed by its stable id, so the order is the same whatever
-    order the needs are declared in; sorted by insertion (a customer has a handful of needs).
+    order the needs are declared in: ascending priorities, ties (never seen: 64-bit hashes) in
+    index order. A need's place is its rank, counted without branches: the comparisons of
+    random priorities are unpredictable, and an insertion sort's branches missed on about
+    half of them (14 ns a customer-need).
     """
-    for k in range(need_id.shape[0]):
-        p = bits_at(order_key, need_id[k])
-        j = k
-        while j > 0 and priority[j - 1] > p:
-            priority[j] = priority[j - 1]
-            order[j] = order[j - 1]
-            j -= 1
-        priority[j] = p
-        order[j] = k
+    n = need_id.shape[0]
+    for k in range(n):
+        priority[k] = bits_at(order_key, need_id[k])
+    for k in range(n):
+        p = priority[k]
+        rank = 0
+        for j in range(n):
+            q = priority[j]
+            rank += (q < p) | ((q == p) & (j < k))
+        order[rank] = k
 
 
 @njit(cache=True, _nrt=False)
