@@ -277,3 +277,27 @@ def test_a_customers_key_gives_the_same_draws_as_the_full_hash() -> None:
     assert np.array_equal(bits[:, 0], bits[:, 1])
     assert np.array_equal(values[:, 0], values[:, 1])
     assert np.array_equal(values[:, 2], values[:, 3])
+
+
+def test_needs_arise_in_the_order_of_their_priorities():
+    """``_need_order``: a stable sort of the needs by their random priority (ties, forced here by
+    repeating a need id, in index order), whatever the number of needs; and every order of
+    eight needs is about equally likely (the priorities are uniform hashes)."""
+    from ecosim.kernels.rng import bits_at
+    from ecosim.kernels.step import _need_order
+
+    for n in (1, 2, 5, 8, 13):
+        ids = np.arange(7, 7 + n, dtype=np.int64)
+        ids[n // 2:] = ids[0] if n > 2 else ids[n // 2:]  # ties from the middle on
+        for key in range(200):
+            order, priority = np.zeros(n, np.int64), np.zeros(n, np.uint64)
+            _need_order(np.uint64(key), ids, order, priority)
+            expected = np.argsort([bits_at(np.uint64(key), int(i)) for i in ids], kind="stable")
+            assert order.tolist() == expected.tolist(), (n, key)
+    firsts = np.zeros(8)
+    ids = np.arange(8, dtype=np.int64)
+    order, priority = np.zeros(8, np.int64), np.zeros(8, np.uint64)
+    for key in range(8000):
+        _need_order(np.uint64(key * 7919 + 1), ids, order, priority)
+        firsts[order[0]] += 1
+    assert stats.chisquare(firsts).pvalue > 1e-3, firsts
