@@ -213,7 +213,7 @@ YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
         transaction_log: TransactionLog | None = None,
         on_step: Callable[[], None] | None = None,
-        cohort_log: CohortLog | None = None) -> RunResult:
+        cohort_log: CohortLog | None = None, cohort_table: bool = True) -> RunResult:
     """Simulate every replication of a validated config and gather the tidy tables.
 
     Args:
@@ -230,6 +230,9 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
         cohort_log: the cohort table each step's cohorts are written to as the run plays (the
             caller closes it; ``RunResult.cohort_retention`` is then None); without one, the
             model keeps the cohort triangle and the run returns the table in memory.
+        cohort_table: ``False``: no cohort table at all (``RunResult.cohort_retention`` is
+            None): the model hands its cohorts to a sink that drops them, so it keeps no
+            triangle (robustness variants, read for their KPIs only).
 
     Returns:
         The run's tables, one block of rows per replication.
@@ -244,7 +247,8 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
     segments = list(cfg.customers.segments)
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in (*TABLES, *TIPPING_TABLES,
                                                                   "transactions")}
-    tables_kept = [name for name in TABLES if name != "cohort_retention" or cohort_log is None]
+    dense = cohort_log is None and cohort_table  # the model keeps the triangle
+    tables_kept = [name for name in TABLES if name != "cohort_retention" or dense]
     decisions: list[pd.DataFrame] = []
     warnings: list[str] = []
     started = time.perf_counter()
@@ -253,9 +257,9 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
     streamed = cfg.output.transactions and transaction_log is not None
     for replication in range(cfg.replications):
         sink = transaction_log.sink(arm, replication) if streamed else None
-        model = EcosystemModel(cfg, replication, transaction_sink=sink,
-                               cohort_sink=(cohort_log.sink(arm, replication)
-                                            if cohort_log is not None else None))
+        cohort_sink = (cohort_log.sink(arm, replication) if cohort_log is not None
+                       else None if cohort_table else _drop_cohorts)
+        model = EcosystemModel(cfg, replication, transaction_sink=sink, cohort_sink=cohort_sink)
         memory = model.population.nbytes()
         for _ in range(cfg.time.horizon):
             model.step()
@@ -272,7 +276,7 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
                                           replication),
             "sellers": seller_table(model.sellers.ledger, firms, needs, arm, replication),
         }
-        if cohort_log is None:
+        if dense:
             frames["cohort_retention"] = cohorts_module.cohort_retention(
                 h, firms, cfg.time.discount_rate, arm, replication)
         decisions.append(decisions_table(model.decisions, arm, replication))
@@ -316,9 +320,14 @@ def run(cfg: EcosimConfig, arm: str = "base", progress: bool | None = None,
         metadata=metadata, decisions=concat_decisions(decisions))
 
 
+def _drop_cohorts(step: int, alive: Any, contribution: Any) -> None:
+    """A cohort sink for runs without a cohort table (``run``'s ``cohort_table=False``)."""
+
+
 def run_experiment(configs: dict[str, EcosimConfig], progress: bool | None = None,
                    run_dir: str | Path | None = None,
-                   on_step: Callable[[], None] | None = None) -> RunResult:
+                   on_step: Callable[[], None] | None = None,
+                   cohort_table: bool = True) -> RunResult:
     """Play every arm × replication on common random numbers and stack the tables.
 
     Args:
@@ -333,6 +342,7 @@ def run_experiment(configs: dict[str, EcosimConfig], progress: bool | None = Non
             which ``write_tables`` publishes). Without it both are gathered whole in memory
             (``RunResult.cohort_retention``, ``RunResult.transactions``): small runs only.
         on_step: as in ``run``, over every arm's steps.
+        cohort_table: as in ``run`` (``False``: no cohort table, streamed or kept).
 
     Returns:
         One RunResult whose tables carry every arm; its config is the baseline's.
@@ -345,9 +355,11 @@ def run_experiment(configs: dict[str, EcosimConfig], progress: bool | None = Non
     try:
         if run_dir is not None:
             transaction_log = TransactionLog.for_configs(run_dir, configs)
-            cohort_log = CohortLog.for_configs(run_dir, configs)
+            if cohort_table:
+                cohort_log = CohortLog.for_configs(run_dir, configs)
         results = [run(cfg, arm=name, progress=progress, transaction_log=transaction_log,
-                       on_step=on_step, cohort_log=cohort_log) for name, cfg in configs.items()]
+                       on_step=on_step, cohort_log=cohort_log, cohort_table=cohort_table)
+                   for name, cfg in configs.items()]
         if transaction_log is not None:
             log_file = transaction_log.close()
         if cohort_log is not None:
@@ -367,7 +379,8 @@ def run_experiment(configs: dict[str, EcosimConfig], progress: bool | None = Non
     return RunResult(
         config=first.config,
         **{name: pd.concat([getattr(r, name) for r in results], ignore_index=True)
-           if cohort_file is None or name != "cohort_retention" else None for name in TABLES},
+           if name != "cohort_retention" or results[0].cohort_retention is not None else None
+           for name in TABLES},
         transactions=pd.concat(transactions, ignore_index=True) if transactions else None,
         transaction_log=log_file,
         cohort_log=cohort_file,

@@ -217,7 +217,9 @@ def run_robustness(plan: Plan, default_kpis: pd.DataFrame, progress: bool | None
             if not show:
                 log.info("robustness: variant %d/%d, %s %s", len(rows), plan.count,
                          variant.assumption, variant.level)
-            result = run_experiment(configs, progress=False, on_step=on_step)
+            # KPIs only: no purchase log, no cohort table (the model keeps no triangle)
+            result = run_experiment(configs, progress=False, on_step=on_step,
+                                    cohort_table=False)
             exp = next(iter(configs.values())).experiment
             rows.append(row(variant.design, variant.assumption, variant.level, variant.x,
                             variant.y, compute_headline(result.kpis, exp)))

@@ -26,6 +26,37 @@ from ecosim.report.data import ReportData
 from ecosim.report.retention import figure_cohorts
 
 
+def reference_table(h, firms: list[str], discount_rate: float, arm: str,
+                    replication: int) -> pd.DataFrame:
+    """The table as the first implementation built it from the whole triangle (ecosim before
+    the table streamed): per firm, every (cohort, step >= cohort) with a row-wise cumsum."""
+    n = h.cohort_alive.shape[0]
+    cohort, step = np.triu_indices(n)
+    ages = step - cohort
+    parts = []
+    for f, firm in enumerate(firms):
+        acquired = h.cohort_alive[cohort, f, cohort]
+        keep = acquired != 0
+        alive = h.cohort_alive[step, f, cohort]
+        grid = np.zeros((n, n))
+        grid[cohort, ages] = h.cohort_contribution[step, f, cohort] / (1.0 + discount_rate) ** ages
+        ltv = np.cumsum(grid, axis=1)[cohort, ages] / np.where(keep, acquired, 1.0)
+        parts.append(pd.DataFrame({
+            "arm": arm, "replication": replication, "firm": firm, "cohort": cohort[keep],
+            "age": ages[keep], "acquired": np.rint(acquired[keep]).astype(np.int64),
+            "alive": np.rint(alive[keep]).astype(np.int64),
+            "alive_frac": alive[keep] / acquired[keep], "cum_margin_per_acquired": ltv[keep]}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def assert_sorted_within(rows: pd.DataFrame, firms: dict[str, list[str]]) -> None:
+    """Within each (arm, replication) of a row group: by firm in index order, cohort, age."""
+    for (arm, _), part in rows.groupby(["arm", "replication"], sort=False):
+        index = part["firm"].map({name: f for f, name in enumerate(firms[arm])})
+        keys = np.lexsort((part["age"], part["cohort"], index))
+        assert (keys == np.arange(len(part))).all(), (arm, part.head())
+
+
 @pytest.fixture(scope="module", name="in_memory")
 def in_memory_fixture(tmp_path_factory) -> tuple[dict, pd.DataFrame, Path]:
     """Two arms × two replications of a churning market, the cohort table kept in memory."""
@@ -86,8 +117,8 @@ def test_the_streamed_file_equals_the_table_kept_in_memory(in_memory, tmp_path,
                                   kept.sort_values(keys, ignore_index=True))
     assert pq.read_schema(streamed).equals(pq.read_schema(whole), check_metadata=False)
     for group in range(pq.ParquetFile(streamed).num_row_groups):
-        rows = pq.ParquetFile(streamed).read_row_group(group).to_pandas()
-        assert rows.equals(rows.sort_values(keys, ignore_index=True))
+        assert_sorted_within(pq.ParquetFile(streamed).read_row_group(group).to_pandas(),
+                             {arm: list(cfg.firms) for arm, cfg in configs.items()})
     assert set(kept["arm"]) == set(configs) and set(kept["replication"]) == {0, 1}
     assert kept["cohort"].nunique() > 3  # the market acquires customers every step
     sizes = [pq.ParquetFile(streamed).metadata.row_group(i).num_rows
@@ -194,6 +225,74 @@ def test_the_next_run_clears_a_killed_runs_partial_table(in_memory, tmp_path) ->
     partial_path(tmp_path).write_bytes(b"half a table")
     start_run_dir(tmp_path, in_memory[0])
     assert not partial_path(tmp_path).exists()
+
+
+def test_the_table_is_the_first_implementations_bit_for_bit(in_memory) -> None:
+    """Same rows, order, values (exactly) and types as the table built from the whole triangle
+    by the first implementation, for every arm and replication of a churning market."""
+    configs, kept, _ = in_memory
+    for arm, cfg in configs.items():
+        for replication in range(cfg.replications):
+            model = EcosystemModel(cfg, replication)
+            model.run()
+            expected = reference_table(model.history, list(cfg.firms), cfg.time.discount_rate,
+                                       arm, replication)
+            got = kept[(kept["arm"] == arm) & (kept["replication"] == replication)]
+            pd.testing.assert_frame_equal(got.reset_index(drop=True), expected,
+                                          check_exact=True, check_dtype=False)
+            assert (got.dtypes.astype(str).tolist()
+                    == expected.astype({"firm": got["firm"].dtype}).dtypes.astype(str).tolist())
+
+
+def test_row_groups_sort_firms_in_index_order_within_each_arm(tmp_path) -> None:
+    """Arms whose firms are not in name order, with a firm more in one arm; row groups of a few
+    steps: each group is sorted by firm index, cohort and age within each arm."""
+    firms = {"base": ["zeta", "alpha"], "entrant": ["zeta", "alpha", "mid"]}
+    log = CohortLog(tmp_path, {arm: (names, 3, 0.0) for arm, names in firms.items()},
+                    row_group_rows=5)
+    rng = np.random.default_rng(1)
+    for arm, names in firms.items():
+        write = log.sink(arm, 0)
+        for step in range(4):
+            alive = rng.integers(1, 9, (len(names), step + 1)).astype(float)
+            write(step, alive, rng.normal(size=(len(names), step + 1)))
+    path = log.close()
+    assert pq.ParquetFile(path).num_row_groups > 2
+    for group in range(pq.ParquetFile(path).num_row_groups):
+        assert_sorted_within(pq.ParquetFile(path).read_row_group(group).to_pandas(), firms)
+    table = pd.read_parquet(path)
+    assert table["firm"].iloc[0] == "zeta" and set(table["firm"]) == {"zeta", "alpha", "mid"}
+    assert len(table) == 2 * 10 + 3 * 10  # every (firm, cohort, age) of 4 steps
+
+
+def test_a_run_without_a_cohort_table_keeps_no_triangle(in_memory, monkeypatch) -> None:
+    """Robustness variants (read for their KPIs) run with ``cohort_table=False``."""
+    configs, _, _ = in_memory
+    shapes = []
+    original = EcosystemModel.__init__
+
+    def spy(self, *args, **kwargs) -> None:
+        original(self, *args, **kwargs)
+        shapes.append(self.history.cohort_alive.shape)
+
+    monkeypatch.setattr(EcosystemModel, "__init__", spy)
+    result = run_experiment(configs, progress=False, cohort_table=False)
+    assert result.cohort_retention is None and result.cohort_log is None
+    assert len(shapes) == 4 and all(shape[2] == 0 for shape in shapes)
+    with pytest.raises(ValueError, match="no cohort table"):
+        result.retention()
+    # and the variants of a robustness run are such runs
+    from test_robustness import TINY, compose_experiment
+
+    from ecosim.config import load_config
+    from ecosim.robustness import Plan, prepare, run_robustness
+
+    raw = compose_experiment("umbrella_vs_convenience", [*TINY, "experiment.robustness.map=[]"])
+    whole = prepare(raw, load_config(raw))
+    kpis = run_experiment(arm_configs(raw, only=list(whole.tornado[0][1])), progress=False).kpis
+    shapes.clear()
+    run_robustness(Plan(whole.tornado[:2], {}), kpis, progress=False)
+    assert len(shapes) >= 2 and all(shape[2] == 0 for shape in shapes), shapes
 
 
 def test_the_in_memory_table_is_the_streamed_one_rebuilt_from_the_history(in_memory) -> None:

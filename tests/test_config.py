@@ -556,16 +556,16 @@ def test_the_streamed_cohort_table_is_estimated_at_one_row_group_whatever_the_ho
     """The CLI streams the cohort table (steps² / 2 × firms rows): the estimate holds one row
     group, one step's rows and the firms × steps running sums, and the history grows linearly
     with the horizon (no cohort triangle)."""
-    from ecosim.config.limits import COHORT_ROW_GROUP, TABLE_BYTES_PER_CELL, memory_estimate
+    from ecosim.config.limits import COHORT_ROW_BYTES, COHORT_ROW_GROUP, memory_estimate
     from ecosim.metrics.cohorts import ROW_GROUP_ROWS
 
     assert COHORT_ROW_GROUP == ROW_GROUP_ROWS
     short, long = (load_config(_market(**{"time/horizon": h, "events": []})) for h in (12, 3650))
     f = len(long.firms)
     assert memory_estimate(short)["cohorts"] == pytest.approx(
-        TABLE_BYTES_PER_CELL * 9 * f * 13 * 14 / 2 + 16 * f * 13)  # all of it: 13 steps
+        COHORT_ROW_BYTES * f * 13 * 14 / 2 + 16 * f * 13)  # all of it: 13 steps
     assert memory_estimate(long)["cohorts"] == pytest.approx(
-        TABLE_BYTES_PER_CELL * 9 * (COHORT_ROW_GROUP + f * 3651) + 16 * f * 3651)
+        COHORT_ROW_BYTES * (COHORT_ROW_GROUP + f * 3651) + 16 * f * 3651)
     assert memory_estimate(long)["history"] / memory_estimate(short)["history"] == \
         pytest.approx(3651 / 13)
 

@@ -6,7 +6,7 @@ so far, how many of the cohort are still in an unbroken relationship and the mar
 in the step. ``CohortRows`` turns that into the step's rows of the table, one per (firm, cohort)
 with customers acquired, and keeps only what later rows need: each cohort's size and its
 discounted margin so far, firms × steps numbers. The whole table is a triangle, firms × steps²/2
-rows (66 million at 3 650 daily steps and 10 firms), so the ``ecosim`` command writes it to
+rows (67 million at 3 650 daily steps and 10 firms), so the ``ecosim`` command writes it to
 Parquet as the run plays (``CohortLog``) instead of holding it; a model without a cohort sink
 keeps the triangle in its history (small runs, tests) and ``cohort_retention`` builds the same
 table from it.
@@ -102,9 +102,9 @@ def cohort_frame(steps: list[dict[str, np.ndarray]], firms: Sequence[str], arm: 
     Sorted by firm (in index order), cohort and age: all of a cohort's ages in these steps
     follow one another.
     """
+    floats = ("alive_frac", "cum_margin_per_acquired")
     columns = {column: np.concatenate([rows[column] for rows in steps]) if steps
-               else np.zeros(0, np.int64 if column != "alive_frac" else float)
-               for column in COLUMNS}
+               else np.zeros(0, float if column in floats else np.int64) for column in COLUMNS}
     # each (firm, cohort) comes once a step, steps in order: a stable sort keeps ages in order
     order = np.argsort(columns["firm"] * (columns["cohort"].max(initial=0) + 1)
                        + columns["cohort"], kind="stable")
