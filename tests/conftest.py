@@ -15,6 +15,8 @@ import them, with the checks they share (``assert_binomial``, ``step_through``, 
 from __future__ import annotations
 
 import math
+import tracemalloc
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -169,6 +171,17 @@ def step_through(cfg: EcosimConfig) -> tuple[EcosystemModel, np.ndarray]:
         model.step()
         providers.append(model.population.provider.copy())
     return model, np.array(providers, np.int64)
+
+
+def traced_peak(play: Callable[[], Any]) -> int:
+    """Peak bytes allocated (tracemalloc) while ``play`` runs, above what was allocated before."""
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        play()
+        return tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
 
 
 def assert_binomial(count: float, trials: float, p: float, what: str = "") -> None:

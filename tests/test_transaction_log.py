@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import pytest
 
 from ecosim.config import arm_configs
 from ecosim.experiment import run, run_experiment, start_run_dir, write_tables
-from ecosim.metrics import tables
+from ecosim.metrics import cohorts, tables
 from ecosim.metrics.transaction_log import (
     FILE,
     ROW_GROUP_ROWS,
@@ -139,22 +138,20 @@ def _peak_bytes(n: int, horizon: int, stream_to: Path | None) -> tuple[int, int]
 
     Every customer buys every step, so the log grows by ``n`` rows a step.
     """
-    from conftest import monopoly
+    from conftest import monopoly, traced_peak
 
     cfg = monopoly(n, horizon, transactions=True)
     log = (TransactionLog(stream_to, {"base": (list(cfg.firms), list(cfg.needs))},
                           row_group_rows=2 * n) if stream_to else None)
     model = EcosystemModel(cfg, 0, transaction_sink=log.sink("base", 0) if log else None)
-    tracemalloc.start()
-    try:
-        start = tracemalloc.get_traced_memory()[0]
+
+    def play() -> None:
         for _ in range(horizon):
             model.step()
         if log is not None:
             log.close()
-        peak = tracemalloc.get_traced_memory()[1] - start
-    finally:
-        tracemalloc.stop()
+
+    peak = traced_peak(play)
     logged = log.rows if log else sum(len(rows) for rows in model.history.transactions)
     return peak, logged
 
@@ -181,8 +178,10 @@ def test_a_streamed_run_holds_a_row_group_whatever_its_length(tmp_path) -> None:
 
 def test_a_failed_run_removes_its_log_and_an_earlier_runs(in_memory, tmp_path,
                                                           monkeypatch) -> None:
+    """And so of the cohort table, streamed beside it (``ecosim.metrics.cohorts``)."""
     configs, _, _ = in_memory
     (tmp_path / FILE).write_bytes(b"an earlier run's log")
+    (tmp_path / cohorts.FILE).write_bytes(b"an earlier run's cohort table")
     played = []
 
     def fail_at_step_four(model: EcosystemModel) -> None:
@@ -196,6 +195,8 @@ def test_a_failed_run_removes_its_log_and_an_earlier_runs(in_memory, tmp_path,
     with pytest.raises(RuntimeError, match="the run fails"):
         run_experiment(configs, progress=False, run_dir=tmp_path)
     assert not (tmp_path / FILE).exists() and not partial_path(tmp_path).exists()
+    assert not (tmp_path / cohorts.FILE).exists()
+    assert not cohorts.partial_path(tmp_path).exists()
 
 
 def test_a_killed_run_leaves_only_the_partial_name(in_memory, tmp_path) -> None:
