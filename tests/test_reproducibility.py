@@ -7,6 +7,7 @@ and two arms that share (seed, replication) see the same customers.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numba
@@ -184,15 +185,28 @@ def test_the_basket_cache_with_every_mechanism_on():
             == drawn.population.nbytes()["per_customer_need"] + 8)
 
 
-def test_the_basket_cache_is_kept_up_to_a_gibibyte_unless_set():
-    from ecosim.config.limits import BASKET_CACHE_AUTO, basket_cache_on
-    from ecosim.config.schema import EcosimConfig
+def test_the_basket_cache_is_kept_up_to_a_gibibyte_if_the_run_fits_unless_set(config,
+                                                                              monkeypatch):
+    """Automatic: on up to 2**27 customer-needs, and only if the run fits in this machine's
+    memory with it; a setting wins. A run that fits only without the cache validates."""
+    from ecosim.config import ConfigError, config_to_dict, limits, load_config
 
-    cfg = EcosimConfig()
-    cfg.needs = {f"n{k}": None for k in range(8)}  # only the count matters here
-    for n, expected in ((1000, True), (BASKET_CACHE_AUTO // 8, True),
-                        (BASKET_CACHE_AUTO // 8 + 1, False)):
+    cfg = copy.deepcopy(config)
+    k = len(cfg.needs)
+    monkeypatch.setattr(limits, "machine_memory", lambda: 0)  # unknown: no memory limit
+    for n, expected in ((1000, True), (limits.BASKET_CACHE_AUTO // k, True),
+                        (limits.BASKET_CACHE_AUTO // k + 1, False)):
         cfg.customers.n = n
-        assert basket_cache_on(cfg) is expected, n
+        assert limits.basket_cache_on(cfg) is expected, n
         for setting in (True, False):
-            assert basket_cache_on(dataclasses.replace(cfg, basket_cache=setting)) is setting
+            assert limits.basket_cache_on(dataclasses.replace(cfg, basket_cache=setting)) \
+                is setting
+    cfg.customers.n = 3_000_000
+    without = limits.total_memory(limits.memory_estimate(cfg, basket_cache=False))
+    cache = 8 * cfg.customers.n * k
+    for machine, expected in ((without + cache, True), (without + cache // 2, False)):
+        monkeypatch.setattr(limits, "machine_memory", lambda m=machine: int(m))
+        assert limits.basket_cache_on(cfg) is expected, machine
+        assert load_config(config_to_dict(cfg)).customers.n == 3_000_000  # validates
+    with pytest.raises(ConfigError, match="fits in this machine's"):  # with the cache: no
+        load_config({**config_to_dict(cfg), "basket_cache": True})

@@ -146,12 +146,18 @@ def basket_cache_on(cfg: EcosimConfig) -> bool:
     A customer's basket for a need (the draw from the need's basket distribution times the
     income multiplier) is fixed for the run; kept, it is drawn once instead of at every
     occasion-bearing step (a normal and an exponential: about a fifth of a step's time), for
-    8 bytes per customer-need. ``null`` keeps it up to ``BASKET_CACHE_AUTO`` customer-needs.
-    Results are the same bit for bit either way.
+    8 bytes per customer-need. ``null`` keeps it up to ``BASKET_CACHE_AUTO`` customer-needs,
+    when the run still fits in this machine's memory with it (``memory_estimate``). Results
+    are the same bit for bit either way.
     """
     if cfg.basket_cache is not None:
         return cfg.basket_cache
-    return cfg.customers.n * len(cfg.needs) <= BASKET_CACHE_AUTO
+    needs = cfg.customers.n * len(cfg.needs)
+    if needs > BASKET_CACHE_AUTO:
+        return False
+    machine = machine_memory()
+    return not machine or (total_memory(memory_estimate(cfg, basket_cache=False))
+                           + BASKET_BYTES * needs <= machine)
 
 
 def separate_brands(cfg: EcosimConfig) -> bool:
@@ -172,8 +178,8 @@ def separate_brands(cfg: EcosimConfig) -> bool:
                for event in cfg.events for path in event.set)
 
 
-def memory_estimate(cfg: EcosimConfig) -> dict[str, float]:
-    """Bytes a run needs at its peak, by part.
+def memory_estimate(cfg: EcosimConfig, basket_cache: bool | None = None) -> dict[str, float]:
+    """Bytes a run needs at its peak, by part (``basket_cache``: as if set so; None: the run's).
 
     Returns:
         ``population``, ``network``, ``ledgers`` (per-block step ledgers) and ``buffers`` (the
@@ -214,7 +220,9 @@ def memory_estimate(cfg: EcosimConfig) -> dict[str, float]:
                                   * (1 + len(potential_lenders(cfg)))
                                   + (PER_CUSTOMER_NEED_BYTES + SATISFACTION_BYTES
                                      * (customers.satisfaction.memory > 0)
-                                     + BASKET_BYTES * basket_cache_on(cfg)) * k),
+                                     + BASKET_BYTES * (basket_cache_on(cfg)
+                                                       if basket_cache is None
+                                                       else basket_cache)) * k),
         "network": float(links) * NETWORK_BYTES_PER_LINK + 8.0 * (n + 1) * (links > 0),
         "ledgers": 8.0 * (blocks * (N_FK * f * k + N_F * f + N_SF * s * (f + 1) + s * k)
                           + n_cohort_groups(blocks) * N_C * f * t),

@@ -792,7 +792,8 @@ class EcosimConfig:
     replications: int = 1
     threads: int | None = None  # numba threads; None = all cores. Results do not depend on it.
     # keep each customer-need's basket draw: ~20 % faster steps for 8 bytes per customer-need;
-    # None = up to 2**27 customer-needs (config.limits.basket_cache_on). Same results either way.
+    # None = up to 2**27 customer-needs if the run fits with it (config.limits.basket_cache_on).
+    # Same results either way.
     basket_cache: bool | None = None
     time: TimeConfig = field(default_factory=TimeConfig)
     customers: CustomersConfig = field(default_factory=CustomersConfig)
