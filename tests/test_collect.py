@@ -194,6 +194,60 @@ def test_an_unreadable_job_is_corrupt_and_keeps_no_rows(tmp_path: Path, capsys,
     assert jobs.set_index("job").loc[1, "status"] == "corrupt"
 
 
+def long_tables(sweep: Path) -> Path:
+    """Each job's cohort table in 30 rows of 3 row groups (a long run's, scaled down)."""
+    for job in (sweep / "0", sweep / "1"):
+        rows = pd.DataFrame({"arm": "base", "replication": 0, "firm": "bank",
+                             "cohort": [c for c in range(5) for _ in range(6)],
+                             "age": list(range(6)) * 5, "alive": range(30)})
+        rows.to_parquet(job / "cohort_retention.parquet", index=False, row_group_size=10)
+    return sweep
+
+
+def damage_row_group(path: Path, group: int) -> None:
+    """Overwrite the data of one row group's first column; the footer stays readable."""
+    import pyarrow.parquet as pq
+
+    chunk = pq.ParquetFile(path).metadata.row_group(group).column(0)
+    start = chunk.dictionary_page_offset or chunk.data_page_offset
+    data = bytearray(path.read_bytes())
+    data[start:start + chunk.total_compressed_size] = b"\xff" * chunk.total_compressed_size
+    path.write_bytes(bytes(data))
+
+
+def test_a_large_table_is_collected_row_group_by_row_group(tmp_path: Path,
+                                                           monkeypatch) -> None:
+    """Above ``STREAM_ROWS`` rows a job's table is copied row group by row group: the same
+    collected table as read whole; a damaged group makes its job corrupt, with none of its rows
+    written (every group is checked before any is)."""
+    import pyarrow.parquet as pq
+
+    import ecosim.sweep.collect as collecting
+
+    sweep = long_tables(complete_sweep(tmp_path / "sweep"))
+    whole = collect(sweep, tmp_path / "whole").read("cohort_retention")
+    monkeypatch.setattr(collecting, "STREAM_ROWS", 20)
+    read_groups = []
+    original = pq.ParquetFile.read_row_group
+
+    def counted(self, group, *args, **kwargs):
+        read_groups.append(group)
+        return original(self, group, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", counted)
+    streamed = collect(sweep, tmp_path / "streamed").read("cohort_retention")
+    pd.testing.assert_frame_equal(streamed, whole)
+    assert len(whole) == 60 and read_groups == [0, 1, 2] * 4  # checked, then copied; two jobs
+
+    damage_row_group(sweep / "1" / "cohort_retention.parquet", 2)
+    pq.ParquetFile(sweep / "1" / "cohort_retention.parquet").read_row_group(0)  # footer intact
+    collection = collect(sweep, tmp_path / "damaged")
+    jobs = collection.jobs.set_index("job")
+    assert jobs["status"].to_dict() == {0: "complete", 1: "corrupt"}
+    assert "cohort_retention.parquet" in jobs.loc[1, "problem"]
+    assert set(collection.read("cohort_retention")["job"]) == {0}
+
+
 def test_a_job_with_transactions_on_needs_its_transactions(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     write_multirun(sweep, ["seed=0,1"])

@@ -40,6 +40,10 @@ Each job is listed once, with one status:
 
 Only complete jobs contribute rows, all of their rows or none. Incomplete jobs are reported,
 never silently dropped, and ``ecosim-collect`` exits with 3 when any job is not complete.
+
+Memory: a job's table is read whole, unless it has more than ``STREAM_ROWS`` rows (a long
+run's cohort table: steps² / 2 × firms rows); then it is read row group by row group twice,
+first to check every group, then to write it, so collecting holds one row group at a time.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +76,8 @@ SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 STATUSES = ("complete", "failed", "missing", "stale", "corrupt")
 #: Columns every table of a run carries (``ecosim.metrics.tables``).
 KEY_COLUMNS = ("arm", "replication")
+#: A job's table with more rows is read and written row group by row group (module docstring).
+STREAM_ROWS = 1 << 22
 #: What reading a damaged file raises (JSON, CSV and Arrow errors are ValueErrors).
 READ_ERRORS = (OSError, ValueError, TypeError, KeyError, yaml.YAMLError, pa.ArrowException)
 
@@ -481,35 +487,73 @@ def _with_params(frame: pd.DataFrame, job: Any, values: dict[str, Any]) -> pd.Da
     return pd.concat([head, frame], axis=1)
 
 
+def _job_arrow(frame: pd.DataFrame, table: str, row: dict[str, Any], values: dict[str, Any],
+               types: Mapping[str, pa.DataType], schema: pa.Schema | None) -> pa.Table:
+    """Rows of a job's table with its job and parameter columns, cast to ``schema`` if given."""
+    arrow = with_typed_params(
+        pa.Table.from_pandas(_with_params(frame, row["job"], values), preserve_index=False),
+        frame, {**values, "job": row["job"]}, types)
+    if schema is not None and arrow.schema != schema:
+        try:
+            arrow = arrow.cast(schema)
+        except READ_ERRORS as error:
+            raise _Corrupt(f"{table}.parquet: its columns do not fit the other jobs' "
+                           f"({_first_line(error)})") from error
+    return arrow
+
+
+def _streamed(path: Path, table: str, row: dict[str, Any], values: dict[str, Any],
+              types: Mapping[str, pa.DataType], schema: pa.Schema | None
+              ) -> Callable[[], Iterator[pa.Table]]:
+    """A large table of a job, checked row group by row group; returns what reads it again.
+
+    Every group is read and converted once here (nothing kept), so a damaged group makes the
+    job corrupt before any of its rows is written; the returned function yields the groups
+    again, converted alike (to the schema of the first one, when the table has none yet).
+    """
+    file = _read(path, pq.ParquetFile)
+
+    def groups(check: pa.Schema | None) -> Iterator[pa.Table]:
+        for group in range(file.num_row_groups):
+            frame = _read(path, lambda _, g=group: file.read_row_group(g).to_pandas())
+            arrow = _job_arrow(frame, table, row, values, types, check)
+            check = check or arrow.schema
+            yield arrow
+
+    for arrow in groups(schema):
+        schema = schema or arrow.schema
+    return lambda: groups(schema)
+
+
 def _read_job(row: dict[str, Any], values: dict[str, Any], tables: Iterable[str],
               schemas: Mapping[str, pa.Schema], extras: Gathered,
               types: Mapping[str, pa.DataType]) -> tuple[
-        dict[str, pa.Table], pd.DataFrame, pd.DataFrame | None, dict[str, Any]]:
+        dict[str, Callable[[], Iterator[pa.Table]]], pd.DataFrame, pd.DataFrame | None,
+        dict[str, Any]]:
     """A complete job's tables, summary, transactions and the optional files it holds.
 
     The tables are cast to the schemas so far, the optional files fitted to ``extras``; the
-    parameter columns have the sweep's ``types`` (``ecosim.sweep.columns``).
+    parameter columns have the sweep's ``types`` (``ecosim.sweep.columns``). A table comes as
+    a function that yields its rows in parts: the whole table, or its row groups when it has
+    more than ``STREAM_ROWS`` rows (``_streamed``).
 
     Raises:
         _Corrupt: a file cannot be read, is not a table of a run, or does not fit the others.
     """
     job_dir = Path(row["dir"])
-    arrows = {}
+    arrows: dict[str, Callable[[], Iterator[pa.Table]]] = {}
     for table in tables:
-        frame = _read(job_dir / f"{table}.parquet", pd.read_parquet)
-        absent = [column for column in KEY_COLUMNS if column not in frame.columns]
+        path = job_dir / f"{table}.parquet"
+        file = _read(path, pq.ParquetFile)
+        absent = [column for column in KEY_COLUMNS if column not in file.schema_arrow.names]
         if absent:
             raise _Corrupt(f"{table}.parquet: not a table of a run (no {absent[0]!r} column)")
-        arrow = with_typed_params(
-            pa.Table.from_pandas(_with_params(frame, row["job"], values), preserve_index=False),
-            frame, {**values, "job": row["job"]}, types)
-        if table in schemas and arrow.schema != schemas[table]:
-            try:
-                arrow = arrow.cast(schemas[table])
-            except READ_ERRORS as error:
-                raise _Corrupt(f"{table}.parquet: its columns do not fit the other jobs' "
-                               f"({_first_line(error)})") from error
-        arrows[table] = arrow
+        if file.metadata.num_rows > STREAM_ROWS and file.num_row_groups > 1:
+            arrows[table] = _streamed(path, table, row, values, types, schemas.get(table))
+        else:
+            arrow = _job_arrow(_read(path, pd.read_parquet), table, row, values, types,
+                               schemas.get(table))
+            arrows[table] = lambda a=arrow: iter([a])
     summary = _with_params(_read(job_dir / "summary.csv", pd.read_csv), row["job"], values)
     path = job_dir / "transactions.parquet"
     transactions = (_with_params(_read(path, pd.read_parquet), row["job"], values)
@@ -570,13 +614,15 @@ def collect(sweep_dir: str | Path, out_dir: str | Path | None = None,
             except _Corrupt as error:
                 row["status"], row["problem"] = "corrupt", str(error)
                 continue
-            for table, arrow in arrows.items():  # every table of the job, or none (above)
-                if table not in writers:
-                    if not arrow.num_rows:  # text columns of no type: the schema comes with rows
-                        empty.setdefault(table, arrow)
-                        continue
-                    writers[table] = pq.ParquetWriter(out / f".{table}.parquet.tmp", arrow.schema)
-                writers[table].write_table(arrow)
+            for table, parts in arrows.items():  # every table of the job, or none (above)
+                for arrow in parts():
+                    if table not in writers:
+                        if not arrow.num_rows:  # text columns of no type: schema comes with rows
+                            empty.setdefault(table, arrow)
+                            continue
+                        writers[table] = pq.ParquetWriter(out / f".{table}.parquet.tmp",
+                                                          arrow.schema)
+                    writers[table].write_table(arrow)
             summaries.append(summary)
             extras.add(optional)
             if transactions is not None:
