@@ -418,3 +418,25 @@ def test_a_fit_with_no_proper_maximum_is_not_converged(tmp_path: Path, capsys,
     assert " -- NOT CONVERGED (no proper maximum: x)" in out.splitlines()[0]
     assert err == ("ecosim-calibrate: warning: the fit did not converge: no proper maximum: x; "
                    "do not use these estimates\n")
+
+
+def test_a_parquet_table_is_filtered_batch_by_batch_as_if_read_whole(tmp_path) -> None:
+    """``--where`` on a Parquet file of many row groups keeps what filtering the whole file
+    keeps: the same rows, index labels, values and types (categoricals included)."""
+    from ecosim.calibrate.cli import read_table
+
+    n = 200_000
+    rows = pd.DataFrame({"firm": pd.Categorical(np.array(["bank", "telco"])[np.arange(n) % 2]),
+                         "replication": np.arange(n) // 1000 % 3, "cohort": np.arange(n) % 7,
+                         "alive": np.arange(n, dtype=float)})
+    path = tmp_path / "cohort_retention.parquet"
+    rows.to_parquet(path, index=False, row_group_size=30_000)
+    whole = pd.read_parquet(path)
+    for where, keep in ((["firm=bank"], whole["firm"] == "bank"),
+                        (["firm=telco", "replication=2.0"],
+                         (whole["firm"] == "telco") & (whole["replication"] == 2)),
+                        (["cohort=3"], whole["cohort"] == 3)):
+        got = read_table(path, where)
+        pd.testing.assert_frame_equal(got, whole[keep], check_exact=True)
+        assert got.index.max() - got.index.min() > 1 << 16  # kept from several batches
+    pd.testing.assert_frame_equal(read_table(path, []), whole)

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 
 from ecosim.calibrate.bgnbd import DAYS_PER_STEP, fit_bgnbd
@@ -40,22 +42,63 @@ SURVIVAL_AGES = (1, 2, 3, 6, 12, 24, 36, 60)
 OK, NOT_CONVERGED, REFUSED = 0, 1, 2
 
 
-def read_table(path: Path, where: list[str]) -> pd.DataFrame:
-    """A CSV or Parquet file, keeping the rows where each ``column=value`` holds."""
-    table = pd.read_parquet(path) if path.suffix in (".parquet", ".pq") else pd.read_csv(path)
-    if table.empty:
-        raise ValueError(f"{path} has no rows")
+def _conditions(where: list[str], columns: list[str], path: Path) -> list[tuple[str, str]]:
+    """``--where COLUMN=VALUE`` conditions as (column, value), each column one of ``columns``."""
+    conditions = []
     for condition in where:
         column, equals, value = condition.partition("=")
         if not equals or not column:
             raise ValueError(f"--where {condition}: expected COLUMN=VALUE")
-        if column not in table.columns:
+        if column not in columns:
             raise ValueError(f"--where {condition}: no column {column!r} in {path}")
-        keep = table[column].astype(str) == value
+        conditions.append((column, value))
+    return conditions
+
+
+def _keep(table: pd.DataFrame, conditions: list[tuple[str, str]]) -> np.ndarray:
+    """The rows where every condition holds (as text, or as a number in a numeric column)."""
+    keep = np.ones(len(table), bool)
+    for column, value in conditions:
+        match = table[column].astype(str) == value
         if pd.api.types.is_numeric_dtype(table[column]):  # replication=0 matches 0.0
             number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
-            keep |= table[column] == number
-        table = table[keep]
+            match |= table[column] == number
+        keep &= match.to_numpy()
+    return keep
+
+
+def _read_parquet(path: Path, where: list[str]) -> pd.DataFrame:
+    """A Parquet file's rows where ``where`` holds, filtered batch by batch as it is read.
+
+    A long run's ``cohort_retention.parquet`` (steps² / 2 × firms rows) is never held whole to
+    keep one firm's rows; the result is the whole file filtered, index labels included.
+    """
+    file = pq.ParquetFile(path)
+    if file.metadata.num_rows == 0:
+        raise ValueError(f"{path} has no rows")
+    conditions = _conditions(where, file.schema_arrow.names, path)
+    if not conditions:
+        return pd.read_parquet(path)
+    batches, labels, offset = [], [], 0
+    for batch in file.iter_batches(batch_size=1 << 16):
+        keep = _keep(pa.Table.from_batches([batch]).to_pandas(), conditions)
+        batches.append(batch.filter(pa.array(keep)))
+        labels.append(offset + np.flatnonzero(keep))
+        offset += batch.num_rows
+    table = pa.Table.from_batches(batches, schema=file.schema_arrow).to_pandas()
+    table.index = pd.Index(np.concatenate(labels))
+    return table
+
+
+def read_table(path: Path, where: list[str]) -> pd.DataFrame:
+    """A CSV or Parquet file, keeping the rows where each ``column=value`` holds."""
+    if path.suffix in (".parquet", ".pq"):
+        table = _read_parquet(path, where)
+    else:
+        table = pd.read_csv(path)
+        if table.empty:
+            raise ValueError(f"{path} has no rows")
+        table = table[_keep(table, _conditions(where, list(table.columns), path))]
     if table.empty:
         raise ValueError(f"no rows left in {path} after --where {' '.join(where)}")
     return table
