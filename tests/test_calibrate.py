@@ -440,3 +440,28 @@ def test_a_parquet_table_is_filtered_batch_by_batch_as_if_read_whole(tmp_path) -
         pd.testing.assert_frame_equal(got, whole[keep], check_exact=True)
         assert got.index.max() - got.index.min() > 1 << 16  # kept from several batches
     pd.testing.assert_frame_equal(read_table(path, []), whole)
+
+
+def test_where_on_missing_values_and_on_a_stored_index_reads_as_before(tmp_path,
+                                                                      monkeypatch) -> None:
+    """A missing value matches nothing (nullable integers and booleans); a file with an index
+    of its own keeps its labels and index name. A plain table is filtered batch by batch: it is
+    never read whole when ``--where`` keeps part of it."""
+    from ecosim.calibrate.cli import read_table
+
+    n = 1000
+    rows = pd.DataFrame({"c": pd.array([*range(n - 1), None], dtype="Int64") % 3,
+                         "b": pd.array([True, False, None, True] * (n // 4), dtype="boolean"),
+                         "alive": np.arange(n, dtype=float)})
+    plain = tmp_path / "plain.parquet"
+    rows.to_parquet(plain, index=False, row_group_size=100)
+    indexed = tmp_path / "indexed.parquet"
+    rows.iloc[100:].rename_axis("customer").to_parquet(indexed, index=True)
+    for path in (plain, indexed):
+        whole = pd.read_parquet(path)
+        for where, keep in ((["c=1"], whole["c"].eq(1).fillna(False)),
+                            (["b=True"], whole["b"].eq(True).fillna(False))):
+            pd.testing.assert_frame_equal(read_table(path, where), whole[keep.to_numpy(bool)])
+    assert read_table(indexed, ["c=1"]).index.name == "customer"
+    monkeypatch.setattr(pd, "read_parquet", lambda *a, **k: pytest.fail("read whole"))
+    assert len(read_table(plain, ["c=2"])) == 333

@@ -239,6 +239,22 @@ def test_a_large_table_is_collected_row_group_by_row_group(tmp_path: Path,
     pd.testing.assert_frame_equal(streamed, whole)
     assert len(whole) == 60 and read_groups == [0, 1, 2] * 4  # checked, then copied; two jobs
 
+    calls = []  # a file that changes between the check and the copy stops the collection
+
+    def changed(self, group, *args, **kwargs):
+        calls.append(group)
+        if len(calls) == 4:  # job 0's first group, read again to be copied
+            raise OSError("the file changed")
+        return original(self, group, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", changed)
+    with pytest.raises(OSError, match="job 0: cohort_retention.parquet: cannot be read .*changed"):
+        collect(sweep, tmp_path / "streamed")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "streamed" / "cohort_retention"
+                                                  ".parquet"), streamed)  # kept as it was
+    assert not list((tmp_path / "streamed").glob(".*.tmp"))
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", original)
+
     damage_row_group(sweep / "1" / "cohort_retention.parquet", 2)
     pq.ParquetFile(sweep / "1" / "cohort_retention.parquet").read_row_group(0)  # footer intact
     collection = collect(sweep, tmp_path / "damaged")

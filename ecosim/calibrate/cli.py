@@ -63,7 +63,7 @@ def _keep(table: pd.DataFrame, conditions: list[tuple[str, str]]) -> np.ndarray:
         if pd.api.types.is_numeric_dtype(table[column]):  # replication=0 matches 0.0
             number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
             match |= table[column] == number
-        keep &= match.to_numpy()
+        keep &= match.to_numpy(dtype=bool, na_value=False)  # a missing value matches nothing
     return keep
 
 
@@ -71,11 +71,20 @@ def _read_parquet(path: Path, where: list[str]) -> pd.DataFrame:
     """A Parquet file's rows where ``where`` holds, filtered batch by batch as it is read.
 
     A long run's ``cohort_retention.parquet`` (steps² / 2 × firms rows) is never held whole to
-    keep one firm's rows; the result is the whole file filtered, index labels included.
+    keep one firm's rows; the result is the whole file filtered, its labels the rows' positions.
+    A file that stores an index of its own (pandas ``index=True`` with labels other than the
+    positions) is read whole and filtered, as its labels and index columns are then data.
     """
     file = pq.ParquetFile(path)
     if file.metadata.num_rows == 0:
         raise ValueError(f"{path} has no rows")
+    index = (file.schema_arrow.pandas_metadata or {}).get("index_columns", [])
+    positions = not index or (len(index) == 1 and isinstance(index[0], dict)
+                              and index[0].get("kind") == "range" and index[0].get("start") == 0
+                              and index[0].get("step") == 1 and index[0].get("name") is None)
+    if not positions:
+        table = pd.read_parquet(path)
+        return table[_keep(table, _conditions(where, list(table.columns), path))]
     conditions = _conditions(where, file.schema_arrow.names, path)
     if not conditions:
         return pd.read_parquet(path)

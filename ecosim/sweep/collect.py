@@ -41,9 +41,11 @@ Each job is listed once, with one status:
 Only complete jobs contribute rows, all of their rows or none. Incomplete jobs are reported,
 never silently dropped, and ``ecosim-collect`` exits with 3 when any job is not complete.
 
-Memory: a job's table is read whole, unless it has more than ``STREAM_ROWS`` rows (a long
-run's cohort table: steps² / 2 × firms rows); then it is read row group by row group twice,
-first to check every group, then to write it, so collecting holds one row group at a time.
+Memory: a job's tables are read whole, unless one has more than ``STREAM_ROWS`` rows (a long
+run's cohort table: steps² / 2 × firms rows); that one is read row group by row group twice,
+first to check every group, then to copy it, so collecting holds one of its row groups at a
+time. A job's purchase log and optional files are read whole. A file that changes between the
+two reads stops the collection with an ``OSError`` (nothing collected is replaced).
 """
 
 from __future__ import annotations
@@ -525,6 +527,14 @@ def _streamed(path: Path, table: str, row: dict[str, Any], values: dict[str, Any
     return lambda: groups(schema)
 
 
+def _again(parts: Callable[[], Iterator[pa.Table]], job: Any) -> Iterator[pa.Table]:
+    """A checked table's parts read again to be written; a failure now is the file's change."""
+    try:
+        yield from parts()
+    except _Corrupt as error:
+        raise OSError(f"job {job}: {error}; the file changed while it was collected") from error
+
+
 def _read_job(row: dict[str, Any], values: dict[str, Any], tables: Iterable[str],
               schemas: Mapping[str, pa.Schema], extras: Gathered,
               types: Mapping[str, pa.DataType]) -> tuple[
@@ -615,7 +625,7 @@ def collect(sweep_dir: str | Path, out_dir: str | Path | None = None,
                 row["status"], row["problem"] = "corrupt", str(error)
                 continue
             for table, parts in arrows.items():  # every table of the job, or none (above)
-                for arrow in parts():
+                for arrow in _again(parts, row["job"]):
                     if table not in writers:
                         if not arrow.num_rows:  # text columns of no type: schema comes with rows
                             empty.setdefault(table, arrow)
