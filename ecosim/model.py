@@ -240,7 +240,7 @@ class EcosystemModel(mesa.Model):
                                                        minlength=segments) * w
         h.segment_customers[0, :, -1] = np.bincount(pop.segment, minlength=segments) * w
         # cohort 0 is the customers present at the start; nothing is earned in step 0
-        self._cohorts(0, h.customers[0][:, None].copy(), np.zeros((len(self.firm_list), 1)))
+        self._cohorts(0, h.customers[0][:, None], np.zeros((len(self.firm_list), 1)))
         if self.cfg.output.transactions:
             # step 0 of the log: non-contractually, the trial purchases of the relationships
             # that exist at the start, made at t = 0 before the run (so the log's BG/NBD summary

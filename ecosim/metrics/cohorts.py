@@ -59,7 +59,7 @@ class CohortRows:
         self.n_firms = len(firms)
         self.acquired = np.zeros((self.n_firms, horizon + 1))  # [f, c] customers
         self.margin = np.zeros((self.n_firms, horizon + 1))  # [f, c] discounted margin so far
-        self.growth = 1.0 + discount_rate
+        self.discount = (1.0 + discount_rate) ** np.arange(horizon + 1)  # by age, computed once
         self.step = -1
 
     def add(self, step: int, alive: np.ndarray, contribution: np.ndarray) -> dict[str, np.ndarray]:
@@ -84,8 +84,8 @@ class CohortRows:
                              " (firms, cohorts 0..step)")
         self.step = step
         self.acquired[:, step] = alive[:, step]  # a cohort's size is its count at age 0
-        ages = step - np.arange(step + 1)
-        self.margin[:, :step + 1] += contribution / self.growth ** ages
+        # cohort c is of age step - c: the discount factors of ages step .. 0
+        self.margin[:, :step + 1] += contribution / self.discount[step::-1]
         acquired = self.acquired[:, :step + 1]
         firm, cohort = np.nonzero(acquired != 0)
         size = acquired[firm, cohort]
