@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, uint64
+from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
 
 from ecosim.kernels.jit import scalar
 from ecosim.kernels.population import (
@@ -35,7 +36,7 @@ from ecosim.kernels.population import (
     PRICE_SENS,
     SWITCH_COST,
 )
-from ecosim.kernels.rng import bits_at, gumbel_of
+from ecosim.kernels.rng import _M2, bits_at, gumbel_of, mix64
 
 OUTSIDE = np.int64(-1)  # a numpy scalar: Numba types it int64, not a literal of its own
 
@@ -69,16 +70,35 @@ def _choice_slot(need_id: int, option: int, occasion: int) -> uint64:
             + np.uint64(occasion))
 
 
+@njit(inline="always", cache=True)
+def _terms(trait_row, habit_ik):
+    """The customer's weights in a utility, read once per choice.
+
+    Price sensitivity, convenience sensitivity, brand affinity, and what staying with the
+    current provider adds (habit strength x habit + switching cost).
+    """
+    return (trait_row[PRICE_SENS], trait_row[CONV_SENS], trait_row[BRAND_AFF],
+            trait_row[HABIT_STR] * habit_ik + trait_row[SWITCH_COST])
+
+
+@njit(inline="always", cache=True)
+def _utility_of(terms, f, k, current, brands_used, market):
+    """Deterministic utility of firm ``f`` for need ``k`` from the customer's ``_terms``.
+
+    Written with selects rather than branches, so that the choice's loop over firms has none and
+    LLVM can vectorise it.
+    """
+    price_sens, conv_sens, brand_aff, stay = terms
+    u = (market.quality[f, k] - price_sens * market.log_price[f, k]
+         + conv_sens * market.convenience[f, k])
+    u = u + brand_aff if (brands_used >> np.uint64(market.brand[f, k])) & np.uint64(1) else u
+    return u + stay if f == current else u
+
+
 @njit(cache=True, _nrt=False)
 def _utility(trait_row, f, k, current, habit_ik, brands_used, market):
     """Deterministic utility of firm ``f`` for need ``k`` (see module docstring)."""
-    u = (market.quality[f, k] - trait_row[PRICE_SENS] * market.log_price[f, k]
-         + trait_row[CONV_SENS] * market.convenience[f, k])
-    if brands_used & (np.uint64(1) << np.uint64(market.brand[f, k])):
-        u += trait_row[BRAND_AFF]
-    if f == current:
-        u += trait_row[HABIT_STR] * habit_ik + trait_row[SWITCH_COST]
-    return u
+    return _utility_of(_terms(trait_row, habit_ik), f, k, current, brands_used, market)
 
 
 @njit(inline="always", cache=True)
@@ -108,6 +128,37 @@ def _bracket(bits_taste, bits_shock, taste_scale, shock_scale):
     return low, high
 
 
+#: Widest span of firm indices (last candidate - first) a choice loops over candidate by
+#: candidate; a wider one is a fixed loop over the span, vectorised.
+_SPAN = 2
+
+
+@njit(inline="always", cache=True)
+def _first_pass(f, taste_key, shock_key, slot0, occasion, k, current, extra, brands_used, terms,
+                market, taste_scale, shock_scale, seen, hashes):
+    """Firm f's hashes, utility and bracket into the scratch (``_choose_provider``), no branch."""
+    slot = (slot0 + np.uint64(f)) * np.uint64(64)  # _choice_slot(need_id, f, 0)
+    tasting = taste_scale > 0.0
+    bt = mix64(taste_key ^ (slot * _M2)) if tasting else np.uint64(0)  # bits_at
+    bs = mix64(shock_key ^ ((slot + np.uint64(occasion)) * _M2))
+    v = _utility_of(terms, f, k, current, brands_used, market) + extra[f]
+    low = 0.0
+    high = 0.0
+    if tasting:
+        cell = bt >> _CELL_SHIFT
+        low += taste_scale * _GUMBEL_LOW[cell]
+        high += taste_scale * _GUMBEL_HIGH[cell]
+    if shock_scale > 0.0:
+        cell = bs >> _CELL_SHIFT
+        low += shock_scale * _GUMBEL_LOW[cell]
+        high += shock_scale * _GUMBEL_HIGH[cell]
+    hashes[0, f] = bt
+    hashes[1, f] = bs
+    seen[0, f] = v
+    seen[1, f] = high
+    seen[2, f] = v + low
+
+
 @njit(inline="always", cache=True)
 def _choose_provider(taste_key, shock_key, k, need_id, occasion, current, habit_ik, candidates,
                      with_outside, extra, brands_used, trait_row, market, taste_scale,
@@ -121,8 +172,9 @@ def _choose_provider(taste_key, shock_key, k, need_id, occasion, current, habit_
     customer's key of ``STREAM_TASTE`` at step 0 and ``shock_key`` their key of the occasion's
     stream at this step (purchases and contacts have streams of their own; ``rng.customer_key``);
     with ``occasion`` they key the draws. Tastes are not hashed when ``taste_scale`` is 0.
-    ``seen`` (float64, 2 x 65) and ``hashes`` (uint64, 2 x 65) are scratch: per option (firm f
-    at f, the outside option at 64) its utility and upper bound, and its two hashes.
+    ``seen`` (float64, 3 x 65) and ``hashes`` (uint64, 2 x 65) are scratch: per option (firm f
+    at f, the outside option at 64) its utility, the upper and lower bounds of its noise and
+    total, and its two hashes.
 
     The result is the first option, in the order outside option then firms by index, whose
     utility plus noise is the largest. Each noise term costs two logarithms, so it is evaluated
@@ -132,11 +184,22 @@ def _choose_provider(taste_key, shock_key, k, need_id, occasion, current, habit_
     evaluates the others exactly from the same hashes, in the same order and with the same
     arithmetic as evaluating every option, so the choice is identical; when a single option
     survives, it is the largest and nothing is evaluated.
+
+    When the candidates' indices span more than ``_SPAN`` firms, the first pass runs over every
+    firm of the span, candidate or not, in a loop without branches that LLVM vectorises (four
+    firms per instruction on AVX2), and the reductions that follow use selects: which options
+    survive is unpredictable, and a mispredicted branch costs more than the lanes wasted on
+    firms that are not candidates. ``tests/test_choice_kernel.py`` checks every path against
+    evaluating every option exactly.
     """
-    floor = -np.inf
     tasting = taste_scale > 0.0  # without tastes their hashes are never read: not computed
-    bt = np.uint64(0)
+    terms = _terms(trait_row, habit_ik)  # read before the loops: their stores could alias them
+    slot0 = np.uint64(need_id) * np.uint64(MAX_INDEX + 1)
+    first = np.int64(trailing_zeros(candidates))  # 64 and 0 when there is no candidate
+    last = np.int64(64 - leading_zeros(candidates))
+    floor = -np.inf
     if with_outside:
+        bt = np.uint64(0)
         if tasting:
             bt = bits_at(taste_key, _choice_slot(need_id, MAX_INDEX, 0))
         bs = bits_at(shock_key, _choice_slot(need_id, MAX_INDEX, occasion))
@@ -145,37 +208,36 @@ def _choose_provider(taste_key, shock_key, k, need_id, occasion, current, habit_
         low, high = _bracket(bt, bs, taste_scale, shock_scale)
         seen[1, 64] = high
         floor = low
-    mask = candidates
-    f = 0
-    while mask:
-        if mask & np.uint64(1):
-            v = _utility(trait_row, np.int64(f), k, np.int64(current), habit_ik, brands_used,
-                         market) + extra[f]
-            if tasting:
-                bt = bits_at(taste_key, _choice_slot(need_id, f, 0))
-            bs = bits_at(shock_key, _choice_slot(need_id, f, occasion))
-            hashes[0, f] = bt
-            hashes[1, f] = bs
-            low, high = _bracket(bt, bs, taste_scale, shock_scale)
-            seen[0, f] = v
-            seen[1, f] = high
-            floor = max(floor, v + low)  # branch-free
-        mask >>= np.uint64(1)
-        f += 1
+    if last - first > _SPAN:
+        # A fixed loop without branches over every firm from the first candidate to the last,
+        # which LLVM vectorises (a firm that is not a candidate costs a few lanes and is left
+        # out of the reductions), then branch-free reductions: which options survive is
+        # unpredictable.
+        for f in range(first, last):
+            _first_pass(f, taste_key, shock_key, slot0, occasion, k, current, extra,
+                        brands_used, terms, market, taste_scale, shock_scale, seen, hashes)
+        for f in range(first, last):
+            floor = max(floor, seen[2, f] if (candidates >> np.uint64(f)) & np.uint64(1)
+                        else -np.inf)
+    else:  # two candidates or fewer: a loop over them
+        mask = candidates
+        while mask:
+            f = np.int64(trailing_zeros(mask))
+            _first_pass(f, taste_key, shock_key, slot0, occasion, k, current, extra,
+                        brands_used, terms, market, taste_scale, shock_scale, seen, hashes)
+            floor = max(floor, seen[2, f])
+            mask &= mask - np.uint64(1)
     # The option with the highest lower bound always survives; when it is the only one, it is
     # the largest without evaluating its noise.
     survivors = 0
     survivor = OUTSIDE
     if with_outside and seen[1, 64] >= floor:
         survivors += 1
-    mask = candidates
-    f = 0
-    while mask:
-        if mask & np.uint64(1) and seen[0, f] + seen[1, f] >= floor:
-            survivors += 1
-            survivor = f
-        mask >>= np.uint64(1)
-        f += 1
+    for f in range(first, last):
+        alive = (((candidates >> np.uint64(f)) & np.uint64(1)) != 0) & (seen[0, f] + seen[1, f]
+                                                                       >= floor)
+        survivors += np.int64(alive)
+        survivor = np.int64(f) if alive else survivor
     if survivors <= 1:
         return survivor
     best = OUTSIDE

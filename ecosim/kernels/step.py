@@ -873,7 +873,7 @@ def _step_groups(first, last, rules, market, customers, needs, state, books, rea
                        np.zeros(n_firms, np.int64), np.zeros(n_firms),
                        np.zeros(n_needs, np.int64), np.zeros(n_needs, np.int64),
                        np.zeros(n_needs, np.uint64), np.zeros(n_firms),
-                       np.zeros(n_firms, np.int64), np.ones(n_firms + 1), np.zeros((2, 65)),
+                       np.zeros(n_firms, np.int64), np.ones(n_firms + 1), np.zeros((3, 65)),
                        np.zeros((2, 65), np.uint64), np.zeros(N_CK, np.uint64),
                        np.zeros(N_CK, np.uint64))
             _step_block(b, rules, market, customers, needs, state, books, reach, scratch)
