@@ -142,16 +142,7 @@ def _first_pass(f, taste_key, shock_key, slot0, occasion, k, current, extra, bra
     bt = mix64(taste_key ^ (slot * _M2)) if tasting else np.uint64(0)  # bits_at
     bs = mix64(shock_key ^ ((slot + np.uint64(occasion)) * _M2))
     v = _utility_of(terms, f, k, current, brands_used, market) + extra[f]
-    low = 0.0
-    high = 0.0
-    if tasting:
-        cell = bt >> _CELL_SHIFT
-        low += taste_scale * _GUMBEL_LOW[cell]
-        high += taste_scale * _GUMBEL_HIGH[cell]
-    if shock_scale > 0.0:
-        cell = bs >> _CELL_SHIFT
-        low += shock_scale * _GUMBEL_LOW[cell]
-        high += shock_scale * _GUMBEL_HIGH[cell]
+    low, high = _bracket(bt, bs, taste_scale, shock_scale)
     hashes[0, f] = bt
     hashes[1, f] = bs
     seen[0, f] = v
