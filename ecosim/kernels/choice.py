@@ -36,7 +36,7 @@ from ecosim.kernels.population import (
     PRICE_SENS,
     SWITCH_COST,
 )
-from ecosim.kernels.rng import _M2, bits_at, gumbel_of, mix64
+from ecosim.kernels.rng import bits_at, gumbel_of
 
 OUTSIDE = np.int64(-1)  # a numpy scalar: Numba types it int64, not a literal of its own
 
@@ -134,13 +134,11 @@ _SPAN = 2
 
 
 @njit(inline="always", cache=True)
-def _first_pass(f, taste_key, shock_key, slot0, occasion, k, current, extra, brands_used, terms,
+def _first_pass(f, taste_key, shock_key, need_id, occasion, k, current, extra, brands_used, terms,
                 market, taste_scale, shock_scale, seen, hashes):
     """Firm f's hashes, utility and bracket into the scratch (``_choose_provider``), no branch."""
-    slot = (slot0 + np.uint64(f)) * np.uint64(64)  # _choice_slot(need_id, f, 0)
-    tasting = taste_scale > 0.0
-    bt = mix64(taste_key ^ (slot * _M2)) if tasting else np.uint64(0)  # bits_at
-    bs = mix64(shock_key ^ ((slot + np.uint64(occasion)) * _M2))
+    bt = bits_at(taste_key, _choice_slot(need_id, f, 0)) if taste_scale > 0.0 else np.uint64(0)
+    bs = bits_at(shock_key, _choice_slot(need_id, f, occasion))
     v = _utility_of(terms, f, k, current, brands_used, market) + extra[f]
     low, high = _bracket(bt, bs, taste_scale, shock_scale)
     hashes[0, f] = bt
@@ -185,7 +183,6 @@ def _choose_provider(taste_key, shock_key, k, need_id, occasion, current, habit_
     """
     tasting = taste_scale > 0.0  # without tastes their hashes are never read: not computed
     terms = _terms(trait_row, habit_ik)  # read before the loops: their stores could alias them
-    slot0 = np.uint64(need_id) * np.uint64(MAX_INDEX + 1)
     first = np.int64(trailing_zeros(candidates))  # 64 and 0 when there is no candidate
     last = np.int64(64 - leading_zeros(candidates))
     floor = -np.inf
@@ -205,7 +202,7 @@ def _choose_provider(taste_key, shock_key, k, need_id, occasion, current, habit_
         # out of the reductions), then branch-free reductions: which options survive is
         # unpredictable.
         for f in range(first, last):
-            _first_pass(f, taste_key, shock_key, slot0, occasion, k, current, extra,
+            _first_pass(f, taste_key, shock_key, need_id, occasion, k, current, extra,
                         brands_used, terms, market, taste_scale, shock_scale, seen, hashes)
         for f in range(first, last):
             floor = max(floor, seen[2, f] if (candidates >> np.uint64(f)) & np.uint64(1)
@@ -214,7 +211,7 @@ def _choose_provider(taste_key, shock_key, k, need_id, occasion, current, habit_
         mask = candidates
         while mask:
             f = np.int64(trailing_zeros(mask))
-            _first_pass(f, taste_key, shock_key, slot0, occasion, k, current, extra,
+            _first_pass(f, taste_key, shock_key, need_id, occasion, k, current, extra,
                         brands_used, terms, market, taste_scale, shock_scale, seen, hashes)
             floor = max(floor, seen[2, f])
             mask &= mask - np.uint64(1)
