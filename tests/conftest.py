@@ -17,9 +17,11 @@ from __future__ import annotations
 import math
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from ecosim.config import (
@@ -182,6 +184,25 @@ def traced_peak(play: Callable[[], Any]) -> int:
         return tracemalloc.get_traced_memory()[1] - start
     finally:
         tracemalloc.stop()
+
+
+def row_group_sizes(path: Path) -> list[int]:
+    """Rows of each row group of a Parquet file, in file order."""
+    metadata = pq.ParquetFile(path).metadata
+    return [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+
+
+def assert_published(result: Any, log: str, run_dir: Path, file: str, partial: Path) -> None:
+    """``write_tables`` publishes a table the run streamed (``result.<log>``, its path).
+
+    Before it, the table is only under its partial name; after it, only under ``file``.
+    """
+    from ecosim.experiment import write_tables
+
+    assert getattr(result, log) == partial
+    assert not (run_dir / file).exists()  # not before the run writes its tables
+    write_tables(result, run_dir)
+    assert getattr(result, log) == run_dir / file and not partial.exists()
 
 
 def assert_binomial(count: float, trials: float, p: float, what: str = "") -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from conftest import assert_published, row_group_sizes
 from test_transaction_log import raw_market
 
 from ecosim.config import arm_configs
@@ -120,8 +121,7 @@ def test_the_streamed_file_equals_the_table_kept_in_memory(in_memory, tmp_path,
                              {arm: list(cfg.firms) for arm, cfg in configs.items()})
     assert set(kept["arm"]) == set(configs) and set(kept["replication"]) == {0, 1}
     assert kept["cohort"].nunique() > 3  # the market acquires customers every step
-    sizes = [pq.ParquetFile(streamed).metadata.row_group(i).num_rows
-             for i in range(pq.ParquetFile(streamed).num_row_groups)]
+    sizes = row_group_sizes(streamed)
     assert sum(sizes) == len(kept) == log.rows
     assert min(sizes[:-1], default=row_group_rows) >= row_group_rows  # only the last is short
 
@@ -130,11 +130,9 @@ def test_run_experiment_streams_and_a_report_reads_only_the_figures_cohorts(in_m
                                                                             tmp_path) -> None:
     configs, kept, _ = in_memory
     result = run_experiment(configs, progress=False, run_dir=tmp_path)
-    assert result.cohort_retention is None and result.cohort_log == partial_path(tmp_path)
-    assert not (tmp_path / FILE).exists()  # not before the run writes its tables
-    pd.testing.assert_frame_equal(result.retention(), kept)
-    write_tables(result, tmp_path)
-    assert result.cohort_log == tmp_path / FILE and not partial_path(tmp_path).exists()
+    assert result.cohort_retention is None
+    pd.testing.assert_frame_equal(result.retention(), kept)  # read from the partial file
+    assert_published(result, "cohort_log", tmp_path, FILE, partial_path(tmp_path))
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / FILE), kept)
     wanted = figure_cohorts(configs["base"].time.horizon)
     expected = kept[kept["cohort"].isin(wanted)].reset_index(drop=True)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from conftest import assert_published, row_group_sizes
 
 from ecosim.config import arm_configs
 from ecosim.experiment import run, run_experiment, start_run_dir, write_tables
@@ -81,8 +82,7 @@ def test_the_streamed_file_equals_the_whole_log_written_at_the_end(in_memory, tm
     assert pq.read_schema(streamed).equals(pq.read_schema(whole), check_metadata=True)
     assert set(expected["arm"]) == set(configs) and set(expected["replication"]) == {0, 1}
     assert (expected["step"] == 0).sum() > 0  # the trials of the step-0 relationships
-    sizes = [pq.ParquetFile(streamed).metadata.row_group(i).num_rows
-             for i in range(pq.ParquetFile(streamed).num_row_groups)]
+    sizes = row_group_sizes(streamed)
     assert sum(sizes) == len(expected) == log.rows
     assert min(sizes[:-1], default=row_group_rows) >= row_group_rows  # only the last is short
     if row_group_rows == 1:  # one group per (arm, replication, step) that bought anything
@@ -94,10 +94,8 @@ def test_run_experiment_streams_into_the_run_dir_and_write_tables_publishes(in_m
                                                                             tmp_path) -> None:
     configs, whole, firm_metrics = in_memory
     result = run_experiment(configs, progress=False, run_dir=tmp_path)
-    assert result.transactions is None and result.transaction_log == partial_path(tmp_path)
-    assert not (tmp_path / FILE).exists()  # not before the run writes its tables
-    write_tables(result, tmp_path)
-    assert result.transaction_log == tmp_path / FILE and not partial_path(tmp_path).exists()
+    assert result.transactions is None
+    assert_published(result, "transaction_log", tmp_path, FILE, partial_path(tmp_path))
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / FILE), pd.read_parquet(whole))
     pd.testing.assert_frame_equal(result.firm_metrics, firm_metrics)  # the same simulation
 
