@@ -465,3 +465,36 @@ def test_where_on_missing_values_and_on_a_stored_index_reads_as_before(tmp_path,
     assert read_table(indexed, ["c=1"]).index.name == "customer"
     monkeypatch.setattr(pd, "read_parquet", lambda *a, **k: pytest.fail("read whole"))
     assert len(read_table(plain, ["c=2"])) == 333
+
+
+def test_where_on_dates_matches_the_same_rows_whichever_batch_they_are_read_in(
+        tmp_path) -> None:
+    """A date or duration column is compared as times, not as text: pandas formats a datetime
+    column as a date alone only when every value read together is midnight, so as text a match
+    would depend on where batches split (70 000 rows: two batches of 65 536 and the rest)."""
+    from ecosim.calibrate.cli import read_table
+
+    n = 70_000
+    day = pd.Timestamp("2024-01-05")
+    dates = pd.Series(pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(n) % 10, "D"))
+    dates.iloc[-1] = day + pd.Timedelta(hours=13)  # one value at 13:00, in the last batch
+    rows = pd.DataFrame({"date": dates, "wait": pd.to_timedelta(np.arange(n) % 3, "h"),
+                         "zoned": dates.dt.tz_localize("Europe/Paris"),
+                         "alive": np.arange(n, dtype=float)})
+    path = tmp_path / "log.parquet"
+    rows.to_parquet(path, index=False)
+    whole = pd.read_parquet(path)
+    midnight = whole["date"] == day
+    assert midnight[: 1 << 16].any() and midnight[1 << 16:].any()
+    for where, keep in ((["date=2024-01-05"], midnight),
+                        (["date=2024-01-05 00:00:00"], midnight),
+                        (["date=2024-01-05 13:00"], whole["date"] == day + pd.Timedelta(hours=13)),
+                        (["zoned=2024-01-05"], midnight),
+                        (["wait=0 days 02:00:00"], whole["wait"] == pd.Timedelta(hours=2)),
+                        (["wait=2h", "date=2024-01-03"],
+                         (whole["wait"] == pd.Timedelta(hours=2))
+                         & (whole["date"] == pd.Timestamp("2024-01-03")))):
+        got = read_table(path, where)
+        pd.testing.assert_frame_equal(got, whole[keep.to_numpy(bool)], check_exact=True)
+    with pytest.raises(ValueError, match="no rows left"):  # not a time: matches nothing
+        read_table(path, ["date=bank"])

@@ -56,15 +56,37 @@ def _conditions(where: list[str], columns: list[str], path: Path) -> list[tuple[
 
 
 def _keep(table: pd.DataFrame, conditions: list[tuple[str, str]]) -> np.ndarray:
-    """The rows where every condition holds (as text, or as a number in a numeric column)."""
+    """The rows where every condition holds.
+
+    As text, or as a number in a numeric column, or as a time in a date or duration column
+    (compared as times: pandas writes them as text in a format it picks for the whole column,
+    a date alone only when every value is midnight, which would make a match depend on which
+    rows are read together).
+    """
     keep = np.ones(len(table), bool)
     for column, value in conditions:
-        match = table[column].astype(str) == value
-        if pd.api.types.is_numeric_dtype(table[column]):  # replication=0 matches 0.0
-            number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
-            match |= table[column] == number
+        series = table[column]
+        if pd.api.types.is_datetime64_any_dtype(series) or pd.api.types.is_timedelta64_dtype(
+                series):
+            match = series == _moment(value, series)
+        else:
+            match = series.astype(str) == value
+            if pd.api.types.is_numeric_dtype(series):  # replication=0 matches 0.0
+                number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+                match |= series == number
         keep &= match.to_numpy(dtype=bool, na_value=False)  # a missing value matches nothing
     return keep
+
+
+def _moment(value: str, series: pd.Series) -> pd.Timestamp | pd.Timedelta:
+    """``value`` as a time of ``series``'s kind (in its time zone); NaT if it is not one."""
+    if pd.api.types.is_timedelta64_dtype(series):
+        return pd.to_timedelta(value, errors="coerce")
+    moment = pd.to_datetime(value, errors="coerce")
+    zone = getattr(series.dt, "tz", None)
+    if moment is pd.NaT or zone is None:
+        return moment if moment is pd.NaT or moment.tzinfo is None else moment.tz_localize(None)
+    return moment.tz_localize(zone) if moment.tzinfo is None else moment.tz_convert(zone)
 
 
 def _read_parquet(path: Path, where: list[str]) -> pd.DataFrame:
@@ -202,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     bgnbd.add_argument("--end", default=None, help="end of observation (default: last purchase)")
     for sub in (sbg, bgnbd):
         sub.add_argument("--where", nargs="*", default=[], metavar="COLUMN=VALUE",
-                         help="keep only these rows (e.g. firm=bank)")
+                         help="keep only these rows (e.g. firm=bank; a date or duration column "
+                              "is compared as a time: date=2024-01-05)")
         sub.add_argument("--out", type=Path, default=None, help="write the YAML block here")
     args = parser.parse_args(argv)
     try:
