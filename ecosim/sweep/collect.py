@@ -44,8 +44,10 @@ never silently dropped, and ``ecosim-collect`` exits with 3 when any job is not 
 Memory: a job's tables are read whole, unless one has more than ``STREAM_ROWS`` rows (a long
 run's cohort table: steps² / 2 × firms rows); that one is read row group by row group twice,
 first to check every group, then to copy it, so collecting holds one of its row groups at a
-time. A job's purchase log and optional files are read whole. A file that changes between the
-two reads stops the collection with an ``OSError`` (nothing collected is replaced).
+time. A job's purchase log and optional files are read whole. Both reads go through one open
+file: a file replaced under the same name is copied as checked, and one rewritten in place so
+that its second read fails stops the collection with an ``OSError`` (nothing collected is
+replaced).
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from ecosim.experiment import TABLES, atomic_write
-from ecosim.sweep.columns import param_types, with_typed_params
+from ecosim.sweep.columns import job_table, param_types
 from ecosim.sweep.extras import OPTIONAL_FILES, ExtraFileError, Gathered, read_extras
 
 #: Where ``collect`` writes, inside the sweep directory, unless told otherwise.
@@ -492,9 +494,7 @@ def _with_params(frame: pd.DataFrame, job: Any, values: dict[str, Any]) -> pd.Da
 def _job_arrow(frame: pd.DataFrame, table: str, row: dict[str, Any], values: dict[str, Any],
                types: Mapping[str, pa.DataType], schema: pa.Schema | None) -> pa.Table:
     """Rows of a job's table with its job and parameter columns, cast to ``schema`` if given."""
-    arrow = with_typed_params(
-        pa.Table.from_pandas(_with_params(frame, row["job"], values), preserve_index=False),
-        frame, {**values, "job": row["job"]}, types)
+    arrow = job_table(frame, {"job": row["job"], **values}, types)
     if schema is not None and arrow.schema != schema:
         try:
             arrow = arrow.cast(schema)
@@ -504,16 +504,15 @@ def _job_arrow(frame: pd.DataFrame, table: str, row: dict[str, Any], values: dic
     return arrow
 
 
-def _streamed(path: Path, table: str, row: dict[str, Any], values: dict[str, Any],
-              types: Mapping[str, pa.DataType], schema: pa.Schema | None
-              ) -> Callable[[], Iterator[pa.Table]]:
+def _streamed(path: Path, file: pq.ParquetFile, table: str, row: dict[str, Any],
+              values: dict[str, Any], types: Mapping[str, pa.DataType],
+              schema: pa.Schema | None) -> Callable[[], Iterator[pa.Table]]:
     """A large table of a job, checked row group by row group; returns what reads it again.
 
     Every group is read and converted once here (nothing kept), so a damaged group makes the
     job corrupt before any of its rows is written; the returned function yields the groups
     again, converted alike (to the schema of the first one, when the table has none yet).
     """
-    file = _read(path, pq.ParquetFile)
 
     def groups(check: pa.Schema | None) -> Iterator[pa.Table]:
         for group in range(file.num_row_groups):
@@ -559,7 +558,8 @@ def _read_job(row: dict[str, Any], values: dict[str, Any], tables: Iterable[str]
         if absent:
             raise _Corrupt(f"{table}.parquet: not a table of a run (no {absent[0]!r} column)")
         if file.metadata.num_rows > STREAM_ROWS and file.num_row_groups > 1:
-            arrows[table] = _streamed(path, table, row, values, types, schemas.get(table))
+            arrows[table] = _streamed(path, file, table, row, values, types,
+                                     schemas.get(table))
         else:
             arrow = _job_arrow(_read(path, pd.read_parquet), table, row, values, types,
                                schemas.get(table))
@@ -570,9 +570,7 @@ def _read_job(row: dict[str, Any], values: dict[str, Any], tables: Iterable[str]
                     if path.is_file() else None)
     try:
         optional = extras.fit({
-            name: (with_typed_params(pa.Table.from_pandas(_with_params(frame, row["job"], values),
-                                                          preserve_index=False),
-                                     frame, {**values, "job": row["job"]}, types)
+            name: (job_table(frame, {"job": row["job"], **values}, types)
                    if name.endswith(".parquet") else _with_params(frame, row["job"], values))
             for name, frame in read_extras(job_dir, _read).items()})
     except ExtraFileError as error:
