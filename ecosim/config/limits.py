@@ -150,14 +150,22 @@ def basket_cache_on(cfg: EcosimConfig) -> bool:
     when the run still fits in this machine's memory with it (``memory_estimate``). Results
     are the same bit for bit either way.
     """
+    return _basket_cache_on(cfg, None)
+
+
+def _basket_cache_on(cfg: EcosimConfig, without: float | None) -> bool:
+    """``basket_cache_on``, given the run's peak bytes without the cache when known."""
     if cfg.basket_cache is not None:
         return cfg.basket_cache
     needs = cfg.customers.n * len(cfg.needs)
     if needs > BASKET_CACHE_AUTO:
         return False
     machine = machine_memory()
-    return not machine or (total_memory(memory_estimate(cfg, basket_cache=False))
-                           + BASKET_BYTES * needs <= machine)
+    if not machine:
+        return True
+    if without is None:
+        without = total_memory(memory_estimate(cfg, basket_cache=False))
+    return without + BASKET_BYTES * needs <= machine
 
 
 def separate_brands(cfg: EcosimConfig) -> bool:
@@ -214,15 +222,12 @@ def memory_estimate(cfg: EcosimConfig, basket_cache: bool | None = None) -> dict
         purchases = TRANSACTION_ROW_GROUP + per_step
         per_block = min(n, BLOCK) * k * max(1, math.ceil(3 * _rate(cfg, 1.0) + 3))
         buffers = blocks * per_block * 6 * 8.0
-    return {
+    parts = {
         "population": float(n) * (PER_CUSTOMER_BYTES + UNIT_BYTES * separate_brands(cfg)
                                   + RISK_BYTES * customers.risk.enabled
                                   * (1 + len(potential_lenders(cfg)))
                                   + (PER_CUSTOMER_NEED_BYTES + SATISFACTION_BYTES
-                                     * (customers.satisfaction.memory > 0)
-                                     + BASKET_BYTES * (basket_cache_on(cfg)
-                                                       if basket_cache is None
-                                                       else basket_cache)) * k),
+                                     * (customers.satisfaction.memory > 0)) * k),
         "network": float(links) * NETWORK_BYTES_PER_LINK + 8.0 * (n + 1) * (links > 0),
         "ledgers": 8.0 * (blocks * (N_FK * f * k + N_F * f + N_SF * s * (f + 1) + s * k)
                           + n_cohort_groups(blocks) * N_C * f * t),
@@ -235,6 +240,10 @@ def memory_estimate(cfg: EcosimConfig, basket_cache: bool | None = None) -> dict
         "transactions": purchases * TRANSACTION_BYTES,
         "base": float(BASE_BYTES),
     }
+    if basket_cache is None:  # the automatic rule needs the run's peak without the cache
+        basket_cache = _basket_cache_on(cfg, total_memory(parts))
+    parts["population"] += float(BASKET_BYTES * n * k) * basket_cache
+    return parts
 
 
 def _rate(cfg: EcosimConfig, occurrence: float) -> float:
