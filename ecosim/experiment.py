@@ -482,6 +482,8 @@ def write_tables(result: RunResult, out_dir: str | Path) -> Path:
                          lambda p, f=frame: f.to_parquet(p, index=False))
     if result.cohort_log is not None:  # streamed as the run played: renamed into place
         result.cohort_log = cohorts_module.publish(result.cohort_log, out)
+    elif result.cohort_retention is None:  # run without one: no earlier run's table stays
+        (out / cohorts_module.FILE).unlink(missing_ok=True)
     atomic_write(out / "decisions.parquet",
                  lambda p: result.decisions.to_parquet(p, index=False))
     if result.transaction_log is not None:  # streamed as the run played: renamed into place

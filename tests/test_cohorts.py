@@ -240,8 +240,10 @@ def test_row_groups_sort_firms_in_index_order_within_each_arm(tmp_path) -> None:
     assert len(table) == 2 * 10 + 3 * 10  # every (firm, cohort, age) of 4 steps
 
 
-def test_a_run_without_a_cohort_table_keeps_no_triangle(in_memory, monkeypatch) -> None:
-    """Robustness variants (read for their KPIs) run with ``cohort_table=False``."""
+def test_a_run_without_a_cohort_table_keeps_no_triangle(in_memory, monkeypatch,
+                                                        tmp_path) -> None:
+    """Robustness variants (read for their KPIs) run with ``cohort_table=False``; written into
+    a directory an earlier run used, such a run leaves no cohort table there."""
     configs, _, _ = in_memory
     shapes = []
     original = EcosystemModel.__init__
@@ -256,6 +258,9 @@ def test_a_run_without_a_cohort_table_keeps_no_triangle(in_memory, monkeypatch) 
     assert len(shapes) == 4 and all(shape[2] == 0 for shape in shapes)
     with pytest.raises(ValueError, match="no cohort table"):
         result.retention()
+    (tmp_path / FILE).write_bytes(b"an earlier run's table")
+    write_tables(result, tmp_path)
+    assert not (tmp_path / FILE).exists()
     # and the variants of a robustness run are such runs
     from test_robustness import TINY, compose_experiment
 
