@@ -35,6 +35,7 @@ import yaml
 from ecosim.calibrate.bgnbd import DAYS_PER_STEP, fit_bgnbd
 from ecosim.calibrate.mle import MAX_RELATIVE_SE, Fit
 from ecosim.calibrate.sbg import fit_sbg, survival
+from ecosim.metrics.parquet_stream import read_rows
 
 #: Ages (periods since acquisition) at which the sBG fit's projected survival is printed.
 SURVIVAL_AGES = (1, 2, 3, 6, 12, 24, 36, 60)
@@ -110,14 +111,10 @@ def _read_parquet(path: Path, where: list[str]) -> pd.DataFrame:
     conditions = _conditions(where, file.schema_arrow.names, path)
     if not conditions:
         return pd.read_parquet(path)
-    batches, labels, offset = [], [], 0
-    for batch in file.iter_batches(batch_size=1 << 16):
-        keep = _keep(pa.Table.from_batches([batch]).to_pandas(), conditions)
-        batches.append(batch.filter(pa.array(keep)))
-        labels.append(offset + np.flatnonzero(keep))
-        offset += batch.num_rows
-    table = pa.Table.from_batches(batches, schema=file.schema_arrow).to_pandas()
-    table.index = pd.Index(np.concatenate(labels))
+    kept, labels = read_rows(
+        path, lambda batch: _keep(pa.Table.from_batches([batch]).to_pandas(), conditions))
+    table = kept.to_pandas()
+    table.index = pd.Index(labels)
     return table
 
 

@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ecosim.metrics import parquet_stream
 from ecosim.metrics.parquet_stream import ParquetStream
@@ -198,9 +197,7 @@ def read_cohorts(source: pd.DataFrame | str | Path, cohorts: Sequence[int] | Non
             source[source["cohort"].isin(list(cohorts))].reset_index(drop=True)
     if cohorts is None:
         return pd.read_parquet(source)
-    file = pq.ParquetFile(source)
     wanted = pa.array([int(c) for c in cohorts], pa.int64())
-    parts = [batch.filter(pc.is_in(batch["cohort"], value_set=wanted))
-             for batch in file.iter_batches(batch_size=1 << 16)]
-    table = pa.Table.from_batches(parts, schema=file.schema_arrow)
+    table, _ = parquet_stream.read_rows(
+        source, lambda batch: pc.is_in(batch["cohort"], value_set=wanted))
     return table.to_pandas()

@@ -11,15 +11,19 @@ finishes it (the Parquet footer); ``publish`` renames it to its real name when t
 other tables, before the completeness mark ``metadata.json``. A run that fails removes the
 partial file (``abort``); a killed one leaves it under its partial name, never a file that looks
 finished.
+
+``read_rows`` reads such a file back keeping only the rows a caller wants, batch by batch.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -143,3 +147,30 @@ def publish(streamed: str | Path, out_dir: str | Path, file: str) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return target
+
+
+#: Rows ``read_rows`` reads at a time.
+READ_BATCH_ROWS = 1 << 16
+
+
+def read_rows(path: str | Path, keep: Callable[[pa.RecordBatch], Any]
+              ) -> tuple[pa.Table, np.ndarray]:
+    """The rows of a Parquet file where ``keep(batch)`` is true, and their positions in the file.
+
+    The file is read ``READ_BATCH_ROWS`` rows at a time and each batch filtered as it is read
+    (``keep`` returns a boolean mask of the batch, NumPy or Arrow), so the peak is the rows kept
+    and one batch, never the whole file: a few cohorts of a long run's 67-million-row cohort
+    table, or one firm's rows for a fit.
+    """
+    file = pq.ParquetFile(path)
+    parts, positions, offset = [], [], 0
+    for batch in file.iter_batches(batch_size=READ_BATCH_ROWS):
+        mask = keep(batch)
+        if isinstance(mask, pa.Array):  # a missing value keeps nothing
+            mask = mask.fill_null(False).to_numpy(zero_copy_only=False)
+        mask = np.asarray(mask, dtype=bool)
+        parts.append(batch.filter(pa.array(mask)))
+        positions.append(offset + np.flatnonzero(mask))
+        offset += batch.num_rows
+    return (pa.Table.from_batches(parts, schema=file.schema_arrow),
+            np.concatenate(positions) if positions else np.empty(0, np.int64))
