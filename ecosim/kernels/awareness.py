@@ -19,6 +19,12 @@ Notes:
     ``_spread_awareness`` is jitted and run on Numba's thread count over blocks of customers
     (``threads.run_ranges``). It reads only last step's
     ``customer_of``/``unit_of`` and writes only ``aware``, so the update is synchronous.
+
+    Speed: counting the neighbours is a gather from anywhere in memory (a rewired or random
+    network), so their bitmasks are prefetched a few customers ahead (``_AHEAD``), and the
+    counts of every unit are added in one pass (``_count_users``). At 10^6 customers of the
+    default market (Watts–Strogatz, degree 10) this took the kernel from 21 to 15 ns a
+    customer-need-step on one thread.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from numba import njit
 
 from ecosim.kernels.accounting import BLOCK
 from ecosim.kernels.population import SOCIAL
+from ecosim.kernels.prefetch import prefetch
 from ecosim.kernels.rng import STREAM_AWARENESS, uniform
 
 
@@ -83,6 +90,9 @@ def _spread_awareness(first, last, key, step, unit_active, reach_p, wom_q, launc
         unit_users = np.zeros(n_units, np.int64)
         firm_users = np.zeros(n_firms, np.int64)
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            if networked and i + _AHEAD < n:
+                _prefetch_neighbours(i + _AHEAD, indptr, indices, customer_of, unit_of,
+                                     units_are_firms)
             known = aware[i]
             own = customer_of[i]
             s_i = traits[i, SOCIAL]
@@ -128,9 +138,55 @@ def _spread_awareness(first, last, key, step, unit_active, reach_p, wom_q, launc
             trial[i] = referred
 
 
+#: Customers ahead whose neighbours' bitmasks are prefetched: about a cache miss's latency
+#: (~100 ns) over the work of one customer.
+_AHEAD = 8
+
+
+@njit(inline="always", cache=True)
+def _prefetch_neighbours(i, indptr, indices, customer_of, unit_of, units_are_firms):
+    """Start loading what customer i's neighbours used, a few customers before it is counted.
+
+    A rewired or random network's neighbours are anywhere in memory: one cache miss each.
+    """
+    for e in range(indptr[i], indptr[i + 1]):
+        prefetch(customer_of, indices[e])
+        if not units_are_firms:
+            prefetch(unit_of, indices[e])
+
+
 @njit(inline="always", cache=True)
 def _count_users(wanted, uses, indices, start, stop, users):
-    """For each bit set in ``wanted``, how many neighbours have it set in ``uses``."""
+    """For each bit set in ``wanted``, how many neighbours have it set in ``uses``.
+
+    With fewer than 16 neighbours (most customers of most networks) the counts of every unit are
+    added at once, one neighbour at a time, in four bit planes: plane ``b`` holds bit ``b`` of
+    each unit's count, and adding a neighbour's 0/1 bits is a ripple-carry addition across the
+    planes (a bit-sliced counter). That is one pass over the neighbours instead of one per unit
+    counted, without branches. More neighbours: one pass per unit. The counts are the same.
+    """
+    if stop - start < 16:
+        c0 = np.uint64(0)
+        c1 = np.uint64(0)
+        c2 = np.uint64(0)
+        c3 = np.uint64(0)
+        for e in range(start, stop):
+            carry = uses[indices[e]] & wanted
+            c0, carry = c0 ^ carry, c0 & carry
+            c1, carry = c1 ^ carry, c1 & carry
+            c2, carry = c2 ^ carry, c2 & carry
+            c3 ^= carry
+        u = 0
+        while wanted:
+            if wanted & np.uint64(1):
+                shift = np.uint64(u)
+                users[u] = (((c0 >> shift) & np.uint64(1))
+                            | (((c1 >> shift) & np.uint64(1)) << np.uint64(1))
+                            | (((c2 >> shift) & np.uint64(1)) << np.uint64(2))
+                            | (((c3 >> shift) & np.uint64(1)) << np.uint64(3)))
+            wanted >>= np.uint64(1)
+            u += 1
+        return
     u = 0
     while wanted:
         if wanted & np.uint64(1):
