@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from ecosim.kernels.accounting import BLOCK
 from ecosim.kernels.population import SOCIAL
 from ecosim.kernels.prefetch import prefetch
-from ecosim.kernels.rng import STREAM_AWARENESS, uniform
+from ecosim.kernels.rng import STREAM_AWARENESS, customer_key, stream_key, uniform_at
 
 
 @njit(nogil=True, cache=True)
@@ -86,6 +87,7 @@ def _spread_awareness(first, last, key, step, unit_active, reach_p, wom_q, launc
     for u in range(n_units):
         if unit_active[u]:
             all_active |= np.uint64(1) << np.uint64(u)
+    awareness_key = stream_key(key, STREAM_AWARENESS, step)
     for b in range(first, last):
         unit_users = np.zeros(n_units, np.int64)
         firm_users = np.zeros(n_firms, np.int64)
@@ -111,29 +113,35 @@ def _spread_awareness(first, last, key, step, unit_active, reach_p, wom_q, launc
                     _count_users(all_active & ~known, unit_of, indices, start, stop, unit_users)
                     _count_users(referring & ~own, customer_of, indices, start, stop,
                                  firm_users)
-            for u in range(n_units):
-                bit = np.uint64(1) << np.uint64(u)
-                if not unit_active[u] or known & bit:
-                    continue
+            # the draws of customer i (rng.customer_key: the same bits as ``uniform``)
+            draws_key = customer_key(awareness_key, i)
+            # the active units the customer does not know yet, in index order
+            unknown = all_active & ~known
+            while unknown:
+                u = np.int64(trailing_zeros(unknown))
+                unknown &= unknown - np.uint64(1)
                 share = unit_share[u]
                 if networked:
                     share = unit_users[u] / degree if degree > 0 else 0.0
                 p = 1.0 - ((1.0 - reach_p[u]) * (1.0 - launch_p[u])
                            * (1.0 - wom_q[u] * s_i * share))
-                if uniform(key, STREAM_AWARENESS, step, i, u) < p:
-                    known |= bit
+                if uniform_at(draws_key, u) < p:
+                    known |= np.uint64(1) << np.uint64(u)
+            # the referral firms the customer does not use, in index order, until one refers
             referred = -1
-            for f in range(n_firms):
-                bit = np.uint64(1) << np.uint64(f)
-                if firm_active[f] and referral_rate[f] > 0.0 and referred < 0 and not (own & bit):
-                    share = firm_share[f]
-                    if networked:
-                        share = firm_users[f] / degree if degree > 0 else 0.0
-                    referrers = firm_users[f] if networked else mean_field_degree * share
-                    p_ref = 1.0 - (1.0 - referral_rate[f]) ** referrers
-                    if uniform(key, STREAM_AWARENESS, step, i, 64 + f) < p_ref:
-                        referred = f
-                        known |= np.uint64(1) << np.uint64(firm_unit[f])
+            candidates = referring & ~own
+            while candidates:
+                f = np.int64(trailing_zeros(candidates))
+                candidates &= candidates - np.uint64(1)
+                share = firm_share[f]
+                if networked:
+                    share = firm_users[f] / degree if degree > 0 else 0.0
+                referrers = firm_users[f] if networked else mean_field_degree * share
+                p_ref = 1.0 - (1.0 - referral_rate[f]) ** referrers
+                if uniform_at(draws_key, 64 + f) < p_ref:
+                    referred = f
+                    known |= np.uint64(1) << np.uint64(firm_unit[f])
+                    break
             aware[i] = known
             trial[i] = referred
 
