@@ -121,9 +121,7 @@ def _spread_awareness(first, last, key, step, unit_active, reach_p, wom_q, launc
             while unknown:
                 u = np.int64(trailing_zeros(unknown))
                 unknown &= unknown - np.uint64(1)
-                share = unit_share[u]
-                if networked:
-                    share = unit_users[u] / degree if degree > 0 else 0.0
+                share = _users_share(unit_share, unit_users, u, networked, degree)
                 p = 1.0 - ((1.0 - reach_p[u]) * (1.0 - launch_p[u])
                            * (1.0 - wom_q[u] * s_i * share))
                 if uniform_at(draws_key, u) < p:
@@ -134,9 +132,7 @@ def _spread_awareness(first, last, key, step, unit_active, reach_p, wom_q, launc
             while candidates:
                 f = np.int64(trailing_zeros(candidates))
                 candidates &= candidates - np.uint64(1)
-                share = firm_share[f]
-                if networked:
-                    share = firm_users[f] / degree if degree > 0 else 0.0
+                share = _users_share(firm_share, firm_users, f, networked, degree)
                 referrers = firm_users[f] if networked else mean_field_degree * share
                 p_ref = 1.0 - (1.0 - referral_rate[f]) ** referrers
                 if uniform_at(draws_key, 64 + f) < p_ref:
@@ -145,6 +141,17 @@ def _spread_awareness(first, last, key, step, unit_active, reach_p, wom_q, launc
                     break
             aware[i] = known
             trial[i] = referred
+
+
+@njit(inline="always", cache=True)
+def _users_share(market_share, neighbour_users, x, networked, degree):
+    """Share of the customer's contacts using unit (or firm) x.
+
+    Among the neighbours, or among all customers without a network (mean field).
+    """
+    if networked:
+        return neighbour_users[x] / degree if degree > 0 else 0.0
+    return market_share[x]
 
 
 #: Customers ahead whose neighbours' bitmasks are prefetched: about a cache miss's latency
