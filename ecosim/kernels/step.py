@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, uint64
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from ecosim.kernels.accounting import (
     BLOCK,
@@ -86,6 +87,7 @@ from ecosim.kernels.accounting import (
     SF_REVENUE,
     SF_WALLET,
 )
+from ecosim.kernels.bits import popcount
 from ecosim.kernels.business import (
     ACCURACY,
     CONTACT_ATTENTION,
@@ -191,6 +193,21 @@ def _bit(f: int) -> uint64:
     return np.uint64(1) << np.uint64(f)
 
 
+@scalar
+def _firm_bit(p: int) -> uint64:
+    """``_bit(p)`` for a provider p, 0 for none (p < 0), without a branch."""
+    return np.uint64(p >= 0) << np.uint64(p & 63)
+
+
+@njit(cache=True, _nrt=False)
+def _firms_used(state, i):
+    """Bitmask of the firms customer i uses now, for any need."""
+    used = np.uint64(0)
+    for k in range(state.provider.shape[1]):
+        used |= _firm_bit(np.int64(state.provider[i, k]))
+    return used
+
+
 @njit(cache=True, _nrt=False)
 def _cell(market, f, segment, age_band, income_band, n_income):
     """Targeting cell of a customer as firm f sees them."""
@@ -211,8 +228,9 @@ def _reach(market, risk_on):
     business-model rule is on at all (else they are skipped); per need and awareness unit, the
     firms offering k under that unit (``unit_firms``) and whether every firm offering k does so
     under the unit of its own index (``own_units``: one brand per firm, or awareness per firm);
-    and, with risk decisions on, the lenders of each need (firms that lose part of its spend to
-    defaults).
+    with risk decisions on, the lenders of each need (firms that lose part of its spend to
+    defaults); per firm, the needs it offers (``firm_needs``); and the firms that cross-sell
+    (``contacting``).
     """
     n_firms, n_needs = market.available.shape
     offered = np.zeros(n_needs, np.uint64)
@@ -221,6 +239,8 @@ def _reach(market, risk_on):
     unit_firms = np.zeros((n_needs, 64), np.uint64)
     own_units = np.ones(n_needs, np.bool_)
     lenders = np.zeros(n_needs, np.uint64)
+    firm_needs = np.zeros(n_firms, np.uint64)
+    contacting = np.uint64(0)
     context_on = False
     plain = True
     for f in range(n_firms):
@@ -231,11 +251,14 @@ def _reach(market, risk_on):
                 context_on = True
         if market.bundle_mask[f] != 0:
             plain = False
+        if market.firm_real[f, CONTACTS_PER_STEP] > 0.0:
+            contacting |= _bit(f)
     for k in range(n_needs):
         for f in range(n_firms):
             g = market.firm_int[f, GROUP]
             if market.available[f, k]:
                 offered[k] |= _bit(f)
+                firm_needs[f] |= _bit(k)
                 unit_firms[k, market.unit[f, k]] |= _bit(f)
                 if market.unit[f, k] != f:
                     own_units[k] = False
@@ -252,7 +275,7 @@ def _reach(market, risk_on):
     for f in range(n_firms):
         bundle_saving[f] = _bundle_saving(market.firm_real, f)
     return (offered, context_firms, model_firms, bundle_saving, context_on, plain, unit_firms,
-            lenders, own_units)
+            lenders, own_units, firm_needs, contacting)
 
 
 @njit(inline="always", cache=True)
@@ -674,22 +697,17 @@ def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, s
     ``value_stream``: one draw per firm, then one coordinated offer, the need with the largest
     utility gain. Needs are visited in the step's order (``scratch`` holds it), firms in index
     order; a need whose relationship the lifecycle ended this step (``ended``) is not contacted,
-    nor, with risk decisions on, a need whose lender would decline the customer.
+    nor, with risk decisions on, a need whose lender would decline the customer. A contact that
+    wins a need can leave the firm that provided it without the customer: it does not contact.
     """
     order, keys = scratch[5], scratch[13]
     lenders, group_count = reach[7], scratch[2]
     behaviour = rules.behaviour
-    n_firms, n_needs = market.available.shape
-    for f in range(n_firms):
-        if market.firm_real[f, CONTACTS_PER_STEP] <= 0.0:
-            continue
-        is_customer = False
-        for k in range(n_needs):
-            if state.provider[i, k] == f:
-                is_customer = True
-                break
-        if not is_customer:
-            continue
+    n_needs = market.available.shape[1]
+    todo = _firms_used(state, i) & reach[10]  # the contacting firms the customer uses
+    while todo:
+        f = np.int64(trailing_zeros(todo))
+        todo &= todo - np.uint64(1)
         cell = _cell(market, f, s, customers.age_band[i], customers.income_band[i],
                      rules.n_income)
         p_contact = market.contact_p[f, cell]
@@ -723,12 +741,14 @@ def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, s
                             brands_used, row, behaviour[FATIGUE_ANNOYANCE] * fat, start_mask,
                             needs.need_id[k], risk, np.int64(n_held_needs)):
                     brands_used = _brands_in_use(market, state, i)
+                    todo &= _firms_used(state, i)
                 fat += behaviour[FATIGUE_PER_CONTACT]
         if value_stream and best_k >= 0:
             if _contact(b, i, np.int64(best_k), f, cell, rules, market, state, books, reach,
                         scratch, brands_used, row, behaviour[FATIGUE_ANNOYANCE] * fat,
                         start_mask, needs.need_id[best_k], risk, np.int64(n_held_needs)):
                 brands_used = _brands_in_use(market, state, i)
+                todo &= _firms_used(state, i)
             fat += behaviour[FATIGUE_PER_CONTACT]
     return fat
 
@@ -764,15 +784,24 @@ def _open_books(i, market, state, scratch):
 
 
 @njit(inline="always", cache=True)
-def _close_books(b, i, s, rules, market, customers, state, books, scratch, known, fat,
+def _close_books(b, i, s, rules, market, customers, state, books, reach, scratch, known, fat,
                  start_mask, trial_firm, wallet):
-    """End-of-step accounting of customer i: customers, new and churned, cohorts, wallets."""
+    """End-of-step accounting of customer i: customers, new and churned, cohorts, wallets.
+
+    Firms are visited as the set bits of the customer's firms at the start and end of the step,
+    and a contacting firm's targets (the needs it offers that the customer has, is alive for and
+    takes elsewhere) are counted as bits: the loops over every firm and need, and their
+    unpredictable branches, were an eighth of the step.
+    """
     firm_since, start_provider, captured, products = scratch[0], scratch[4], scratch[7], \
         scratch[8]
+    firm_uses = scratch[14]  # per firm, the needs the customer takes from it (0 in between)
+    firm_needs, contacting = reach[9], reach[10]
     fk, f_ledger, step = books.fk, books.f, rules.step
     n_firms, n_needs = market.available.shape
     end_mask = np.uint64(0)
     unit_mask = np.uint64(0)
+    alive = np.uint64(0)  # the needs the customer has and is alive for
     for k in range(n_needs):
         p0 = start_provider[k]
         current = state.provider[i, k]
@@ -785,6 +814,9 @@ def _close_books(b, i, s, rules, market, customers, state, books, scratch, known
             fk[b, FK_CUSTOMERS, current, k] += 1.0
             end_mask |= _bit(current)
             unit_mask |= _bit(market.unit[current, k])
+            firm_uses[current] |= _bit(k)
+        flags = state.flags[i, k]
+        alive |= np.uint64((flags & HAS_NEED) != 0 and (flags & DEAD) == 0) << np.uint64(k)
     known |= unit_mask
     state.aware[i] = known
     state.customer_of[i] = end_mask
@@ -793,7 +825,10 @@ def _close_books(b, i, s, rules, market, customers, state, books, scratch, known
     state.trial[i] = -1
     books.sf[b, SF_CUSTOMERS, s, n_firms] += 1.0
     group = _cohort_group(b, books)
-    for f in range(n_firms):
+    todo = start_mask | end_mask
+    while todo:
+        f = np.int64(trailing_zeros(todo))
+        todo &= todo - np.uint64(1)
         bit = _bit(f)
         if end_mask & bit:
             f_ledger[b, F_CUSTOMERS, f] += 1.0
@@ -807,17 +842,14 @@ def _close_books(b, i, s, rules, market, customers, state, books, scratch, known
                 books.cohort[group, C_ALIVE, f, step] += 1.0
                 if f == trial_firm:
                     f_ledger[b, F_REFERRAL_JOINS, f] += 1.0
-            if market.firm_real[f, CONTACTS_PER_STEP] > 0.0:
-                targets = 0
-                for k in range(n_needs):
-                    if (market.available[f, k] and state.provider[i, k] != f
-                            and state.flags[i, k] & HAS_NEED and not state.flags[i, k] & DEAD):
-                        targets += 1
+            if contacting & bit:
+                targets = popcount(firm_needs[f] & alive & ~firm_uses[f])
                 if market.firm_int[f, ORGANISATION] == VALUE_STREAM:
                     targets = min(targets, 1)
                 cell = _cell(market, f, s, customers.age_band[i], customers.income_band[i],
                              rules.n_income)
                 books.cells[b, CELL_TARGETS, f, cell] += targets
+            firm_uses[f] = 0
         if start_mask & bit:
             single = products[f] == 1
             f_ledger[b, F_START_SINGLE if single else F_START_MULTI, f] += 1.0
@@ -867,15 +899,15 @@ def _step_groups(first, last, rules, market, customers, needs, state, books, rea
         for b in range(g * n_blocks // n_groups, (g + 1) * n_blocks // n_groups):
             # per-customer scratch: firm_since, held, group_count, extra, start_provider, order,
             # priority, captured, products, risk (lenders' noise, then rho), a choice's options
-            # (utility and upper bound; their hashes), the step's stream keys and a customer's
-            # keys
+            # (utility and upper bound; their hashes), the step's stream keys, a customer's
+            # keys and the needs the customer takes from each firm
             scratch = (np.zeros(n_firms, np.int64), np.zeros(n_firms, np.int64),
                        np.zeros(n_firms, np.int64), np.zeros(n_firms),
                        np.zeros(n_needs, np.int64), np.zeros(n_needs, np.int64),
                        np.zeros(n_needs, np.uint64), np.zeros(n_firms),
                        np.zeros(n_firms, np.int64), np.ones(n_firms + 1), np.zeros((3, 65)),
                        np.zeros((2, 65), np.uint64), np.zeros(N_CK, np.uint64),
-                       np.zeros(N_CK, np.uint64))
+                       np.zeros(N_CK, np.uint64), np.zeros(n_firms, np.uint64))
             _step_block(b, rules, market, customers, needs, state, books, reach, scratch)
 
 
@@ -888,7 +920,7 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
     n, n_needs = state.provider.shape
     n_firms = market.available.shape[0]
     offered, context_firms, model_firms, bundle_saving, context_on, plain, unit_firms, \
-        lenders, own_units = reach
+        lenders, own_units, _, _ = reach
     firm_since, held, group_count, extra, captured = scratch[0], scratch[1], scratch[2], \
         scratch[3], scratch[7]
     behaviour = rules.behaviour
@@ -1054,8 +1086,8 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
             brands_used = _brands_in_use(market, state, i)
         fat = _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach,
                           scratch, brands_used, row, fat, start_mask, ended, risk, n_held_needs)
-        _close_books(b, i, s, rules, market, customers, state, books, scratch, known, fat,
-                     start_mask, trial_firm, wallet)
+        _close_books(b, i, s, rules, market, customers, state, books, reach, scratch, known,
+                     fat, start_mask, trial_firm, wallet)
         if risk_on:  # keep the noise drawn in this step for the next ones
             for c in range(customers.noise_firms.shape[0]):
                 customers.noise[i, c] = risk[customers.noise_firms[c]]
