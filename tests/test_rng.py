@@ -281,23 +281,31 @@ def test_a_customers_key_gives_the_same_draws_as_the_full_hash() -> None:
 
 def test_needs_arise_in_the_order_of_their_priorities():
     """``_need_order``: a stable sort of the needs by their random priority (ties, forced here by
-    repeating a need id, in index order), whatever the number of needs; and every order of
+    repeating a need id, in index order), whatever the number of needs; ordering a subset of
+    the needs gives the order of all of them with the others left out; and every order of
     eight needs is about equally likely (the priorities are uniform hashes)."""
     from ecosim.kernels.rng import bits_at
     from ecosim.kernels.step import _need_order
 
+    subsets = np.random.default_rng(3)
     for n in (1, 2, 5, 8, 13):
         ids = np.arange(7, 7 + n, dtype=np.int64)
         ids[n // 2:] = ids[0] if n > 2 else ids[n // 2:]  # ties from the middle on
+        every = np.arange(n, dtype=np.int64)
         for key in range(200):
             order, priority = np.zeros(n, np.int64), np.zeros(n, np.uint64)
-            _need_order(np.uint64(key), ids, order, priority)
+            _need_order(np.uint64(key), ids, every, n, order, priority)
             expected = np.argsort([bits_at(np.uint64(key), int(i)) for i in ids], kind="stable")
             assert order.tolist() == expected.tolist(), (n, key)
+            active = np.flatnonzero(subsets.random(n) < 0.6).astype(np.int64)
+            m = active.size
+            active = np.concatenate([active, np.full(n - m, -1, np.int64)])  # the rest unread
+            _need_order(np.uint64(key), ids, active, m, order, priority)
+            assert order[:m].tolist() == [k for k in expected if k in active[:m]], (n, key)
     firsts = np.zeros(8)
     ids = np.arange(8, dtype=np.int64)
     order, priority = np.zeros(8, np.int64), np.zeros(8, np.uint64)
     for key in range(8000):
-        _need_order(np.uint64(key * 7919 + 1), ids, order, priority)
+        _need_order(np.uint64(key * 7919 + 1), ids, ids, 8, order, priority)
         firsts[order[0]] += 1
     assert stats.chisquare(firsts).pvalue > 1e-3, firsts

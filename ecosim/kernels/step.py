@@ -404,25 +404,26 @@ def _brands_in_use(market, state, i):
 
 
 @njit(inline="always", cache=True)
-def _need_order(order_key, need_id, order, priority):
-    """The customer's needs in the order they arise this step, into ``order``.
+def _need_order(order_key, need_id, active, m, order, priority):
+    """The needs ``active[:m]`` (indices, ascending) in the order they arise this step.
 
-    Each need gets a random priority keyed by its stable id, so the order is the same whatever
-    order the needs are declared in: ascending priorities, ties (never seen: 64-bit hashes) in
-    index order. A need's place is its rank, counted without branches: the comparisons of
-    random priorities are unpredictable, and an insertion sort's branches missed on about
-    half of them (14 ns a customer-need).
+    Into ``order[:m]``. Each need gets a random priority keyed by its stable id, so the order is
+    the same whatever order the needs are declared in: ascending priorities, ties (never seen:
+    64-bit hashes) in index order. The order of a subset of the needs is the order of all of
+    them with the others left out, so the step orders only the needs with something to do. A
+    need's place is its rank, counted without branches: the comparisons of random priorities
+    are unpredictable, and an insertion sort's branches missed on about half of them (14 ns a
+    customer-need).
     """
-    n = need_id.shape[0]
-    for k in range(n):
-        priority[k] = bits_at(order_key, need_id[k])
-    for k in range(n):
-        p = priority[k]
+    for a in range(m):
+        priority[a] = bits_at(order_key, need_id[active[a]])
+    for a in range(m):
+        p = priority[a]
         rank = 0
-        for j in range(n):
-            q = priority[j]
-            rank += (q < p) | ((q == p) & (j < k))
-        order[rank] = k
+        for c in range(m):
+            q = priority[c]
+            rank += (q < p) | ((q == p) & (c < a))
+        order[rank] = active[a]
 
 
 @njit(cache=True, _nrt=False)
@@ -690,20 +691,20 @@ def _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch, bran
 
 @njit(inline="always", cache=True)
 def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, scratch,
-                brands_used, row, fat, start_mask, ended, risk, n_held_needs):
+                brands_used, row, fat, start_mask, ended, risk, n_held_needs, m):
     """Cross-sell: each firm contacts its own customers; returns the customer's new fatigue.
 
     ``silo``: each product unit contacts on its own (one draw per need it could sell);
     ``value_stream``: one draw per firm, then one coordinated offer, the need with the largest
-    utility gain. Needs are visited in the step's order (``scratch`` holds it), firms in index
-    order; a need whose relationship the lifecycle ended this step (``ended``) is not contacted,
-    nor, with risk decisions on, a need whose lender would decline the customer. A contact that
-    wins a need can leave the firm that provided it without the customer: it does not contact.
+    utility gain. Needs are visited in the step's order (``scratch`` holds its first ``m``: every
+    need the customer has), firms in index order; a need whose relationship the lifecycle ended
+    this step (``ended``) is not contacted, nor, with risk decisions on, a need whose lender
+    would decline the customer. A contact that wins a need can leave the firm that provided it
+    without the customer: it does not contact.
     """
     order, keys = scratch[5], scratch[13]
     lenders, group_count = reach[7], scratch[2]
     behaviour = rules.behaviour
-    n_needs = market.available.shape[1]
     todo = _firms_used(state, i) & reach[10]  # the contacting firms the customer uses
     while todo:
         f = np.int64(trailing_zeros(todo))
@@ -716,7 +717,7 @@ def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, s
             continue
         best_k = -1
         best_gain = -np.inf
-        for r in range(n_needs):
+        for r in range(m):  # the needs the customer has are among the first m
             k = order[r]
             current = np.int64(state.provider[i, k])
             if (not market.available[f, k] or current == f or not (state.flags[i, k] & HAS_NEED)
@@ -757,22 +758,28 @@ def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, s
 def _open_books(i, market, state, scratch):
     """Start-of-step bookkeeping of customer i: who provides what, into ``scratch``.
 
-    Returns ``(brands_used, n_held_needs)``: the brands the customer uses and the number of
-    needs they have and are alive for (the denominator of pooled data).
+    Returns ``(brands_used, n_held_needs, m)``: the brands the customer uses, the number of
+    needs they have and are alive for (the denominator of pooled data), and the number of
+    needs with something to do this step, whose indices go to ``scratch[15][:m]``: those the
+    customer has or holds a provider for (one they no longer have is given up).
     """
     firm_since, held, group_count = scratch[0], scratch[1], scratch[2]
-    start_provider, products, captured = scratch[4], scratch[8], scratch[7]
+    start_provider, products, captured, active = scratch[4], scratch[8], scratch[7], scratch[15]
     held[:] = 0
     group_count[:] = 0
     products[:] = 0
     captured[:] = 0.0
     brands_used = np.uint64(0)
     n_held_needs = 0
+    m = 0
     for k in range(state.provider.shape[1]):
         p = state.provider[i, k]
+        flags = state.flags[i, k]
         start_provider[k] = p
-        if state.flags[i, k] & HAS_NEED and not state.flags[i, k] & DEAD:
+        if flags & HAS_NEED and not flags & DEAD:
             n_held_needs += 1
+        active[m] = k
+        m += np.int64(((flags & HAS_NEED) != 0) | (p >= 0))
         if p >= 0:
             firm_since[p] = state.since[i, k]
             brands_used |= _bit(market.brand[p, k])
@@ -780,7 +787,7 @@ def _open_books(i, market, state, scratch):
             products[p] += 1
             if market.firm_int[p, GROUP] >= 0:
                 group_count[market.firm_int[p, GROUP]] += 1
-    return brands_used, n_held_needs
+    return brands_used, n_held_needs, m
 
 
 @njit(inline="always", cache=True)
@@ -900,14 +907,16 @@ def _step_groups(first, last, rules, market, customers, needs, state, books, rea
             # per-customer scratch: firm_since, held, group_count, extra, start_provider, order,
             # priority, captured, products, risk (lenders' noise, then rho), a choice's options
             # (utility and upper bound; their hashes), the step's stream keys, a customer's
-            # keys and the needs the customer takes from each firm
+            # keys, the needs the customer takes from each firm and the needs with something to
+            # do
             scratch = (np.zeros(n_firms, np.int64), np.zeros(n_firms, np.int64),
                        np.zeros(n_firms, np.int64), np.zeros(n_firms),
                        np.zeros(n_needs, np.int64), np.zeros(n_needs, np.int64),
                        np.zeros(n_needs, np.uint64), np.zeros(n_firms),
                        np.zeros(n_firms, np.int64), np.ones(n_firms + 1), np.zeros((3, 65)),
                        np.zeros((2, 65), np.uint64), np.zeros(N_CK, np.uint64),
-                       np.zeros(N_CK, np.uint64), np.zeros(n_firms, np.uint64))
+                       np.zeros(N_CK, np.uint64), np.zeros(n_firms, np.uint64),
+                       np.zeros(n_needs, np.int64))
             _step_block(b, rules, market, customers, needs, state, books, reach, scratch)
 
 
@@ -954,18 +963,18 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
         trial_firm = state.trial[i]
         fat = state.fatigue[i] * (1.0 - behaviour[FATIGUE_DECAY])
         base_open = row[OPENNESS] + behaviour[FATIGUE_OPENNESS] * fat
-        brands_used, n_held_needs = _open_books(i, market, state, scratch)
+        brands_used, n_held_needs, m = _open_books(i, market, state, scratch)
         risk = scratch[9]  # each lender's estimation noise (drawn when first needed), then rho
         if risk_on:
             risk[:] = np.nan
             risk[n_firms] = customers.risk[i]
             for c in range(customers.noise_firms.shape[0]):  # the noise drawn in earlier steps
                 risk[customers.noise_firms[c]] = customers.noise[i, c]
-        _need_order(keys[CK_ORDER], needs.need_id, order, scratch[6])
+        _need_order(keys[CK_ORDER], needs.need_id, scratch[15], m, order, scratch[6])
         wallet = 0.0
         closed = np.uint64(0)
         ended = np.uint64(0)
-        for r in range(n_needs):
+        for r in range(m):
             k = order[r]
             if not (state.flags[i, k] & HAS_NEED):
                 p = np.int64(state.provider[i, k])
@@ -1085,7 +1094,8 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
                     ended |= _bit(k)
             brands_used = _brands_in_use(market, state, i)
         fat = _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach,
-                          scratch, brands_used, row, fat, start_mask, ended, risk, n_held_needs)
+                          scratch, brands_used, row, fat, start_mask, ended, risk, n_held_needs,
+                          m)
         _close_books(b, i, s, rules, market, customers, state, books, reach, scratch, known,
                      fat, start_mask, trial_firm, wallet)
         if risk_on:  # keep the noise drawn in this step for the next ones
