@@ -66,16 +66,23 @@ def _bundle_utility(bundle_saving, firm_int, bundle_mask, held, f, k, price_sens
 
 @njit(inline="always", cache=True)
 def _bundle_price_factor(firm_real, firm_int, bundle_mask, held_with_k, f, k):
-    """Share of the price paid for need k bought from f, given bundled holdings including k."""
-    if _in_bundle(bundle_mask, f, k) and held_with_k >= firm_int[f, BUNDLE_MIN]:
-        return 1.0 - firm_real[f, BUNDLE_DISCOUNT]
-    return 1.0
+    """Share of the price paid for need k bought from f, given bundled holdings including k.
+
+    A select, not a branch: whether a purchase is bundled varies from need to need.
+    """
+    bundled = (_in_bundle(bundle_mask, f, k) != 0) & (held_with_k >= firm_int[f, BUNDLE_MIN])
+    discount = firm_real[f, BUNDLE_DISCOUNT]
+    return 1.0 - discount if bundled else 1.0
 
 
 @njit(inline="always", cache=True)
 def _pooled_loss_factor(firm_real, firm_int, group_count, f, n_needs_held):
-    """Share of base losses left after the group's pooled data (1 outside ecosystems)."""
+    """Share of base losses left after the group's pooled data (1 outside ecosystems).
+
+    Selects, not branches: whether the seller is in an ecosystem varies from need to need.
+    """
     g = firm_int[f, GROUP]
-    if g < 0 or n_needs_held <= 0:
-        return 1.0
-    return 1.0 - firm_real[g, DATA_GAIN] * min(1.0, group_count[g] / n_needs_held)
+    inside = (g >= 0) & (n_needs_held > 0)
+    g = max(g, 0)
+    cut = firm_real[g, DATA_GAIN] * min(1.0, group_count[g] / max(n_needs_held, 1))
+    return 1.0 - cut if inside else 1.0

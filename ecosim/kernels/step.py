@@ -178,10 +178,13 @@ from ecosim.kernels.state import (
 from ecosim.kernels.threads import run_ranges
 
 # Per-customer keys of the streams drawn for every customer-need (``rng.customer_key``): computed
-# once per customer, each draw then costs one round of the mixer instead of four.
+# once per customer, each draw then costs one round of the mixer instead of four. The first
+# ``N_CK_EVERY`` are drawn from for almost every customer and computed for each; the others
+# (a basket not kept yet, risk decisions, a choice) when needed.
 (CK_ORDER, CK_OPEN, CK_OCCURRENCE, CK_LIFECYCLE, CK_CONTEXT, CK_SATISFACTION, CK_POLICY, CK_NEED,
  CK_NEED_NORMAL, CK_RISK, CK_TASTE, CK_CHOICE) = range(12)
 N_CK = 12
+N_CK_EVERY = 7
 
 # Transaction log columns (float64 rows): customer, time, need, firm, amount, contribution.
 TX_CUSTOMER, TX_TIME, TX_NEED, TX_FIRM, TX_AMOUNT, TX_MARGIN = range(6)
@@ -566,9 +569,10 @@ def _purchase(b, i, k, s, step, chosen, basket, t_in_step, since_ik, market, boo
     fk[b, FK_GROSS_MARGIN, chosen, k] += gross
     fk[b, FK_LOSSES, chosen, k] += loss
     fk[b, FK_PURCHASES, chosen, k] += 1.0
-    if fee > 0.0:
-        fk[b, FK_PARTNER_FEES, chosen, k] += fee
-        books.f[b, F_PARTNER_INCOME, market.firm_int[chosen, GROUP]] += fee
+    # added whether or not the seller is a partner (adding 0 changes no total): a branch on it
+    # would vary from need to need
+    fk[b, FK_PARTNER_FEES, chosen, k] += fee
+    books.f[b, F_PARTNER_INCOME, max(market.firm_int[chosen, GROUP], 0)] += fee
     books.sf[b, SF_REVENUE, s, chosen] += spend
     books.sf[b, SF_CAPTURED, s, chosen] += basket
     captured[chosen] += basket
@@ -676,10 +680,10 @@ def _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch, bran
                    lenders[k])
     extra[f] -= annoyance
     shock_key = customer_key(stream_key(rules.key, STREAM_CONTACT, rules.step), i)
-    chosen = _choose_provider(scratch[13][CK_TASTE], shock_key, k, need_id, f, current,
-                              state.habit[i, k], candidates, current < 0, extra, brands_used, row,
-                              market, rules.behaviour[TASTE_SCALE], rules.behaviour[SHOCK_SCALE],
-                              scratch[10], scratch[11])
+    chosen = _choose_provider(customer_key(scratch[12][CK_TASTE], i), shock_key, k, need_id, f,
+                              current, state.habit[i, k], candidates, current < 0, extra,
+                              brands_used, row, market, rules.behaviour[TASTE_SCALE],
+                              rules.behaviour[SHOCK_SCALE], scratch[10], scratch[11])
     if chosen == f:
         _move(state, market, firm_since, held, group_count, start_mask, rules.step, i, k,
               current, f)
@@ -951,7 +955,7 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
     streams[CK_TASTE] = stream_key(rules.key, STREAM_TASTE, 0)  # persistent tastes: fixed
     streams[CK_CHOICE] = stream_key(rules.key, STREAM_CHOICE, rules.step)  # purchases' shocks
     for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-        for c in range(N_CK):
+        for c in range(N_CK_EVERY):
             keys[c] = customer_key(streams[c], i)
         if plain:  # what _extra_utility would write for every firm but a referrer
             extra[:] = 0.0
@@ -966,6 +970,7 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
         brands_used, n_held_needs, m = _open_books(i, market, state, scratch)
         risk = scratch[9]  # each lender's estimation noise (drawn when first needed), then rho
         if risk_on:
+            keys[CK_RISK] = customer_key(streams[CK_RISK], i)
             risk[:] = np.nan
             risk[n_firms] = customers.risk[i]
             for c in range(customers.noise_firms.shape[0]):  # the noise drawn in earlier steps
@@ -1008,7 +1013,9 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
             base = customers.basket[i, k] if cached else np.nan
             if base != base:
                 base = draw_at(needs.basket_dist[k], needs.basket_p[k, 0], needs.basket_p[k, 1],
-                               keys[CK_NEED], keys[CK_NEED_NORMAL], need_id) * row[INCOME_SCALE]
+                               customer_key(streams[CK_NEED], i),
+                               customer_key(streams[CK_NEED_NORMAL], i), need_id) \
+                    * row[INCOME_SCALE]
                 if cached:
                     customers.basket[i, k] = base
             basket = base * needs.basket_scale[k]
@@ -1046,7 +1053,8 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
                         _extra_utility(extra, market, bundle_saving, held, group_count, current,
                                        k, trial_firm, row, candidates, model_firms[k], rules,
                                        keys[CK_RISK], risk, n_held_needs, lenders[k])
-                    chosen = _choose_provider(keys[CK_TASTE], keys[CK_CHOICE], k,
+                    chosen = _choose_provider(customer_key(streams[CK_TASTE], i),
+                                              customer_key(streams[CK_CHOICE], i), k,
                                               need_id, j, current, state.habit[i, k],
                                               candidates, full, extra, brands_used, row, market,
                                               behaviour[TASTE_SCALE], behaviour[SHOCK_SCALE],
