@@ -212,6 +212,25 @@ def _firms_used(state, i):
 
 
 @njit(cache=True, _nrt=False)
+def _alive_needs(state, i):
+    """Bitmask of the needs customer i has and is alive for (``HAS_NEED`` and not ``DEAD``)."""
+    alive = np.uint64(0)
+    for k in range(state.flags.shape[1]):
+        flags = state.flags[i, k]
+        alive |= np.uint64((flags & HAS_NEED) != 0 and (flags & DEAD) == 0) << np.uint64(k)
+    return alive
+
+
+@njit(cache=True, _nrt=False)
+def _needs_from(state, i, f):
+    """Bitmask of the needs customer i takes from firm f now."""
+    needs = np.uint64(0)
+    for k in range(state.provider.shape[1]):
+        needs |= np.uint64(state.provider[i, k] == f) << np.uint64(k)
+    return needs
+
+
+@njit(cache=True, _nrt=False)
 def _cell(market, f, segment, age_band, income_band, n_income):
     """Targeting cell of a customer as firm f sees them."""
     targeting = market.firm_int[f, TARGETING]
@@ -695,7 +714,7 @@ def _contact(b, i, k, f, cell, rules, market, state, books, reach, scratch, bran
 
 @njit(inline="always", cache=True)
 def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, scratch,
-                brands_used, row, fat, start_mask, ended, risk, n_held_needs, m):
+                brands_used, row, fat, start_mask, ended, risk, n_held_needs, m, alive):
     """Cross-sell: each firm contacts its own customers; returns the customer's new fatigue.
 
     ``silo``: each product unit contacts on its own (one draw per need it could sell);
@@ -704,7 +723,9 @@ def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, s
     need the customer has), firms in index order; a need whose relationship the lifecycle ended
     this step (``ended``) is not contacted, nor, with risk decisions on, a need whose lender
     would decline the customer. A contact that wins a need can leave the firm that provided it
-    without the customer: it does not contact.
+    without the customer: it does not contact. ``alive``: the needs the customer has and is
+    alive for; the needs a firm may contact for are a bitmask, so that the loop over the needs
+    has one test, not five that vary from need to need.
     """
     order, keys = scratch[5], scratch[13]
     lenders, group_count = reach[7], scratch[2]
@@ -713,6 +734,10 @@ def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, s
     while todo:
         f = np.int64(trailing_zeros(todo))
         todo &= todo - np.uint64(1)
+        # needs f offers, that the customer has, is alive for and takes elsewhere
+        open_needs = reach[9][f] & alive & ~ended & ~_needs_from(state, i, f)
+        if not open_needs:
+            continue
         cell = _cell(market, f, s, customers.age_band[i], customers.income_band[i],
                      rules.n_income)
         p_contact = market.contact_p[f, cell]
@@ -723,10 +748,9 @@ def _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach, s
         best_gain = -np.inf
         for r in range(m):  # the needs the customer has are among the first m
             k = order[r]
-            current = np.int64(state.provider[i, k])
-            if (not market.available[f, k] or current == f or not (state.flags[i, k] & HAS_NEED)
-                    or state.flags[i, k] & DEAD or ended & _bit(k)):
+            if not (open_needs & _bit(k)):
                 continue
+            current = np.int64(state.provider[i, k])
             if lenders[k] & _bit(f) and _declined(rules, market, group_count,
                                                  np.int64(n_held_needs), keys[CK_RISK], risk,
                                                  _bit(f), lenders[k], current):
@@ -796,8 +820,10 @@ def _open_books(i, market, state, scratch):
 
 @njit(inline="always", cache=True)
 def _close_books(b, i, s, rules, market, customers, state, books, reach, scratch, known, fat,
-                 start_mask, trial_firm, wallet):
+                 start_mask, trial_firm, wallet, alive):
     """End-of-step accounting of customer i: customers, new and churned, cohorts, wallets.
+
+    ``alive``: the needs the customer has and is alive for (``_alive_needs``).
 
     Firms are visited as the set bits of the customer's firms at the start and end of the step,
     and a contacting firm's targets (the needs it offers that the customer has, is alive for and
@@ -812,7 +838,6 @@ def _close_books(b, i, s, rules, market, customers, state, books, reach, scratch
     n_firms, n_needs = market.available.shape
     end_mask = np.uint64(0)
     unit_mask = np.uint64(0)
-    alive = np.uint64(0)  # the needs the customer has and is alive for
     for k in range(n_needs):
         p0 = start_provider[k]
         current = state.provider[i, k]
@@ -826,8 +851,6 @@ def _close_books(b, i, s, rules, market, customers, state, books, reach, scratch
             end_mask |= _bit(current)
             unit_mask |= _bit(market.unit[current, k])
             firm_uses[current] |= _bit(k)
-        flags = state.flags[i, k]
-        alive |= np.uint64((flags & HAS_NEED) != 0 and (flags & DEAD) == 0) << np.uint64(k)
     known |= unit_mask
     state.aware[i] = known
     state.customer_of[i] = end_mask
@@ -1101,11 +1124,12 @@ def _step_block(b, rules, market, customers, needs, state, books, reach, scratch
                           rules.step, i, k, p, OUTSIDE)
                     ended |= _bit(k)
             brands_used = _brands_in_use(market, state, i)
+        alive = _alive_needs(state, i)
         fat = _cross_sell(b, i, s, rules, market, customers, needs, state, books, reach,
                           scratch, brands_used, row, fat, start_mask, ended, risk, n_held_needs,
-                          m)
+                          m, alive)
         _close_books(b, i, s, rules, market, customers, state, books, reach, scratch, known,
-                     fat, start_mask, trial_firm, wallet)
+                     fat, start_mask, trial_firm, wallet, alive)
         if risk_on:  # keep the noise drawn in this step for the next ones
             for c in range(customers.noise_firms.shape[0]):
                 customers.noise[i, c] = risk[customers.noise_firms[c]]
