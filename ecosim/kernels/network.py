@@ -5,6 +5,14 @@ An edge list is ``targets`` with, for edge ``e``, the source ``sources[e]`` or, 
 merged; each customer's neighbours end up sorted ascending. Every array is allocated by the
 caller (the build's memory is NumPy's, so ``tracemalloc`` sees all of it); nothing here
 allocates.
+
+Speed (10^7 customers, degree 10: 5 * 10^7 edges): a ring lattice's edges are walked as a loop
+over customers and their ``half`` edges, not by dividing each edge's index (an integer division
+is some 40 cycles); a rewired or random edge's ends are anywhere in memory, so the cursors and
+slots they write to are prefetched a few edges ahead (``_AHEAD``); and a customer's list, about
+ten neighbours, is sorted by insertion in place (NumPy's sort of a slice costs more to call than
+to run on ten values). The same arrays as before; the Watts–Strogatz build of 10^7 customers
+went from about 6 to about 3 s (2-core VM, back to back).
 """
 
 from __future__ import annotations
@@ -12,20 +20,51 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-
-@njit(inline="always", cache=True)
-def _source(e: int, sources: np.ndarray, half: int) -> int:
-    """Source customer of edge ``e``: implicit on a ring lattice (``half > 0``), else listed."""
-    if half > 0:
-        return e // half
-    return sources[e]
+from ecosim.kernels.prefetch import prefetch
 
 
 @njit(cache=True)
 def ring_lattice(targets: np.ndarray, half: int, n: int) -> None:
     """Targets of a ring lattice: edge ``e = i * half + j`` links ``i`` to ``(i + j + 1) % n``."""
-    for e in range(targets.shape[0]):
-        targets[e] = (e // half + e % half + 1) % n
+    e = 0
+    for i in range(n):
+        for j in range(half):
+            t = i + j + 1
+            while t >= n:  # past the end of the ring (a ring smaller than half wraps again)
+                t -= n
+            targets[e] = t
+            e += 1
+
+
+#: Edges ahead whose cursors are prefetched: the cursor (``indptr``) at ``_AHEAD``, the slot it
+#: points to (``adjacency``) at half that, once the cursor has arrived.
+_AHEAD = 16
+
+
+@njit(inline="always", cache=True)
+def _prefetch_cursor(sources, targets, e, with_sources, indptr, adjacency):
+    """Prefetch the cursors of edge ``e + _AHEAD`` and the slots of edge ``e + _AHEAD // 2``.
+
+    A rewired or random edge's ends are anywhere in memory: without this each costs two cache
+    misses in a row (the cursor, then the slot). ``with_sources`` > 0: the sources are listed.
+    """
+    size = targets.shape[0]
+    if e + _AHEAD < size:
+        prefetch(indptr, targets[e + _AHEAD])
+        if with_sources > 0:
+            prefetch(indptr, sources[e + _AHEAD])
+    if e + _AHEAD // 2 < size:
+        prefetch(adjacency, indptr[targets[e + _AHEAD // 2]])
+        if with_sources > 0:
+            prefetch(adjacency, indptr[sources[e + _AHEAD // 2]])
+
+
+@njit(cache=True)
+def _count_edge(s: int, t: int, indptr: np.ndarray) -> None:
+    """Count edge (s, t) in both lists (``count_degrees``); a self-loop is dropped."""
+    if s != t:
+        indptr[s + 1] += 1
+        indptr[t + 1] += 1
 
 
 @njit(cache=True)
@@ -33,17 +72,37 @@ def count_degrees(sources: np.ndarray, targets: np.ndarray, half: int,
                   indptr: np.ndarray) -> int:
     """Fill ``indptr`` (n + 1, int64) with the start of each customer's list, duplicates counted.
 
-    Returns the number of edge ends, ``indptr[n]`` (twice the edges that are not self-loops).
+    Edge ``e`` links ``sources[e]`` or, on a ring lattice (``half > 0``), ``e // half`` to
+    ``targets[e]``. Returns the number of edge ends, ``indptr[n]`` (twice the edges that are not
+    self-loops).
     """
     indptr[:] = 0
-    for e in range(targets.shape[0]):
-        s, t = _source(e, sources, half), targets[e]
-        if s != t:
-            indptr[s + 1] += 1
-            indptr[t + 1] += 1
+    size = targets.shape[0]
+    if half > 0:
+        for s in range(size // half):
+            for e in range(s * half, (s + 1) * half):
+                if e + _AHEAD < size:  # a rewired edge's target is anywhere
+                    prefetch(indptr, targets[e + _AHEAD] + 1)
+                _count_edge(s, np.int64(targets[e]), indptr)
+    else:
+        for e in range(size):
+            if e + _AHEAD < size:
+                prefetch(indptr, sources[e + _AHEAD] + 1)
+                prefetch(indptr, targets[e + _AHEAD] + 1)
+            _count_edge(np.int64(sources[e]), np.int64(targets[e]), indptr)
     for i in range(1, indptr.shape[0]):
         indptr[i] += indptr[i - 1]
     return indptr[-1]
+
+
+@njit(cache=True)
+def _fill_edge(s: int, t: int, indptr: np.ndarray, adjacency: np.ndarray) -> None:
+    """Write edge (s, t) at both lists' cursors (``fill_adjacency``); a self-loop is dropped."""
+    if s != t:
+        adjacency[indptr[s]] = t
+        indptr[s] += 1
+        adjacency[indptr[t]] = s
+        indptr[t] += 1
 
 
 @njit(cache=True)
@@ -51,19 +110,42 @@ def fill_adjacency(sources: np.ndarray, targets: np.ndarray, half: int, indptr: 
                    adjacency: np.ndarray) -> None:
     """Write both ends of every edge into ``adjacency`` (``indptr[n]`` int32), by customer.
 
-    ``indptr`` serves as the cursor and is restored: after the pass ``indptr[i]`` is the end of
-    customer ``i``'s list, i.e. the start of ``i + 1``'s, and shifting it by one gives it back.
+    Edges as in ``count_degrees``, in index order. ``indptr`` serves as the cursor and is
+    restored: after the pass ``indptr[i]`` is the end of customer ``i``'s list, i.e. the start
+    of ``i + 1``'s, and shifting it by one gives it back.
     """
-    for e in range(targets.shape[0]):
-        s, t = _source(e, sources, half), targets[e]
-        if s != t:
-            adjacency[indptr[s]] = t
-            indptr[s] += 1
-            adjacency[indptr[t]] = s
-            indptr[t] += 1
+    size = targets.shape[0]
+    if half > 0:
+        for s in range(size // half):
+            for e in range(s * half, (s + 1) * half):
+                _prefetch_cursor(sources, targets, e, -1, indptr, adjacency)
+                _fill_edge(s, np.int64(targets[e]), indptr, adjacency)
+    else:
+        for e in range(size):
+            _prefetch_cursor(sources, targets, e, 1, indptr, adjacency)
+            _fill_edge(np.int64(sources[e]), np.int64(targets[e]), indptr, adjacency)
     for i in range(indptr.shape[0] - 1, 0, -1):
         indptr[i] = indptr[i - 1]
     indptr[0] = 0
+
+
+#: Lists up to this length are sorted by insertion; longer ones by NumPy's sort.
+_INSERTION = 32
+
+
+@njit(cache=True)
+def _sort_list(adjacency: np.ndarray, start: int, end: int) -> None:
+    """Sort ``adjacency[start:end]`` ascending in place."""
+    if end - start > _INSERTION:
+        adjacency[start:end].sort()
+        return
+    for j in range(start + 1, end):
+        value = adjacency[j]
+        h = j
+        while h > start and adjacency[h - 1] > value:
+            adjacency[h] = adjacency[h - 1]
+            h -= 1
+        adjacency[h] = value
 
 
 @njit(cache=True)
@@ -77,7 +159,7 @@ def sort_unique(indptr: np.ndarray, adjacency: np.ndarray) -> int:
     start = indptr[0]
     for i in range(indptr.shape[0] - 1):
         end = indptr[i + 1]
-        adjacency[start:end].sort()
+        _sort_list(adjacency, start, end)
         indptr[i] = write
         previous = -1
         for j in range(start, end):
