@@ -229,16 +229,12 @@ class EcosystemModel(mesa.Model):
         """
         h, pop, w = self.history, self.population, self.weight
         h.offered[0] = self.offers.available
-        segments = h.segment_customers.shape[1]
-        for f in range(len(self.firm_list)):
-            uses = pop.provider == f
-            h.unit_customers[0, f] = uses.sum(axis=0) * w
-            users = uses.any(axis=1)
-            self.simulated_customers[f] = users.sum()
-            h.customers[0, f] = self.simulated_customers[f] * w
-            h.segment_customers[0, :, f] = np.bincount(pop.segment[users],
-                                                       minlength=segments) * w
-        h.segment_customers[0, :, -1] = np.bincount(pop.segment, minlength=segments) * w
+        n_firms = len(self.firm_list)
+        by_unit, by_segment = pop.customer_counts(n_firms, h.segment_customers.shape[1])
+        h.unit_customers[0] = by_unit * w
+        self.simulated_customers[:] = by_segment[:, :n_firms].sum(axis=0)
+        h.customers[0] = self.simulated_customers * w
+        h.segment_customers[0] = by_segment * w
         # cohort 0 is the customers present at the start; nothing is earned in step 0
         self._cohorts(0, h.customers[0][:, None], np.zeros((len(self.firm_list), 1)))
         if self.cfg.output.transactions:

@@ -28,6 +28,7 @@ from ecosim.kernels.distributions import DIST_CODES
 from ecosim.kernels.lifecycle import CONTRACTUAL, NONCONTRACTUAL
 from ecosim.kernels.population import (
     N_TRAITS,
+    _customer_counts,
     _initial_state,
     _sample_customers,
     _true_risks,
@@ -423,6 +424,18 @@ class CustomerPopulation:
     def was_capped(self) -> bool:
         """Whether a cap bound in any step (purchases per step, or the transaction log)."""
         return bool(self.capped.any())
+
+    def customer_counts(self, n_firms: int,
+                        n_segments: int) -> tuple[np.ndarray, np.ndarray]:
+        """Simulated customers now, counted in one pass: ``(by_unit, by_segment)``.
+
+        ``by_unit`` (F, K): customers using firm f for need k. ``by_segment`` (S, F + 1):
+        customers of segment s using firm f for some need, and in column F all of segment s.
+        """
+        by_unit = np.zeros((n_firms, self.n_needs), np.int64)
+        by_segment = np.zeros((n_segments, n_firms + 1), np.int64)
+        _customer_counts(self.provider, self.segment, by_unit, by_segment)
+        return by_unit, by_segment
 
     def nbytes(self) -> dict[str, int]:
         """Bytes held per customer and per customer-need (the network is reported apart)."""

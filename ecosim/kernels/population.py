@@ -166,3 +166,32 @@ def _true_risks(first, last, key, code, p1, p2, out):
     """Each customer's true relative risk, as the step kernel draws it (``step._true_risk``)."""
     for i in range(first, last):
         out[i] = draw(code, p1, p2, key, STREAM_RISK, 0, i, 0)
+
+
+@njit(nogil=True, cache=True)
+def _customer_counts(provider, segment, unit_counts, segment_counts):
+    """Who uses whom, counted in one pass (step 0's history), added into the two arrays.
+
+    Args:
+        provider: (N, K) int8 provider of each customer-need (-1 none).
+        segment: (N,) segment of each customer.
+        unit_counts: (F, K) customers using each firm for each need.
+        segment_counts: (S, F + 1) customers of each segment using each firm for some need;
+            column F counts every customer of the segment.
+    """
+    n_firms = unit_counts.shape[0]
+    for i in range(provider.shape[0]):
+        s = segment[i]
+        using = np.uint64(0)
+        for k in range(provider.shape[1]):
+            p = provider[i, k]
+            if p >= 0:
+                unit_counts[p, k] += 1
+                using |= np.uint64(1) << np.uint64(p)
+        segment_counts[s, n_firms] += 1
+        f = 0
+        while using:
+            if using & np.uint64(1):
+                segment_counts[s, f] += 1
+            using >>= np.uint64(1)
+            f += 1
