@@ -11,14 +11,17 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ecosim.kernels.distributions import draw
+from ecosim.kernels.distributions import draw_at
 from ecosim.kernels.rng import (
     STREAM_INITIAL,
     STREAM_PREVALENCE,
     STREAM_RISK,
     STREAM_SOCIODEMO,
     STREAM_TRAITS,
-    uniform,
+    customer_key,
+    normal_stream_key,
+    stream_key,
+    uniform_at,
 )
 
 #: Column of each trait in the ``traits`` array (float32, one row per customer).
@@ -66,33 +69,38 @@ def _sample_customers(first, last, key, segment_cum, factor_dist, factor_p, swit
     """
     n_segments = segment_cum.shape[0]
     n_income = income_scale.shape[0]
+    # the streams' keys, then each customer's (rng.customer_key): one round of the mixer a draw
+    traits_key = stream_key(key, STREAM_TRAITS, 0)
+    traits_normal_key = normal_stream_key(key, STREAM_TRAITS, 0)
+    sociodemo_key = stream_key(key, STREAM_SOCIODEMO, 0)
+    prevalence_key = stream_key(key, STREAM_PREVALENCE, 0)
     for i in range(first, last):
-        s = min(_pick(segment_cum, uniform(key, STREAM_TRAITS, 0, i, 0)), n_segments - 1)
+        uk = customer_key(traits_key, i)
+        nk = customer_key(traits_normal_key, i)
+        s = min(_pick(segment_cum, uniform_at(uk, 0)), n_segments - 1)
         segment[i] = s
         for j in range(6):
-            traits[i, j] = draw(factor_dist[s, j], factor_p[s, j, 0], factor_p[s, j, 1], key,
-                                STREAM_TRAITS, 0, i, 1 + j)
+            traits[i, j] = draw_at(factor_dist[s, j], factor_p[s, j, 0], factor_p[s, j, 1], uk,
+                                   nk, 1 + j)
         traits[i, OPENNESS] = min(max(traits[i, OPENNESS], 0.0), 1.0)
         traits[i, SOCIAL] = min(max(traits[i, SOCIAL], 0.0), 1.0)
-        traits[i, SWITCH_COST] = draw(switch_dist, switch_p[0], switch_p[1], key, STREAM_TRAITS,
-                                      0, i, 7)
+        traits[i, SWITCH_COST] = draw_at(switch_dist, switch_p[0], switch_p[1], uk, nk, 7)
         for j in range(2):
-            life[i, j] = draw(life_dist[j], life_p[j, 0], life_p[j, 1], key, STREAM_TRAITS, 0, i,
-                              8 + j)
-        if uniform(key, STREAM_SOCIODEMO, 0, i, 0) < informativeness:
+            life[i, j] = draw_at(life_dist[j], life_p[j, 0], life_p[j, 1], uk, nk, 8 + j)
+        sk = customer_key(sociodemo_key, i)
+        if uniform_at(sk, 0) < informativeness:
             age_band[i] = seg_age_band[s]
         else:
-            age_band[i] = min(int(uniform(key, STREAM_SOCIODEMO, 0, i, 1) * n_age_bands),
-                              n_age_bands - 1)
-        if uniform(key, STREAM_SOCIODEMO, 0, i, 2) < informativeness:
+            age_band[i] = min(int(uniform_at(sk, 1) * n_age_bands), n_age_bands - 1)
+        if uniform_at(sk, 2) < informativeness:
             income_band[i] = seg_income_band[s]
         else:
-            income_band[i] = min(int(uniform(key, STREAM_SOCIODEMO, 0, i, 3) * n_income),
-                                 n_income - 1)
+            income_band[i] = min(int(uniform_at(sk, 3) * n_income), n_income - 1)
         traits[i, INCOME_SCALE] = income_scale[income_band[i]]
+        pk = customer_key(prevalence_key, i)
         for k in range(prevalence.shape[0]):
-            flags[i, k] = HAS_NEED if uniform(key, STREAM_PREVALENCE, 0, i, need_id[k]) < \
-                prevalence[k] else np.uint8(0)
+            flags[i, k] = HAS_NEED if uniform_at(pk, need_id[k]) < prevalence[k] \
+                else np.uint8(0)
 
 
 @njit(nogil=True, cache=True)
@@ -117,20 +125,21 @@ def _initial_state(first, last, key, initial_awareness, share_cum, offered, unit
     n_needs = provider.shape[1]
     n_firms = offered.shape[0]
     n_units = initial_awareness.shape[0]
+    initial_key = stream_key(key, STREAM_INITIAL, 0)
     for i in range(first, last):
+        ik = customer_key(initial_key, i)
         known = np.uint64(0)
         using = np.uint64(0)
         units = np.uint64(0)
         for u in range(n_units):
-            if uniform(key, STREAM_INITIAL, 0, i, u) < initial_awareness[u]:
+            if uniform_at(ik, u) < initial_awareness[u]:
                 known |= np.uint64(1) << np.uint64(u)
         for k in range(n_needs):
             provider[i, k] = -1
             habit[i, k] = 0.0
             since[i, k] = 0
             if flags[i, k] & HAS_NEED:
-                f = _pick(share_cum[k], uniform(key, STREAM_INITIAL, 0, i,
-                                                MAX_INDEX + need_id[k]))
+                f = _pick(share_cum[k], uniform_at(ik, MAX_INDEX + need_id[k]))
                 if f < n_firms and offered[f, k]:
                     provider[i, k] = f
                     if trial_made:
@@ -152,10 +161,12 @@ def _update_prevalence(first, last, key, prevalence, need_id, trending, flags):
     the same ones in every arm. Only needs with ``trending[k]`` are touched.
     """
     n_needs = flags.shape[1]
+    prevalence_key = stream_key(key, STREAM_PREVALENCE, 0)
     for i in range(first, last):
+        pk = customer_key(prevalence_key, i)
         for k in range(n_needs):
             if trending[k]:
-                if uniform(key, STREAM_PREVALENCE, 0, i, need_id[k]) < prevalence[k]:
+                if uniform_at(pk, need_id[k]) < prevalence[k]:
                     flags[i, k] |= HAS_NEED
                 else:
                     flags[i, k] &= np.uint8(0xFE)
@@ -164,8 +175,11 @@ def _update_prevalence(first, last, key, prevalence, need_id, trending, flags):
 @njit(nogil=True, cache=True)
 def _true_risks(first, last, key, code, p1, p2, out):
     """Each customer's true relative risk, as the step kernel draws it (``step._true_risk``)."""
+    risk_key = stream_key(key, STREAM_RISK, 0)
+    risk_normal_key = normal_stream_key(key, STREAM_RISK, 0)
     for i in range(first, last):
-        out[i] = draw(code, p1, p2, key, STREAM_RISK, 0, i, 0)
+        out[i] = draw_at(code, p1, p2, customer_key(risk_key, i),
+                         customer_key(risk_normal_key, i), 0)
 
 
 @njit(nogil=True, cache=True)
