@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from ecosim.kernels.threads import run_ranges, split
+from ecosim.kernels.threads import SMALLEST_CHUNK, chunks, run_ranges
 
 
 @njit(nogil=True, cache=True)
@@ -24,14 +24,25 @@ def _fail_at(first, last, bad):
             raise ValueError("bad item")
 
 
-@pytest.mark.parametrize("n_items, n_threads", [(0, 2), (1, 2), (7, 2), (10, 3), (64, 2), (5, 8)])
-def test_split_partitions_the_items_in_order(n_items, n_threads):
-    ranges = split(n_items, n_threads)
-    assert ranges[0][0] == 0 and ranges[-1][1] == n_items
-    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
-    sizes = [last - first for first, last in ranges]
-    assert len(ranges) == max(1, min(n_threads, n_items))
-    assert max(sizes) - min(sizes) <= 1
+@pytest.mark.parametrize("n_items, n_threads",
+                         [(0, 2), (1, 2), (7, 2), (10, 3), (64, 2), (5, 8), (10**7, 2), (2442, 4)])
+def test_chunks_partition_the_items_in_order_big_first(n_items, n_threads):
+    work = chunks(n_items, n_threads)
+    assert work[0][0] == 0 and work[-1][1] == n_items
+    assert all(a[1] == b[0] for a, b in zip(work, work[1:], strict=False))
+    sizes = [last - first for first, last in work]
+    assert all(size > 0 for size in sizes) or n_items == 0
+    assert sizes == sorted(sizes, reverse=True)  # guided: big chunks first, small at the end
+    smallest = max(1, -(-n_items // (SMALLEST_CHUNK * n_threads)))
+    assert all(size >= smallest for size in sizes[:-1])
+    # the first chunk is a quarter of the work for two threads, few calls in all
+    if n_items >= 64 * n_threads:
+        assert sizes[0] == n_items // (2 * n_threads)
+        assert len(work) <= 2 * n_threads * 6 + SMALLEST_CHUNK
+
+
+def test_one_thread_is_one_chunk():
+    assert chunks(1000, 1) == [(0, 1000)]
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -98,9 +109,9 @@ def test_a_forked_child_runs_ranges_on_its_own_pool():
 
 @njit(nogil=True, cache=True)
 def _slow_fill_fail_first(first, last, out):
-    """The first range fails at once; the others take a while to write their slots."""
+    """The first chunk fails at once; the others take a while to write their slots."""
     if first == 0:
-        raise ValueError("first range failed")
+        raise ValueError("first chunk failed")
     for i in range(first, last):
         x = 0.0
         for j in range(200_000):
@@ -108,16 +119,25 @@ def _slow_fill_fail_first(first, last, out):
         out[i] = x
 
 
-def test_every_range_finishes_before_an_error_is_raised():
+def test_no_chunk_is_running_when_an_error_is_raised():
+    """Once a chunk fails no chunk starts, and those running finish before the error is raised."""
+    import time
+
     previous = numba.get_num_threads()
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     try:
-        out = np.zeros(40)
-        ranges = split(out.shape[0], numba.get_num_threads())
-        with pytest.raises(ValueError, match="first range failed"):
+        out = np.zeros(400)
+        work = chunks(out.shape[0], numba.get_num_threads())
+        with pytest.raises(ValueError, match="first chunk failed"):
             run_ranges(_slow_fill_fail_first, out.shape[0], out)
-        # nothing is left writing once the caller sees the error
-        assert np.all(out[ranges[0][1]:] > 0) and np.all(out[:ranges[0][1]] == 0)
+        seen = out.copy()
+        time.sleep(0.2)
+        np.testing.assert_array_equal(out, seen)  # nothing is left writing
+        for first, last in work:  # a chunk ran whole or not at all
+            assert np.all(out[first:last] > 0) or np.all(out[first:last] == 0)
+        assert np.all(out[:work[0][1]] == 0)
+        if numba.get_num_threads() > 1:
+            assert np.all(out[-1] == 0)  # the pool thread stopped before the last chunk
     finally:
         numba.set_num_threads(previous)
 
