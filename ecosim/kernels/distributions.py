@@ -6,7 +6,8 @@ the population in parallel gives the same customers for any thread count, and an
 one segment's price sensitivity leaves every other draw unchanged.
 
 Notes:
-    ``draw`` is jitted and inlined into the kernels that use it.
+    ``draw`` states a draw by its coordinates; the kernels, which draw many values of a customer,
+    call ``draw_at`` with the customer's keys of the stream (the same numbers), inlined.
 """
 
 from __future__ import annotations
