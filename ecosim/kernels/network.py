@@ -130,11 +130,17 @@ def fill_adjacency(sources: np.ndarray, targets: np.ndarray, half: int, indptr: 
     indptr[0] = 0
 
 
-#: Gaps of the Shell sort of a customer's list (Ciura's sequence, extended by x2.25); a list of
-#: up to 10 neighbours, the usual, is sorted by the last pass alone: an insertion sort.
-_GAPS = np.array([1, 4, 10, 23, 57, 132, 301, 701, 1577, 3548, 7983, 17961, 40412, 90927,
-                  204585, 460316, 1035711, 2330349, 5243285, 11797391, 26544129, 59724290,
-                  134379652, 302354217, 680296988], np.int64)
+def _shell_gaps() -> np.ndarray:
+    """Ciura's gaps, extended by x2.25 up to 2**31 (a list is never longer than that)."""
+    gaps = [1, 4, 10, 23, 57, 132, 301, 701]
+    while gaps[-1] < 2**31:
+        gaps.append(int(gaps[-1] * 2.25))
+    return np.array(gaps, np.int64)
+
+
+#: Gaps of the Shell sort of a customer's list; a gap is used when the list is over three times
+#: as long, so a list of up to 12 neighbours (the usual) is sorted by insertion alone.
+_GAPS = _shell_gaps()
 
 
 @njit(cache=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from ecosim.kernels.distributions import draw_at
 from ecosim.kernels.rng import (
@@ -203,9 +204,6 @@ def _customer_counts(provider, segment, unit_counts, segment_counts):
                 unit_counts[p, k] += 1
                 using |= np.uint64(1) << np.uint64(p)
         segment_counts[s, n_firms] += 1
-        f = 0
-        while using:
-            if using & np.uint64(1):
-                segment_counts[s, f] += 1
-            using >>= np.uint64(1)
-            f += 1
+        while using:  # the firms used, as set bits
+            segment_counts[s, trailing_zeros(using)] += 1
+            using &= using - np.uint64(1)

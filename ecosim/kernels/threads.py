@@ -57,7 +57,7 @@ def chunks(n_items: int, n_threads: int) -> list[tuple[int, int]]:
     order, none empty; one chunk for one thread.
     """
     if n_threads <= 1 or n_items <= 1:
-        return [(0, n_items)] if n_items > 0 else [(0, 0)]
+        return [(0, n_items)]
     smallest = max(1, -(-n_items // (SMALLEST_CHUNK * n_threads)))
     out = []
     first = 0
@@ -109,7 +109,7 @@ def run_ranges(kernel: Callable[..., Any], n_items: int, *args: Any) -> None:
     """
     n_threads = max(1, min(numba.get_num_threads(), n_items))
     work = chunks(n_items, n_threads)
-    if n_threads == 1 or len(work) == 1:
+    if len(work) == 1:
         kernel(*work[0], *args)
         return
     claims = _Claims(work)
