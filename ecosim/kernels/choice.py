@@ -175,11 +175,14 @@ def _choose_provider(taste_key, shock_key, k, need_id, occasion, current, habit_
     survives, it is the largest and nothing is evaluated.
 
     When the candidates' indices span more than ``_SPAN`` firms, the first pass runs over every
-    firm of the span, candidate or not, in a loop without branches that LLVM vectorises (four
-    firms per instruction on AVX2), and the reductions that follow use selects: which options
-    survive is unpredictable, and a mispredicted branch costs more than the lanes wasted on
-    firms that are not candidates. ``tests/test_choice_kernel.py`` checks every path against
-    evaluating every option exactly.
+    firm of the span, candidate or not, in a loop without branches, and the reductions that
+    follow use selects: which options survive is unpredictable, and a mispredicted branch costs
+    more than the work wasted on firms that are not candidates. LLVM vectorises that loop, but
+    on this project's AVX-512 machines its vector body needs a span of at least eight firms; a
+    narrower span runs the scalar remainder, still without data-dependent branches. Padding the span so that the vector
+    body runs made the step slower: the step waits on each choice's result, and the vector
+    path's table gathers lengthen that wait (benchmarks/README.md, "Tenth pass").
+    ``tests/test_choice_kernel.py`` checks every path against evaluating every option exactly.
     """
     tasting = taste_scale > 0.0  # without tastes their hashes are never read: not computed
     terms = _terms(trait_row, habit_ik)  # read before the loops: their stores could alias them
