@@ -179,9 +179,10 @@ def _choose_provider(taste_key, shock_key, k, need_id, occasion, current, habit_
     follow use selects: which options survive is unpredictable, and a mispredicted branch costs
     more than the work wasted on firms that are not candidates. LLVM vectorises that loop, but
     on this project's AVX-512 machines its vector body needs a span of at least eight firms; a
-    narrower span runs the scalar remainder, still without data-dependent branches. Padding the span so that the vector
-    body runs made the step slower: the step waits on each choice's result, and the vector
-    path's table gathers lengthen that wait (benchmarks/README.md, "Tenth pass").
+    narrower span runs the scalar remainder, still without data-dependent branches. Padding the
+    span so that the vector body runs made the step slower: the step waits on each choice's
+    result, and the vector path's table gathers lengthen that wait (benchmarks/README.md,
+    "Tenth pass").
     ``tests/test_choice_kernel.py`` checks every path against evaluating every option exactly.
     """
     tasting = taste_scale > 0.0  # without tastes their hashes are never read: not computed
