@@ -1,7 +1,7 @@
 """Referral odds in the awareness kernel against a reference implementation, draw for draw.
 
 A non-customer of firm f with m neighbours using f is referred with probability
-``1 - (1 - rate_f) ** m``. The kernel takes ``(1 - rate) ** m`` from a table computed once per call
+``1 - (1 - rate_f) ** m``. The kernel takes ``(1 - rate) ** m`` from a table computed once per step
 for m < ``_POWERS`` and calls ``pow`` above it; both must give exactly what Python's ``**`` (the
 same C ``pow``) gives, so the referrals are compared customer by customer with the same uniforms.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ecosim.kernels.accounting import BLOCK
-from ecosim.kernels.awareness import _POWERS, _spread_awareness
+from ecosim.kernels.awareness import _POWERS, _spread_awareness, referral_stays
 from ecosim.kernels.population import N_TRAITS, SOCIAL
 from ecosim.kernels.rng import STREAM_AWARENESS, uniform
 from ecosim.kernels.threads import run_ranges
@@ -37,8 +37,8 @@ def test_referrals_follow_one_minus_survival_of_each_neighbour():
     zeros = np.zeros(n_firms)
     run_ranges(_spread_awareness, (n + BLOCK - 1) // BLOCK, np.uint64(key), step,
                np.ones(n_firms, np.bool_), zeros, zeros, zeros, np.ones(n_firms, np.bool_),
-               rates, np.arange(n_firms, dtype=np.int64), zeros, zeros, 10.0, indptr, indices,
-               traits, customer_of, customer_of, True, aware, trial)
+               rates, referral_stays(rates), np.arange(n_firms, dtype=np.int64), zeros, zeros,
+               10.0, indptr, indices, traits, customer_of, customer_of, True, aware, trial)
 
     expected = np.full(n, -1, np.int8)
     for i in range(n_users, n):

@@ -22,7 +22,7 @@ from ecosim.config.schema import (
     NeedConfig,
 )
 from ecosim.kernels.accounting import BLOCK, Ledgers, n_blocks
-from ecosim.kernels.awareness import _spread_awareness
+from ecosim.kernels.awareness import _spread_awareness, referral_stays
 from ecosim.kernels.business import GROUP, LAUNCH_AWARENESS, N_FIRM_INT, N_FIRM_REAL, REFERRAL_RATE
 from ecosim.kernels.distributions import DIST_CODES
 from ecosim.kernels.lifecycle import CONTRACTUAL, NONCONTRACTUAL
@@ -356,9 +356,10 @@ class CustomerPopulation:
         if self.unit_of is not self.customer_of and self.indptr.shape[0] == 0:
             unit_share = np.array([np.count_nonzero((self.unit_of >> np.uint64(u)) & np.uint64(1))
                                    for u in range(units.active.shape[0])]) / self.n
+        referral_rate = np.ascontiguousarray(policies.firm_real[:, REFERRAL_RATE])
         run_ranges(_spread_awareness, n_blocks(self.n), self.key, step, units.active,
                    units.reach_p, units.word_of_mouth, units.launch_p, offers.active,
-                   np.ascontiguousarray(policies.firm_real[:, REFERRAL_RATE]), units.firm_unit,
+                   referral_rate, referral_stays(referral_rate), units.firm_unit,
                    unit_share, firm_share, float(self.cfg.network.degree), self.indptr,
                    self.indices, self.traits, self.customer_of, self.unit_of,
                    self.unit_of is self.customer_of, self.aware, self.trial)

@@ -24,7 +24,7 @@ Notes:
     network), so their bitmasks are prefetched a few customers ahead (``_AHEAD``); the counts of
     every unit are added in one pass (``_count_users``); the loops visit only the units a
     customer does not know and the referral firms they do not use; the referral odds
-    ``(1 - rate) ** m`` come from a table of the same ``pow``s made once per call (one ``pow`` a
+    ``(1 - rate) ** m`` come from a table of the same ``pow``s made once per step (one ``pow`` a
     customer was 2.4 % of the default market's CPU time, sampled with perf). At 10^6 customers
     of the default market (Watts–Strogatz, degree 10) the kernel went from 21 to 13 ns a
     customer-need-step on one thread, and at 10^7 from 1.1 to 0.5 s a step on two.
@@ -44,7 +44,7 @@ from ecosim.kernels.rng import STREAM_AWARENESS, customer_key, stream_key, unifo
 
 @njit(nogil=True, cache=True)
 def _spread_awareness(first, last, key, step, unit_active, reach_p, wom_q, launch_p,
-                      firm_active, referral_rate, firm_unit, unit_share, firm_share,
+                      firm_active, referral_rate, stays, firm_unit, unit_share, firm_share,
                       mean_field_degree, indptr, indices, traits, customer_of, unit_of,
                       units_are_firms, aware, trial):
     """One step of awareness and referrals for every customer, in place on ``aware``/``trial``.
@@ -63,6 +63,8 @@ def _spread_awareness(first, last, key, step, unit_active, reach_p, wom_q, launc
         launch_p: (U,) awareness a unit gets in the step a firm launches it.
         firm_active: (F,) whether each firm is in the market.
         referral_rate: (F,) probability per step that a customer refers each neighbour.
+        stays: (F, ``_POWERS``) ``(1 - referral_rate[f]) ** m``, the odds that m neighbours
+            using f all do not refer (``referral_stays``).
         firm_unit: (F,) the unit of each firm's own brand (what a referral teaches).
         unit_share, firm_share: (U,), (F,) share of all customers using each unit / firm (used
             without a network).
@@ -90,13 +92,6 @@ def _spread_awareness(first, last, key, step, unit_active, reach_p, wom_q, launc
     for u in range(n_units):
         if unit_active[u]:
             all_active |= np.uint64(1) << np.uint64(u)
-    # (1 - rate_f) ** m for m < _POWERS neighbours using f: the same pow, once per call, not once
-    # per customer (a pow is some 20 ns; most customers have a few neighbours)
-    stays = np.empty((n_firms, _POWERS))
-    for f in range(n_firms):
-        if (referring >> np.uint64(f)) & np.uint64(1):
-            for m in range(_POWERS):
-                stays[f, m] = (1.0 - referral_rate[f]) ** np.float64(m)
     awareness_key = stream_key(key, STREAM_AWARENESS, step)
     for b in range(first, last):
         unit_users = np.zeros(n_units, np.int64)
@@ -166,8 +161,22 @@ def _users_share(market_share, neighbour_users, x, networked, degree):
     return market_share[x]
 
 
-#: Neighbour counts whose referral odds ``(1 - rate) ** m`` are computed once per call.
+#: Neighbour counts whose referral odds ``(1 - rate) ** m`` are computed once per step.
 _POWERS = 64
+
+
+@njit(cache=True)
+def referral_stays(referral_rate):
+    """``(1 - referral_rate[f]) ** m`` for m < ``_POWERS``: (F, ``_POWERS``), once per step.
+
+    The same ``pow`` as for more neighbours, made once rather than once per customer (a ``pow``
+    is some 20 ns; most customers have a few neighbours) or once per chunk of customers.
+    """
+    stays = np.empty((referral_rate.shape[0], _POWERS))
+    for f in range(referral_rate.shape[0]):
+        for m in range(_POWERS):
+            stays[f, m] = (1.0 - referral_rate[f]) ** np.float64(m)
+    return stays
 
 
 #: Customers ahead whose neighbours' bitmasks are prefetched: about a cache miss's latency
